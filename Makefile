@@ -1,0 +1,86 @@
+# celeriac: one Makefile. Objects sit beside their sources, programs in bin/.
+# `override` keeps our flags when CFLAGS is given on the command line; .flags
+# rebuilds everything when the flags (e.g. SANITIZE) change.
+#
+#   make            build bin/celeriac, bin/celeriac-webapp, bin/celeriac-worker
+#   make run        install what is missing, build, start the local stack
+#   make test       install what is missing, build, run every test
+#   make SANITIZE=1 test   the same under ASan + UBSan
+#   make bench      the benchmark (results: docs/benchmarks.md)
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+PKGS = librabbitmq libpq libcjson libcurl libxml-2.0 libmicrohttpd uuid
+
+ifeq ($(filter deps run clean test bench,$(MAKECMDGOALS)),)
+ifneq ($(shell pkg-config --exists $(PKGS) && echo ok),ok)
+$(error missing development packages: run `make deps` (or `compose/install-deps build`))
+endif
+endif
+
+override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wformat=2 -Wshadow \
+                   -Wno-missing-field-initializers -I. -MMD -MP \
+                   $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+override LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+ifeq ($(SANITIZE),1)
+override CFLAGS  += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+override LDFLAGS += -fsanitize=address,undefined
+endif
+
+COMMON_OBJ = common/log.o common/config.o common/json.o common/uuid.o common/clock.o
+BROKER_OBJ = broker/celery.o broker/conn.o broker/table.o broker/topology.o broker/publish.o \
+             broker/consume.o broker/enqueue.o
+STORE_OBJ  = sql/store.o sql/store_tasks.o sql/store_workers.o sql/migrate.o sql/migrations.o
+CORE_OBJ   = $(COMMON_OBJ) $(BROKER_OBJ) $(STORE_OBJ)
+WORKER_OBJ = worker/master.o worker/child.o worker/registry.o worker/task.o worker/tasks/demo.o
+WEBAPP_OBJ = webapp/server.o webapp/routes.o webapp/api.o webapp/pages.o webapp/html.o \
+             webapp/publisher.o
+
+BINS = bin/celeriac bin/celeriac-worker bin/celeriac-webapp
+all: $(BINS)
+
+bin/celeriac:        cli/main.o $(CORE_OBJ)
+bin/celeriac-worker: worker/main.o $(WORKER_OBJ) $(CORE_OBJ)
+bin/celeriac-webapp: webapp/main.o $(WEBAPP_OBJ) $(CORE_OBJ)
+$(BINS):
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+sql/migrations.c: sql/gen-migrations.sh $(sort $(wildcard sql/[0-9][0-9][0-9]_*.sql))
+	sh sql/gen-migrations.sh $(sort $(wildcard sql/[0-9][0-9][0-9]_*.sql)) > $@
+
+# Unit tests: one cmocka program per test/unit/test_*.c, linked with everything
+# but the programs' main.o.
+UNIT = $(patsubst %.c,%,$(wildcard test/unit/test_*.c))
+$(UNIT): %: %.o $(CORE_OBJ) $(WORKER_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+.flags: FORCE
+	@echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) $(LDFLAGS)' > $@
+%.o: %.c .flags
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+deps:
+	compose/install-deps build run test
+
+unit: $(UNIT)
+	@test/run-unit $(UNIT)
+
+test: deps
+	@$(MAKE) --no-print-directory all $(UNIT)
+	@test/run $(UNIT)
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	compose/local run
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	test/bench/run
+
+clean:
+	rm -f $(BINS) $(UNIT) sql/migrations.c .flags
+	find . -name '*.o' -o -name '*.d' | xargs rm -f
+
+-include $(wildcard */*.d */*/*.d)
+.PHONY: all deps unit test run bench clean FORCE

@@ -1,0 +1,88 @@
+/* broker/broker.h - the only door to RabbitMQ.
+ * One struct broker is one AMQP connection with one channel in publisher-confirm
+ * mode: the webapp and the CLI own one, each worker child its own. Nothing here
+ * survives fork(). Every call that fails on the connection marks the broker
+ * broken (broker_is_open() turns false): close it and open a new one. */
+#ifndef CELERIAC_BROKER_H
+#define CELERIAC_BROKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "broker/celery.h"
+
+#define BROKER_EXCHANGE "celery"          /* direct, durable: Celery's default */
+#define BROKER_DEAD_QUEUE "celeriac.dead" /* where the worker dead-letters */
+#define BROKER_QUEUE_MAX 200              /* longest queue name accepted */
+
+/* Headers a dead-lettered copy carries besides the original ones. */
+#define BROKER_H_REASON "x-celeriac-reason"
+#define BROKER_H_QUEUE "x-celeriac-queue"
+#define BROKER_H_WORKER "x-celeriac-worker"
+
+struct broker;
+
+/* A message taken from a queue: a full copy, owned by the caller. */
+struct broker_delivery {
+    uint64_t tag;
+    bool redelivered;
+    char *exchange;
+    char *routing_key;
+    struct celery_wire wire;
+};
+
+/* Connect to amqp_url, log in, open channel 1 and enable publisher confirms.
+ * conn_name shows in RabbitMQ's connection list. NULL on failure with the
+ * reason in err (the password is never in it). */
+struct broker *broker_open(const char *amqp_url, const char *conn_name, char *err, size_t errlen);
+/* Close and free; NULL is fine. Unacked deliveries go back to their queues. */
+void broker_close(struct broker *b);
+bool broker_is_open(const struct broker *b);
+
+/* Declare exchange 'celery' and the durable queues celery, scrape, convert,
+ * chat and celeriac.dead (no arguments, so Celery clients declaring them agree),
+ * each bound to 'celery' under its own name. 0 or -1 (logged). */
+int broker_declare_topology(struct broker *b);
+/* Declare one more durable queue the same way (a task for a queue celeriac's own
+ * workers may not serve). Remembered per connection. 0 or -1 (logged). */
+int broker_declare_queue(struct broker *b, const char *queue);
+/* Messages ready in queue, or -1. */
+long broker_queue_depth(struct broker *b, const char *queue);
+/* Drop every ready message of queue. Count purged, or -1. */
+long broker_purge(struct broker *b, const char *queue);
+
+/* The queue celeriac routes a task name to: scrape.* -> scrape, convert.* ->
+ * convert, chat.* -> chat, anything else -> celery. */
+const char *broker_queue_for_task(const char *task_name);
+/* True for a usable queue name: 1..BROKER_QUEUE_MAX of [A-Za-z0-9_.:-]. */
+bool broker_queue_name_valid(const char *queue);
+
+/* Publish w persistently (mandatory) through the default exchange to
+ * routing_key and wait up to timeout_ms for the broker's confirm. 0 once
+ * confirmed; -1 with the reason in err on nack, unroutable, timeout or a lost
+ * connection. */
+int broker_publish_wire(struct broker *b, const char *routing_key, const struct celery_wire *w,
+                        int timeout_ms, char *err, size_t errlen);
+/* Encode m as Celery v2 and publish it to queue as above. */
+int broker_publish_task(struct broker *b, const char *queue, const struct celery_msg *m,
+                        int timeout_ms, char *err, size_t errlen);
+
+/* Start consuming the comma-separated queues with manual acks and
+ * basic.qos(prefetch). 0 or -1 (logged). */
+int broker_consume(struct broker *b, const char *queues_csv, int prefetch);
+/* Wait up to timeout_ms for the next delivery. 1 with *d filled (free with
+ * broker_delivery_fini), 0 on timeout, -1 when the connection is lost. */
+int broker_next(struct broker *b, struct broker_delivery *d, int timeout_ms);
+int broker_ack(struct broker *b, uint64_t tag);
+/* Stop the consumers started by broker_consume(); deliveries already
+ * prefetched stay unacked and return to the queue when the connection closes. */
+int broker_cancel(struct broker *b);
+/* Republish a copy of d to celeriac.dead with its original properties and
+ * headers plus x-celeriac-reason/-queue/-worker, and wait for the confirm.
+ * Does not ack d: the caller acks once this returned 0. */
+int broker_dead_letter(struct broker *b, const struct broker_delivery *d, const char *reason,
+                       const char *worker);
+void broker_delivery_fini(struct broker_delivery *d);
+
+#endif

@@ -1,0 +1,191 @@
+/* broker/conn.c - connection life cycle. Heartbeats are off (0) on purpose:
+ * rabbitmq-c only answers heartbeats from inside its calls, so a child blocked
+ * in a long task would be disconnected by the broker. TCP keepalive finds dead
+ * peers instead, and a message whose connection died is redelivered. */
+#include "broker/internal.h"
+
+#include <amqp_tcp_socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include "common/config.h"
+#include "common/log.h"
+
+#define CONNECT_TIMEOUT_S 5
+#define FRAME_MAX 131072
+
+int
+broker_reply_ok(struct broker *b, amqp_rpc_reply_t r, const char *what)
+{
+    switch (r.reply_type) {
+    case AMQP_RESPONSE_NORMAL:
+        return 0;
+    case AMQP_RESPONSE_NONE:
+        log_error("amqp %s: missing RPC reply", what);
+        break;
+    case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+        log_error("amqp %s: %s", what, amqp_error_string2(r.library_error));
+        break;
+    case AMQP_RESPONSE_SERVER_EXCEPTION:
+        if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
+            amqp_connection_close_t *m = r.reply.decoded;
+            log_error("amqp %s: server closed the connection: %u %.*s", what, m->reply_code,
+                      (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+        } else if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+            amqp_channel_close_t *m = r.reply.decoded;
+            log_error("amqp %s: server closed the channel: %u %.*s", what, m->reply_code,
+                      (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+        } else {
+            log_error("amqp %s: unexpected server method 0x%08X", what, r.reply.id);
+        }
+        break;
+    }
+    /* Any failure leaves the channel in an unknown state: start over. */
+    if (b != NULL)
+        b->open = false;
+    return -1;
+}
+
+int
+broker_status_fail(struct broker *b, int status, const char *what)
+{
+    log_error("amqp %s: %s", what, amqp_error_string2(status));
+    if (b != NULL)
+        b->open = false;
+    return -1;
+}
+
+static void
+set_keepalive(int fd)
+{
+    int on = 1, idle = 30, intvl = 10, cnt = 3;
+
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+}
+
+struct broker *
+broker_open(const char *amqp_url, const char *conn_name, char *err, size_t errlen)
+{
+    struct amqp_connection_info ci;
+    struct timeval tv = {CONNECT_TIMEOUT_S, 0};
+    amqp_table_entry_t prop;
+    amqp_table_t props = {1, &prop};
+    amqp_socket_t *sock;
+    amqp_rpc_reply_t r;
+    struct broker *b;
+    char *url = strdup(amqp_url);
+    char safe[256];
+    int st;
+
+    cfg_redact_url(amqp_url, safe, sizeof safe);
+    b = calloc(1, sizeof *b);
+    if (url == NULL || b == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    amqp_default_connection_info(&ci);
+    if (amqp_parse_url(url, &ci) != AMQP_STATUS_OK) {
+        snprintf(err, errlen, "AMQP_URL %s is not a valid amqp:// URL", safe);
+        goto fail;
+    }
+    /* amqp://host:5672/ parses as vhost "": read it as "/", as kombu does. */
+    if (ci.vhost == NULL || ci.vhost[0] == '\0')
+        ci.vhost = "/";
+    if (ci.ssl) {
+        snprintf(err, errlen, "amqps:// is not supported yet (AMQP_URL %s)", safe);
+        goto fail;
+    }
+    b->conn = amqp_new_connection();
+    sock = amqp_tcp_socket_new(b->conn);
+    if (sock == NULL) {
+        snprintf(err, errlen, "cannot create a socket");
+        goto fail;
+    }
+    st = amqp_socket_open_noblock(sock, ci.host, ci.port, &tv);
+    if (st != AMQP_STATUS_OK) {
+        snprintf(err, errlen, "cannot connect to RabbitMQ at %s: %s", safe, amqp_error_string2(st));
+        goto fail;
+    }
+    set_keepalive(amqp_get_sockfd(b->conn));
+    amqp_set_handshake_timeout(b->conn, &tv);
+    amqp_set_rpc_timeout(b->conn, &tv);
+    prop.key = amqp_cstring_bytes("connection_name");
+    prop.value.kind = AMQP_FIELD_KIND_UTF8;
+    prop.value.value.bytes = amqp_cstring_bytes(conn_name);
+    r = amqp_login_with_properties(b->conn, ci.vhost, 0, FRAME_MAX, 0, &props,
+                                   AMQP_SASL_METHOD_PLAIN, ci.user, ci.password);
+    if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+        if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION)
+            snprintf(err, errlen, "RabbitMQ at %s refused the login: %s", safe,
+                     amqp_error_string2(r.library_error));
+        else if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD)
+            snprintf(err, errlen, "RabbitMQ at %s refused the connection: %.*s", safe,
+                     (int)((amqp_connection_close_t *)r.reply.decoded)->reply_text.len,
+                     (const char *)((amqp_connection_close_t *)r.reply.decoded)->reply_text.bytes);
+        else
+            snprintf(err, errlen, "RabbitMQ at %s refused the login (check user, password, vhost)",
+                     safe);
+        goto fail;
+    }
+    amqp_channel_open(b->conn, BROKER_CHANNEL);
+    if (broker_reply_ok(b, amqp_get_rpc_reply(b->conn), "channel.open") < 0) {
+        snprintf(err, errlen, "cannot open a channel on %s", safe);
+        goto fail;
+    }
+    amqp_confirm_select(b->conn, BROKER_CHANNEL);
+    if (broker_reply_ok(b, amqp_get_rpc_reply(b->conn), "confirm.select") < 0) {
+        snprintf(err, errlen, "cannot enable publisher confirms on %s", safe);
+        goto fail;
+    }
+    b->open = true;
+    free(url);
+    return b;
+fail:
+    free(url);
+    broker_close(b);
+    return NULL;
+}
+
+void
+broker_close(struct broker *b)
+{
+    if (b == NULL)
+        return;
+    if (b->conn != NULL) {
+        if (b->open) {
+            amqp_channel_close(b->conn, BROKER_CHANNEL, AMQP_REPLY_SUCCESS);
+            amqp_connection_close(b->conn, AMQP_REPLY_SUCCESS);
+        }
+        amqp_destroy_connection(b->conn);
+    }
+    while (b->stash_head != NULL) {
+        struct stashed *s = b->stash_head;
+        b->stash_head = s->next;
+        broker_delivery_fini(&s->d);
+        free(s);
+    }
+    while (b->declared != NULL) {
+        struct declared *d = b->declared;
+        b->declared = d->next;
+        free(d->queue);
+        free(d);
+    }
+    for (int i = 0; i < b->n_consumers; i++)
+        amqp_bytes_free(b->consumer_tags[i]);
+    free(b->consumer_tags);
+    free(b);
+}
+
+bool
+broker_is_open(const struct broker *b)
+{
+    return b != NULL && b->open;
+}

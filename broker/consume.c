@@ -1,0 +1,240 @@
+/* broker/consume.c - consuming with manual acks. We read frames ourselves
+ * (rather than amqp_consume_message) because the same channel also carries
+ * the confirms of our publishes (dead letters, results). */
+#include "broker/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "common/log.h"
+
+static char *
+dup_bytes(amqp_bytes_t b)
+{
+    char *s = malloc(b.len + 1);
+
+    if (s == NULL)
+        return NULL;
+    if (b.len > 0)
+        memcpy(s, b.bytes, b.len);
+    s[b.len] = '\0';
+    return s;
+}
+
+int
+broker_read_delivery(struct broker *b, const amqp_basic_deliver_t *deliver,
+                     struct broker_delivery *d)
+{
+    amqp_message_t msg;
+    amqp_rpc_reply_t r;
+    const amqp_basic_properties_t *p;
+
+    memset(d, 0, sizeof *d);
+    d->tag = deliver->delivery_tag;
+    d->redelivered = deliver->redelivered;
+    d->exchange = dup_bytes(deliver->exchange);
+    d->routing_key = dup_bytes(deliver->routing_key);
+    r = amqp_read_message(b->conn, BROKER_CHANNEL, &msg, 0);
+    if (broker_reply_ok(b, r, "read message") < 0) {
+        broker_delivery_fini(d);
+        return -1;
+    }
+    p = &msg.properties;
+    if (p->_flags & AMQP_BASIC_CONTENT_TYPE_FLAG)
+        d->wire.content_type = dup_bytes(p->content_type);
+    if (p->_flags & AMQP_BASIC_CONTENT_ENCODING_FLAG)
+        d->wire.content_encoding = dup_bytes(p->content_encoding);
+    if (p->_flags & AMQP_BASIC_CORRELATION_ID_FLAG)
+        d->wire.correlation_id = dup_bytes(p->correlation_id);
+    if (p->_flags & AMQP_BASIC_REPLY_TO_FLAG)
+        d->wire.reply_to = dup_bytes(p->reply_to);
+    if (p->_flags & AMQP_BASIC_EXPIRATION_FLAG)
+        d->wire.expiration = dup_bytes(p->expiration);
+    d->wire.priority = (p->_flags & AMQP_BASIC_PRIORITY_FLAG) ? p->priority : -1;
+    d->wire.delivery_mode = (p->_flags & AMQP_BASIC_DELIVERY_MODE_FLAG) ? p->delivery_mode : 0;
+    if (p->_flags & AMQP_BASIC_HEADERS_FLAG)
+        d->wire.headers = broker_table_to_json(&p->headers);
+    d->wire.body = dup_bytes(msg.body);
+    d->wire.body_len = msg.body.len;
+    amqp_destroy_message(&msg);
+    return 0;
+}
+
+void
+broker_delivery_fini(struct broker_delivery *d)
+{
+    if (d == NULL)
+        return;
+    free(d->exchange);
+    free(d->routing_key);
+    celery_wire_fini(&d->wire);
+    memset(d, 0, sizeof *d);
+}
+
+/* Read and handle one frame. A delivery goes to *d when d is given (1 is
+ * returned), else to the stash. 0 on timeout or any other frame, -1 when the
+ * connection or channel is gone. */
+int broker_pump(struct broker *b, int timeout_ms, struct broker_delivery *d);
+
+int
+broker_pump(struct broker *b, int timeout_ms, struct broker_delivery *d)
+{
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    amqp_frame_t f;
+    int st;
+
+    st = amqp_simple_wait_frame_noblock(b->conn, &f, &tv);
+    if (st == AMQP_STATUS_TIMEOUT)
+        return 0;
+    if (st != AMQP_STATUS_OK)
+        return broker_status_fail(b, st, "wait frame");
+    if (f.frame_type != AMQP_FRAME_METHOD)
+        return 0; /* heartbeats; stray content frames cannot happen here */
+    switch (f.payload.method.id) {
+    case AMQP_BASIC_ACK_METHOD: {
+        amqp_basic_ack_t *a = f.payload.method.decoded;
+        if (a->delivery_tag > b->confirmed)
+            b->confirmed = a->delivery_tag;
+        return 0;
+    }
+    case AMQP_BASIC_NACK_METHOD: {
+        amqp_basic_nack_t *n = f.payload.method.decoded;
+        b->nacked = true;
+        if (n->delivery_tag > b->confirmed)
+            b->confirmed = n->delivery_tag;
+        return 0;
+    }
+    case AMQP_BASIC_RETURN_METHOD: {
+        amqp_message_t msg;
+        b->returned = true;
+        if (broker_reply_ok(b, amqp_read_message(b->conn, BROKER_CHANNEL, &msg, 0),
+                            "read returned message") < 0)
+            return -1;
+        amqp_destroy_message(&msg);
+        return 0;
+    }
+    case AMQP_BASIC_DELIVER_METHOD: {
+        amqp_basic_deliver_t deliver = *(amqp_basic_deliver_t *)f.payload.method.decoded;
+        struct stashed *s;
+        if (d != NULL)
+            return broker_read_delivery(b, &deliver, d) < 0 ? -1 : 1;
+        s = calloc(1, sizeof *s);
+        if (s == NULL || broker_read_delivery(b, &deliver, &s->d) < 0) {
+            free(s);
+            b->open = false;
+            return -1;
+        }
+        if (b->stash_tail != NULL)
+            b->stash_tail->next = s;
+        else
+            b->stash_head = s;
+        b->stash_tail = s;
+        return 0;
+    }
+    case AMQP_BASIC_CANCEL_METHOD:
+        log_warn("amqp: the broker cancelled our consumer (queue deleted?)");
+        b->open = false;
+        return -1;
+    case AMQP_CHANNEL_CLOSE_METHOD: {
+        amqp_channel_close_t *m = f.payload.method.decoded;
+        log_error("amqp: server closed the channel: %u %.*s", m->reply_code,
+                  (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+        b->open = false;
+        return -1;
+    }
+    case AMQP_CONNECTION_CLOSE_METHOD: {
+        amqp_connection_close_t *m = f.payload.method.decoded;
+        log_error("amqp: server closed the connection: %u %.*s", m->reply_code,
+                  (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+        b->open = false;
+        return -1;
+    }
+    default:
+        return 0;
+    }
+}
+
+int
+broker_consume(struct broker *b, const char *queues_csv, int prefetch)
+{
+    char *list = strdup(queues_csv), *save = NULL;
+
+    if (list == NULL)
+        return -1;
+    amqp_basic_qos(b->conn, BROKER_CHANNEL, 0, (uint16_t)prefetch, 0);
+    if (broker_reply_ok(b, amqp_get_rpc_reply(b->conn), "basic.qos") < 0)
+        goto fail;
+    for (char *q = strtok_r(list, ",", &save); q != NULL; q = strtok_r(NULL, ",", &save)) {
+        amqp_basic_consume_ok_t *ok;
+        amqp_bytes_t *tags;
+
+        while (*q == ' ')
+            q++;
+        if (*q == '\0')
+            continue;
+        if (broker_declare_queue(b, q) < 0)
+            goto fail;
+        ok = amqp_basic_consume(b->conn, BROKER_CHANNEL, amqp_cstring_bytes(q), amqp_empty_bytes,
+                                0, 0, 0, amqp_empty_table);
+        if (broker_reply_ok(b, amqp_get_rpc_reply(b->conn), "basic.consume") < 0)
+            goto fail;
+        tags = realloc(b->consumer_tags, sizeof *tags * (size_t)(b->n_consumers + 1));
+        if (tags == NULL)
+            goto fail;
+        b->consumer_tags = tags;
+        tags[b->n_consumers++] = amqp_bytes_malloc_dup(ok->consumer_tag);
+    }
+    free(list);
+    return 0;
+fail:
+    free(list);
+    return -1;
+}
+
+int
+broker_next(struct broker *b, struct broker_delivery *d, int timeout_ms)
+{
+    if (b->stash_head != NULL) {
+        struct stashed *s = b->stash_head;
+        b->stash_head = s->next;
+        if (b->stash_head == NULL)
+            b->stash_tail = NULL;
+        *d = s->d;
+        free(s);
+        return 1;
+    }
+    if (!b->open)
+        return -1;
+    amqp_maybe_release_buffers(b->conn);
+    return broker_pump(b, timeout_ms, d);
+}
+
+int
+broker_ack(struct broker *b, uint64_t tag)
+{
+    int st;
+
+    if (!b->open)
+        return -1;
+    st = amqp_basic_ack(b->conn, BROKER_CHANNEL, tag, 0);
+    if (st != AMQP_STATUS_OK)
+        return broker_status_fail(b, st, "basic.ack");
+    return 0;
+}
+
+int
+broker_cancel(struct broker *b)
+{
+    int rc = 0;
+
+    for (int i = 0; i < b->n_consumers && b->open; i++) {
+        amqp_basic_cancel(b->conn, BROKER_CHANNEL, b->consumer_tags[i]);
+        /* Deliveries may arrive before cancel-ok: amqp_simple_rpc queues them,
+         * and they stay unacked until the connection closes. */
+        if (broker_reply_ok(b, amqp_get_rpc_reply(b->conn), "basic.cancel") < 0)
+            rc = -1;
+    }
+    return rc;
+}

@@ -1,0 +1,51 @@
+/* broker/internal.h - struct broker and helpers shared by the broker/ sources only. */
+#ifndef CELERIAC_BROKER_INTERNAL_H
+#define CELERIAC_BROKER_INTERNAL_H
+
+#include <amqp.h> /* Debian 12 has rabbitmq-c 0.11: <amqp.h>, not <rabbitmq-c/amqp.h> */
+#include <amqp_framing.h>
+
+#include "broker/broker.h"
+
+#define BROKER_CHANNEL 1
+
+/* A delivery read while waiting for a publisher confirm, kept for broker_next(). */
+struct stashed {
+    struct broker_delivery d;
+    struct stashed *next;
+};
+
+struct declared {
+    char *queue;
+    struct declared *next;
+};
+
+struct broker {
+    amqp_connection_state_t conn;
+    bool open;               /* false once any call saw the connection fail */
+    uint64_t published;      /* delivery tags of our publishes, for confirms */
+    uint64_t confirmed;      /* highest tag the broker acked */
+    bool nacked, returned;   /* seen while waiting for the current confirm */
+    struct stashed *stash_head, *stash_tail;
+    struct declared *declared;
+    amqp_bytes_t *consumer_tags;
+    int n_consumers;
+};
+
+/* rabbitmq-c's die_on_amqp_error made to log and return -1 (marking the broker
+ * broken when the server closed the channel or the connection). */
+int broker_reply_ok(struct broker *b, amqp_rpc_reply_t r, const char *what);
+/* Log a failed plain call (negative amqp_status) and mark broken. Always -1. */
+int broker_status_fail(struct broker *b, int status, const char *what);
+
+/* Read the content frames of a basic.deliver whose method was just received,
+ * into d (a full copy). 0 or -1. */
+int broker_read_delivery(struct broker *b, const amqp_basic_deliver_t *deliver,
+                         struct broker_delivery *d);
+
+/* JSON object <-> AMQP field table (broker/table.c). The table's memory comes
+ * from pool and points into obj's strings: keep both until it is sent. */
+int broker_json_to_table(const cJSON *obj, amqp_pool_t *pool, amqp_table_t *out);
+cJSON *broker_table_to_json(const amqp_table_t *t);
+
+#endif

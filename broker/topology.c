@@ -1,0 +1,127 @@
+/* broker/topology.c - exchanges, queues and routing. Celery's topology: a direct
+ * exchange named like the queue, clients publishing through the default
+ * exchange with routing key = queue name. Queues carry no arguments so that a
+ * Celery client declaring the same queue never gets PRECONDITION_FAILED. */
+#include "broker/internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+
+static const char *const task_queues[] = {"celery", "scrape", "convert", "chat"};
+
+/* Task-name prefix -> queue, for celeriac's own tasks. */
+static const struct {
+    const char *prefix;
+    const char *queue;
+} routes[] = {
+    {"scrape.", "scrape"},
+    {"convert.", "convert"},
+    {"chat.", "chat"},
+};
+
+const char *
+broker_queue_for_task(const char *task_name)
+{
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        if (strncmp(task_name, routes[i].prefix, strlen(routes[i].prefix)) == 0)
+            return routes[i].queue;
+    return "celery";
+}
+
+bool
+broker_queue_name_valid(const char *q)
+{
+    size_t n;
+
+    if (q == NULL || (n = strlen(q)) == 0 || n > BROKER_QUEUE_MAX)
+        return false;
+    if (strncmp(q, "amq.", 4) == 0) /* reserved by RabbitMQ */
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = q[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == ':' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static bool
+already_declared(struct broker *b, const char *queue)
+{
+    for (struct declared *d = b->declared; d != NULL; d = d->next)
+        if (strcmp(d->queue, queue) == 0)
+            return true;
+    return false;
+}
+
+static int
+declare_queue(struct broker *b, const char *queue)
+{
+    amqp_queue_declare(b->conn, BROKER_CHANNEL, amqp_cstring_bytes(queue), 0, 1, 0, 0,
+                       amqp_empty_table);
+    return broker_reply_ok(b, amqp_get_rpc_reply(b->conn), "queue.declare");
+}
+
+int
+broker_declare_queue(struct broker *b, const char *queue)
+{
+    struct declared *d;
+
+    if (already_declared(b, queue))
+        return 0;
+    if (declare_queue(b, queue) < 0)
+        return -1;
+    d = calloc(1, sizeof *d);
+    if (d != NULL && (d->queue = strdup(queue)) != NULL) {
+        d->next = b->declared;
+        b->declared = d;
+    } else {
+        free(d);
+    }
+    return 0;
+}
+
+int
+broker_declare_topology(struct broker *b)
+{
+    amqp_exchange_declare(b->conn, BROKER_CHANNEL, amqp_cstring_bytes(BROKER_EXCHANGE),
+                          amqp_cstring_bytes("direct"), 0, 1, 0, 0, amqp_empty_table);
+    if (broker_reply_ok(b, amqp_get_rpc_reply(b->conn), "exchange.declare") < 0)
+        return -1;
+    for (size_t i = 0; i < sizeof task_queues / sizeof task_queues[0]; i++) {
+        if (broker_declare_queue(b, task_queues[i]) < 0)
+            return -1;
+        amqp_queue_bind(b->conn, BROKER_CHANNEL, amqp_cstring_bytes(task_queues[i]),
+                        amqp_cstring_bytes(BROKER_EXCHANGE), amqp_cstring_bytes(task_queues[i]),
+                        amqp_empty_table);
+        if (broker_reply_ok(b, amqp_get_rpc_reply(b->conn), "queue.bind") < 0)
+            return -1;
+    }
+    return broker_declare_queue(b, BROKER_DEAD_QUEUE);
+}
+
+long
+broker_queue_depth(struct broker *b, const char *queue)
+{
+    amqp_queue_declare_ok_t *ok;
+
+    ok = amqp_queue_declare(b->conn, BROKER_CHANNEL, amqp_cstring_bytes(queue), 1, 0, 0, 0,
+                            amqp_empty_table);
+    if (broker_reply_ok(b, amqp_get_rpc_reply(b->conn), "queue.declare passive") < 0)
+        return -1;
+    return (long)ok->message_count;
+}
+
+long
+broker_purge(struct broker *b, const char *queue)
+{
+    amqp_queue_purge_ok_t *ok;
+
+    ok = amqp_queue_purge(b->conn, BROKER_CHANNEL, amqp_cstring_bytes(queue));
+    if (broker_reply_ok(b, amqp_get_rpc_reply(b->conn), "queue.purge") < 0)
+        return -1;
+    return (long)ok->message_count;
+}

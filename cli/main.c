@@ -1,0 +1,264 @@
+/* cli/main.c - bin/celeriac: operator commands (migrate, enqueue, status).
+ * A folder DESIGN.md's layout does not list: the CLI is small and links only
+ * the core (common/, broker/, sql/). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker.h"
+#include "broker/enqueue.h"
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "sql/migrate.h"
+#include "sql/store.h"
+
+#define CONFIRM_TIMEOUT_MS 10000
+
+static void
+usage(FILE *out)
+{
+    fprintf(out,
+            "usage: celeriac COMMAND [options]\n\n"
+            "  migrate                          apply pending database migrations\n"
+            "  enqueue NAME [--args JSON] [--kwargs JSON] [--queue Q] [--wait SECONDS]\n"
+            "                                   send a task; print its id, or with --wait its\n"
+            "                                   final state and result as JSON\n"
+            "  status ID                        print a task's row as JSON\n\n"
+            "Environment: AMQP_URL, DATABASE_URL (defaults: the local stack of `make run`).\n");
+}
+
+static PGconn *
+open_db(const struct config *cfg)
+{
+    char err[512];
+    PGconn *db = store_open(cfg->database_url, "celeriac-cli", err, sizeof err);
+
+    if (db == NULL)
+        fprintf(stderr, "celeriac: %s\n", err);
+    return db;
+}
+
+static int
+cmd_migrate(const struct config *cfg)
+{
+    char err[1024];
+    PGconn *db = open_db(cfg);
+    int n;
+
+    if (db == NULL)
+        return 1;
+    n = migrate_run(db, err, sizeof err);
+    store_close(db);
+    if (n < 0) {
+        fprintf(stderr, "celeriac migrate: %s\n", err);
+        return 1;
+    }
+    printf("schema at version %d (%d migration%s applied)\n", migrate_latest(), n,
+           n == 1 ? "" : "s");
+    return 0;
+}
+
+static int
+publish_direct(void *ctx, const char *queue, const struct celery_msg *m, char *err, size_t errlen)
+{
+    struct broker *b = ctx;
+
+    if (broker_declare_queue(b, queue) < 0) {
+        snprintf(err, errlen, "cannot declare queue %s", queue);
+        return -1;
+    }
+    return broker_publish_task(b, queue, m, CONFIRM_TIMEOUT_MS, err, errlen);
+}
+
+static cJSON *
+parse_json_flag(const char *flag, const char *text)
+{
+    char err[128];
+    cJSON *v = json_parse(text, strlen(text), err, sizeof err);
+
+    if (v == NULL)
+        fprintf(stderr, "celeriac enqueue: %s: %s\n", flag, err);
+    return v;
+}
+
+/* Poll the row until it is final or the time is up. Exit status: 0 SUCCESS,
+ * 1 FAILURE or REVOKED, 3 still running when the wait ended. */
+static int
+wait_and_print(PGconn *db, const char *id, double seconds)
+{
+    double deadline = clock_mono() + seconds;
+    int rc = 3;
+
+    for (;;) {
+        int src;
+        cJSON *row = store_task_get(db, id, &src);
+        const char *state = json_str(row, "state");
+        bool final = store_state_final(state);
+
+        if (final || clock_mono() >= deadline) {
+            cJSON *out = cJSON_CreateObject();
+            char *text;
+
+            cJSON_AddStringToObject(out, "id", id);
+            cJSON_AddStringToObject(out, "state", state ? state : "UNKNOWN");
+            cJSON_AddItemToObject(out, "result",
+                                  cJSON_Duplicate(cJSON_GetObjectItem(row, "result"), true)
+                                      ?: cJSON_CreateNull());
+            cJSON_AddItemToObject(out, "error",
+                                  cJSON_Duplicate(cJSON_GetObjectItem(row, "error"), true)
+                                      ?: cJSON_CreateNull());
+            text = json_print(out);
+            printf("%s\n", text);
+            cJSON_free(text);
+            cJSON_Delete(out);
+            if (final)
+                rc = strcmp(state, "SUCCESS") == 0 ? 0 : 1;
+            cJSON_Delete(row);
+            return rc;
+        }
+        cJSON_Delete(row);
+        clock_sleep(0.05, NULL);
+    }
+}
+
+static int
+cmd_enqueue(const struct config *cfg, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"args", required_argument, NULL, 'a'}, {"kwargs", required_argument, NULL, 'k'},
+        {"queue", required_argument, NULL, 'q'}, {"wait", required_argument, NULL, 'w'},
+        {NULL, 0, NULL, 0},
+    };
+    struct enqueue_req req = {0};
+    cJSON *args = NULL, *kwargs = NULL;
+    struct broker *b = NULL;
+    PGconn *db = NULL;
+    char err[512], id[UUID_STR_LEN];
+    double wait = -1;
+    int opt, rc = 1;
+
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'a':
+            cJSON_Delete(args);
+            if ((args = parse_json_flag("--args", optarg)) == NULL)
+                goto out;
+            break;
+        case 'k':
+            cJSON_Delete(kwargs);
+            if ((kwargs = parse_json_flag("--kwargs", optarg)) == NULL)
+                goto out;
+            break;
+        case 'q':
+            req.queue = optarg;
+            break;
+        case 'w': {
+            char *end;
+            wait = strtod(optarg, &end);
+            if (*end != '\0' || !(wait >= 0)) {
+                fprintf(stderr, "celeriac enqueue: --wait wants seconds >= 0\n");
+                goto out;
+            }
+            break;
+        }
+        default:
+            rc = 2;
+            goto out;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "celeriac enqueue: exactly one task NAME expected\n");
+        rc = 2;
+        goto out;
+    }
+    req.name = argv[optind];
+    req.args = args;
+    req.kwargs = kwargs;
+    req.origin = "celeriac-cli";
+    if (enqueue_validate(&req, err, sizeof err) != ENQUEUE_OK) {
+        fprintf(stderr, "celeriac enqueue: %s\n", err);
+        rc = 2;
+        goto out;
+    }
+    if ((db = open_db(cfg)) == NULL)
+        goto out;
+    b = broker_open(cfg->amqp_url, "celeriac-cli", err, sizeof err);
+    if (b == NULL || broker_declare_topology(b) < 0) {
+        fprintf(stderr, "celeriac enqueue: %s\n", b == NULL ? err : "cannot declare the queues");
+        goto out;
+    }
+    if (enqueue_task(db, publish_direct, b, &req, id, err, sizeof err) != ENQUEUE_OK) {
+        fprintf(stderr, "celeriac enqueue: %s\n", err);
+        goto out;
+    }
+    if (wait < 0) {
+        printf("%s\n", id);
+        rc = 0;
+    } else {
+        rc = wait_and_print(db, id, wait);
+    }
+out:
+    broker_close(b);
+    store_close(db);
+    cJSON_Delete(args);
+    cJSON_Delete(kwargs);
+    return rc;
+}
+
+static int
+cmd_status(const struct config *cfg, int argc, char **argv)
+{
+    PGconn *db;
+    cJSON *row;
+    char *text;
+    int rc;
+
+    if (argc != 2 || !uuid_is_valid(argv[1])) {
+        fprintf(stderr, "celeriac status: one task id (a UUID) expected\n");
+        return 2;
+    }
+    if ((db = open_db(cfg)) == NULL)
+        return 1;
+    row = store_task_get(db, argv[1], &rc);
+    store_close(db);
+    if (row == NULL) {
+        fprintf(stderr, "celeriac status: %s\n",
+                rc == STORE_NOT_FOUND ? "no such task" : "database error");
+        return 1;
+    }
+    text = cJSON_Print(row);
+    printf("%s\n", text);
+    cJSON_free(text);
+    cJSON_Delete(row);
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct config cfg;
+    char err[256];
+
+    log_init("cli");
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (cfg_load_env(&cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "celeriac: %s\n", err);
+        return 2;
+    }
+    if (strcmp(argv[1], "migrate") == 0)
+        return cmd_migrate(&cfg);
+    if (strcmp(argv[1], "enqueue") == 0)
+        return cmd_enqueue(&cfg, argc - 1, argv + 1);
+    if (strcmp(argv[1], "status") == 0)
+        return cmd_status(&cfg, argc - 1, argv + 1);
+    fprintf(stderr, "celeriac: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

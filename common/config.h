@@ -1,0 +1,34 @@
+/* common/config.h - settings shared by every binary: environment variables first,
+ * then each program's flags override them (DESIGN.md "Configuration"). */
+#ifndef CELERIAC_CONFIG_H
+#define CELERIAC_CONFIG_H
+
+#include <stddef.h>
+
+#define CFG_DEFAULT_AMQP_URL "amqp://guest:guest@127.0.0.1:5672/"
+#define CFG_DEFAULT_DATABASE_URL "postgresql://celeriac@127.0.0.1:5432/celeriac"
+#define CFG_DEFAULT_LISTEN "127.0.0.1:8080"
+
+/* Strings point into the environment or argv: never freed. */
+struct config {
+    const char *amqp_url;     /* AMQP_URL */
+    const char *database_url; /* DATABASE_URL */
+    const char *listen;       /* WEBAPP_LISTEN, host:port */
+    const char *auth;         /* CELERIAC_AUTH user:password, NULL = no auth */
+    const char *queues;       /* WORKER_QUEUES, comma separated */
+    const char *hostname;     /* worker node name, NULL = derived */
+    int concurrency;          /* WORKER_CONCURRENCY, 0 = number of CPUs */
+    int prefetch;             /* WORKER_PREFETCH */
+};
+
+/* Fill c from the environment and the defaults. -1 (message in err) when a
+ * numeric variable does not parse. */
+int cfg_load_env(struct config *c, char *err, size_t errlen);
+
+/* Parse a decimal int in [min, max]. 0 or -1. */
+int cfg_parse_int(const char *s, int min, int max, int *out);
+
+/* Copy url into out with the password replaced by "***", so it can be logged. */
+void cfg_redact_url(const char *url, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,126 @@
+/* common/json.c - see json.h. */
+#include "common/json.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *
+json_str(const cJSON *obj, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+char *
+json_print(const cJSON *v)
+{
+    return v == NULL ? NULL : cJSON_PrintUnformatted(v);
+}
+
+bool
+utf8_valid(const char *buf, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)buf;
+    size_t i = 0;
+
+    while (i < len) {
+        unsigned char c = s[i];
+        size_t n;
+        unsigned int cp;
+
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            n = 1;
+            cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            n = 2;
+            cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            n = 3;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (len - i <= n) /* truncated sequence */
+            return false;
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += n + 1;
+    }
+    return true;
+}
+
+/* cJSON has no depth limit of its own in 1.7.15 beyond CJSON_NESTING_LIMIT (1000);
+ * count brackets outside strings before parsing. */
+static bool
+depth_ok(const char *buf, size_t len, int max)
+{
+    int depth = 0;
+    bool in_str = false;
+
+    for (size_t i = 0; i < len; i++) {
+        char c = buf[i];
+
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = false;
+        } else if (c == '"') {
+            in_str = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max)
+                return false;
+        } else if (c == ']' || c == '}') {
+            depth--;
+        }
+    }
+    return true;
+}
+
+cJSON *
+json_parse(const char *buf, size_t len, char *err, size_t errlen)
+{
+    const char *end = NULL;
+    cJSON *v;
+
+    if (!utf8_valid(buf, len)) {
+        snprintf(err, errlen, "not valid UTF-8");
+        return NULL;
+    }
+    if (!depth_ok(buf, len, JSON_MAX_DEPTH)) {
+        snprintf(err, errlen, "JSON nested deeper than %d levels", JSON_MAX_DEPTH);
+        return NULL;
+    }
+    v = cJSON_ParseWithLengthOpts(buf, len, &end, false);
+    if (v == NULL) {
+        size_t at = end != NULL && end >= buf ? (size_t)(end - buf) : 0;
+        snprintf(err, errlen, "malformed JSON near byte %zu", at);
+        return NULL;
+    }
+    /* Only whitespace may follow the value. */
+    for (const char *p = end; p < buf + len; p++) {
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+            snprintf(err, errlen, "malformed JSON: trailing data at byte %zu", (size_t)(p - buf));
+            cJSON_Delete(v);
+            return NULL;
+        }
+    }
+    return v;
+}
+
+char *
+xstrdup_or_null(const char *s)
+{
+    return s == NULL ? NULL : strdup(s);
+}

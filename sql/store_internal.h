@@ -1,0 +1,15 @@
+/* sql/store_internal.h - helpers shared by the sql/store sources only. */
+#ifndef CELERIAC_STORE_INTERNAL_H
+#define CELERIAC_STORE_INTERNAL_H
+
+#include <libpq-fe.h>
+
+/* Run a parameterized statement (text params, NULL = SQL NULL). The result when
+ * its status is want (caller PQclear()s), else NULL with *rc a store_rc and the
+ * server's message logged under what. */
+PGresult *store_exec(PGconn *db, const char *what, const char *sql, int n,
+                     const char *const *params, ExecStatusType want, int *rc);
+/* STORE_BAD_DATA when res failed on the values, STORE_ERR otherwise. */
+int store_classify(PGconn *db, PGresult *res);
+
+#endif

@@ -1,0 +1,116 @@
+/* worker/main.c - bin/celeriac-worker: flags, then master_run(). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker/broker.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "worker/registry.h"
+#include "worker/worker.h"
+
+static void
+usage(FILE *out)
+{
+    fprintf(out,
+            "usage: celeriac-worker [options]\n"
+            "Run a worker master that forks children to consume and run tasks.\n\n"
+            "  -c, --concurrency N   children (WORKER_CONCURRENCY; default: number of CPUs)\n"
+            "  -Q, --queues A,B      queues to consume (WORKER_QUEUES; default: celery)\n"
+            "      --prefetch N      unacked messages per child (WORKER_PREFETCH; default: 1)\n"
+            "  -n, --hostname NAME   node name (WORKER_HOSTNAME; default: celeriac.PID@HOST)\n"
+            "  -h, --help            this text\n\n"
+            "Environment: AMQP_URL, DATABASE_URL, LOG_LEVEL (debug|info|warn|error).\n"
+            "Tasks:\n");
+    for (const struct task_def *d = registry_tasks; d->name != NULL; d++)
+        fprintf(out, "  %s\n", d->doc);
+}
+
+static int
+queues_valid(const char *csv)
+{
+    char *list = strdup(csv), *save = NULL;
+    int n = 0, ok = list != NULL;
+
+    for (char *q = list ? strtok_r(list, ",", &save) : NULL; ok && q != NULL;
+         q = strtok_r(NULL, ",", &save), n++)
+        ok = broker_queue_name_valid(q);
+    free(list);
+    return ok && n > 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"concurrency", required_argument, NULL, 'c'}, {"queues", required_argument, NULL, 'Q'},
+        {"prefetch", required_argument, NULL, 'p'},    {"hostname", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0},
+    };
+    struct config cfg;
+    struct worker_cfg wc = {0};
+    char err[256], host[256], nodename[320];
+    int opt;
+
+    log_init("master");
+    if (cfg_load_env(&cfg, err, sizeof err) < 0) {
+        log_error("%s", err);
+        return 2;
+    }
+    while ((opt = getopt_long(argc, argv, "c:Q:n:h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            if (cfg_parse_int(optarg, 1, 1024, &cfg.concurrency) < 0) {
+                fprintf(stderr, "celeriac-worker: --concurrency wants 1..1024\n");
+                return 2;
+            }
+            break;
+        case 'Q':
+            cfg.queues = optarg;
+            break;
+        case 'p':
+            if (cfg_parse_int(optarg, 1, 65535, &cfg.prefetch) < 0) {
+                fprintf(stderr, "celeriac-worker: --prefetch wants 1..65535\n");
+                return 2;
+            }
+            break;
+        case 'n':
+            cfg.hostname = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "celeriac-worker: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (!queues_valid(cfg.queues)) {
+        fprintf(stderr, "celeriac-worker: invalid queue list '%s'\n", cfg.queues);
+        return 2;
+    }
+    if (cfg.concurrency == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        cfg.concurrency = n > 0 ? (int)n : 1;
+    }
+    if (cfg.hostname == NULL) {
+        if (gethostname(host, sizeof host) < 0)
+            snprintf(host, sizeof host, "localhost");
+        host[sizeof host - 1] = '\0';
+        snprintf(nodename, sizeof nodename, "celeriac.%ld@%s", (long)getpid(), host);
+        cfg.hostname = nodename;
+    }
+    wc.amqp_url = cfg.amqp_url;
+    wc.database_url = cfg.database_url;
+    wc.queues = cfg.queues;
+    wc.nodename = cfg.hostname;
+    wc.concurrency = cfg.concurrency;
+    wc.prefetch = cfg.prefetch;
+    return master_run(&wc);
+}

@@ -1,0 +1,23 @@
+/* worker/registry.c - see registry.h. */
+#include "worker/registry.h"
+
+#include <string.h>
+
+#include "worker/tasks/tasks.h"
+
+const struct task_def registry_tasks[] = {
+    {"demo.add", task_demo_add, "demo.add(x, y): returns x + y"},
+    {"demo.noop", task_demo_noop, "demo.noop(): does nothing, returns null"},
+    {"demo.sleep", task_demo_sleep, "demo.sleep(seconds): sleeps (fractions allowed), returns seconds"},
+    {"demo.fail", task_demo_fail, "demo.fail(message): always fails with message"},
+    {NULL, NULL, NULL},
+};
+
+const struct task_def *
+registry_find(const char *name)
+{
+    for (const struct task_def *d = registry_tasks; name != NULL && d->name != NULL; d++)
+        if (strcmp(d->name, name) == 0)
+            return d;
+    return NULL;
+}

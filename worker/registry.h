@@ -1,0 +1,19 @@
+/* worker/registry.h - task name -> handler. The queue a task is routed to is
+ * broker_queue_for_task()'s business (the webapp needs it without the handlers). */
+#ifndef CELERIAC_REGISTRY_H
+#define CELERIAC_REGISTRY_H
+
+#include "worker/task.h"
+
+struct task_def {
+    const char *name;
+    task_fn run;
+    const char *doc; /* one line for --help and the webapp's form */
+};
+
+/* The handler for name, or NULL when this worker does not know the task. */
+const struct task_def *registry_find(const char *name);
+/* All tasks, terminated by a row with name NULL. */
+extern const struct task_def registry_tasks[];
+
+#endif

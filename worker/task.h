@@ -1,0 +1,57 @@
+/* worker/task.h - what a task handler sees: its arguments, a log, and a way to
+ * fail with a reason. Runs in: child only. */
+#ifndef CELERIAC_TASK_H
+#define CELERIAC_TASK_H
+
+#include <signal.h>
+#include <libpq-fe.h>
+#include <cJSON.h>
+
+#include "broker/celery.h"
+#include "sql/store.h"
+
+#define TASK_ERROR_MAX 1024
+#define TASK_LOG_LINES_MAX 1000 /* further lines are counted, then dropped with a marker */
+
+struct task_ctx {
+    const struct celery_msg *msg; /* the task's message: args, kwargs, headers */
+    PGconn *db;                   /* the child's connection, for tasks that store data */
+    const char *worker;           /* node name of this worker */
+    volatile sig_atomic_t *cancel; /* non-zero: stop early (polled by long tasks) */
+    cJSON *result;                /* set by the handler on success; owned here */
+    char exc_type[64];            /* set by task_fail(): e.g. "TypeError" */
+    char error[TASK_ERROR_MAX];   /* set by task_fail(): the message */
+    struct store_log_line *logs;  /* buffered until the final state is written */
+    int nlogs, logs_cap, logs_dropped;
+};
+
+/* A handler returns TASK_OK with t->result set (NULL means JSON null), or the
+ * value of task_fail(). */
+enum { TASK_OK = 0, TASK_FAILED = -1 };
+typedef int (*task_fn)(struct task_ctx *t);
+
+void task_ctx_init(struct task_ctx *t, const struct celery_msg *m, PGconn *db, const char *worker,
+                   volatile sig_atomic_t *cancel);
+void task_ctx_fini(struct task_ctx *t);
+
+/* Add a line to the task's log (task_logs), written with its final state. */
+void task_log(struct task_ctx *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Record why the task failed, Celery style (exc_type + message). Returns TASK_FAILED. */
+int task_fail(struct task_ctx *t, const char *exc_type, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Check the call matches the parameter names (positional, then by name, no
+ * unknown or duplicated ones), like a Python signature. TASK_OK or TASK_FAILED
+ * (TypeError). */
+int task_bind_args(struct task_ctx *t, const char *const *params, int nparams);
+/* Argument i, given positionally or by the name params[i]; NULL when absent.
+ * Call after task_bind_args(). */
+const cJSON *task_arg(struct task_ctx *t, int i, const char *name);
+/* A numeric argument, TASK_OK or TASK_FAILED (TypeError). */
+int task_arg_number(struct task_ctx *t, int i, const char *name, double *out);
+
+/* Celery's failure meta {"exc_type", "exc_message": [msg], "exc_module"} as
+ * JSON text (caller frees). */
+char *task_failure_meta(const struct task_ctx *t);
+
+#endif

@@ -1,0 +1,12 @@
+/* worker/tasks/tasks.h - every task handler, listed in worker/registry.c. */
+#ifndef CELERIAC_TASKS_H
+#define CELERIAC_TASKS_H
+
+#include "worker/task.h"
+
+int task_demo_add(struct task_ctx *t);
+int task_demo_noop(struct task_ctx *t);
+int task_demo_sleep(struct task_ctx *t);
+int task_demo_fail(struct task_ctx *t);
+
+#endif

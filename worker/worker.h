@@ -1,0 +1,34 @@
+/* worker/worker.h - the worker's two roles. The master (master.c) forks and
+ * supervises children and writes heartbeats; it never consumes. Each child
+ * (child.c) consumes, runs, commits, acks. They talk through one pipe per
+ * child carrying struct child_report records. */
+#ifndef CELERIAC_WORKER_H
+#define CELERIAC_WORKER_H
+
+#include <signal.h>
+
+#include "common/uuid.h"
+
+struct worker_cfg {
+    const char *amqp_url;
+    const char *database_url;
+    const char *queues;   /* comma separated */
+    const char *nodename; /* e.g. celeriac.4242@host: the `worker` column */
+    int concurrency;
+    int prefetch;
+};
+
+/* Child -> master, one write(2) each (smaller than PIPE_BUF, so atomic). */
+struct child_report {
+    char kind; /* 'S' task started, 'D' task done, 'F' task failed */
+    char id[UUID_STR_LEN];
+};
+
+/* Run the master until SIGTERM/SIGINT: exit status for main(). */
+int master_run(const struct worker_cfg *cfg);
+
+/* The child's whole life: connect, consume until told to stop, exit. */
+_Noreturn void child_main(const struct worker_cfg *cfg, int slot, int report_fd,
+                          const sigset_t *old_mask);
+
+#endif
