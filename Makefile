@@ -34,7 +34,7 @@ STORE_OBJ  = sql/store.o sql/store_tasks.o sql/store_workers.o sql/migrate.o sql
 CORE_OBJ   = $(COMMON_OBJ) $(BROKER_OBJ) $(STORE_OBJ)
 WORKER_OBJ = worker/master.o worker/child.o worker/registry.o worker/task.o worker/tasks/demo.o
 WEBAPP_OBJ = webapp/server.o webapp/routes.o webapp/api.o webapp/pages.o webapp/html.o \
-             webapp/publisher.o
+             webapp/publisher.o webapp/dbpool.o webapp/catalog.o
 
 BINS = bin/celeriac bin/celeriac-worker bin/celeriac-webapp
 all: $(BINS)
@@ -52,8 +52,26 @@ sql/migrations.c: sql/gen-migrations.sh $(sort $(wildcard sql/[0-9][0-9][0-9]_*.
 # Unit tests: one cmocka program per test/unit/test_*.c, linked with everything
 # but the programs' main.o.
 UNIT = $(patsubst %.c,%,$(wildcard test/unit/test_*.c))
-$(UNIT): %: %.o $(CORE_OBJ) $(WORKER_OBJ)
+$(UNIT): %: %.o $(CORE_OBJ) $(WORKER_OBJ) $(WEBAPP_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+# Fuzz targets: built with test/fuzz/replay.c, they replay their corpus in
+# `make test`; `make fuzz` (clang + libFuzzer) explores for FUZZ_SECONDS each.
+FUZZ = $(patsubst %.c,%,$(wildcard test/fuzz/fuzz_*.c))
+$(FUZZ): %: %.o test/fuzz/replay.o $(CORE_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+FUZZ_SECONDS ?= 60
+fuzz:
+	@command -v clang >/dev/null || { echo "make fuzz needs clang and libclang-rt-14-dev"; exit 2; }
+	@mkdir -p test/fuzz/out
+	@for t in $(FUZZ); do name=$$(basename $$t); \
+	  clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -I. \
+	    $$(pkg-config --cflags $(PKGS)) -o test/fuzz/out/$$name $$t.c \
+	    $(filter-out sql/migrations.o,$(CORE_OBJ:.o=.c)) sql/migrations.c $(LDLIBS) && \
+	  test/fuzz/out/$$name -max_total_time=$(FUZZ_SECONDS) test/fuzz/corpus/$${name#fuzz_} || exit 1; done
+
+test/bench/bench: test/bench/bench.o $(CORE_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 .flags: FORCE
 	@echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) $(LDFLAGS)' > $@
@@ -63,24 +81,24 @@ $(UNIT): %: %.o $(CORE_OBJ) $(WORKER_OBJ)
 deps:
 	compose/install-deps build run test
 
-unit: $(UNIT)
-	@test/run-unit $(UNIT)
+unit: $(UNIT) $(FUZZ)
+	@UNIT_ONLY=1 test/run $(UNIT) $(FUZZ)
 
 test: deps
-	@$(MAKE) --no-print-directory all $(UNIT)
-	@test/run $(UNIT)
+	@$(MAKE) --no-print-directory all $(UNIT) $(FUZZ)
+	@test/run $(UNIT) $(FUZZ)
 
 run: deps
 	@$(MAKE) --no-print-directory all
 	compose/local run
 
 bench: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all test/bench/bench
 	test/bench/run
 
 clean:
-	rm -f $(BINS) $(UNIT) sql/migrations.c .flags
+	rm -f $(BINS) $(UNIT) $(FUZZ) test/bench/bench sql/migrations.c .flags
 	find . -name '*.o' -o -name '*.d' | xargs rm -f
 
 -include $(wildcard */*.d */*/*.d)
-.PHONY: all deps unit test run bench clean FORCE
+.PHONY: all deps unit test run bench fuzz clean FORCE

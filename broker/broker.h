@@ -64,6 +64,13 @@ bool broker_queue_name_valid(const char *queue);
  * connection. */
 int broker_publish_wire(struct broker *b, const char *routing_key, const struct celery_wire *w,
                         int timeout_ms, char *err, size_t errlen);
+/* Publish without waiting (for batches): 0 once sent, -1 on a lost connection.
+ * Follow with broker_wait_confirms(). */
+int broker_publish_nowait(struct broker *b, const char *routing_key, const struct celery_wire *w,
+                          char *err, size_t errlen);
+/* Wait until every publish so far is confirmed. 0, or -1 with err set when one
+ * was nacked or unroutable, or on timeout or a lost connection. */
+int broker_wait_confirms(struct broker *b, int timeout_ms, char *err, size_t errlen);
 /* Encode m as Celery v2 and publish it to queue as above. */
 int broker_publish_task(struct broker *b, const char *queue, const struct celery_msg *m,
                         int timeout_ms, char *err, size_t errlen);

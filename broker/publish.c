@@ -49,12 +49,13 @@ set_props(const struct celery_wire *w, amqp_basic_properties_t *p, const amqp_ta
     }
 }
 
+/* Wait until the broker confirmed every tag up to seq. b->nacked/returned
+ * collect what happened since the last successful wait. */
 static int
 wait_confirm(struct broker *b, uint64_t seq, int timeout_ms, char *err, size_t errlen)
 {
     double deadline = clock_mono() + timeout_ms / 1000.0;
 
-    b->nacked = b->returned = false;
     while (b->confirmed < seq) {
         int left = (int)((deadline - clock_mono()) * 1000);
 
@@ -71,20 +72,37 @@ wait_confirm(struct broker *b, uint64_t seq, int timeout_ms, char *err, size_t e
             return -1;
         }
     }
-    if (b->returned) {
-        snprintf(err, errlen, "unroutable: no queue is bound for this routing key");
-        return -1;
-    }
-    if (b->nacked) {
-        snprintf(err, errlen, "RabbitMQ refused the message (nack)");
+    if (b->returned || b->nacked) {
+        snprintf(err, errlen, b->returned ? "unroutable: no queue is bound for this routing key"
+                                          : "RabbitMQ refused the message (nack)");
+        b->returned = b->nacked = false;
         return -1;
     }
     return 0;
 }
 
 int
+broker_wait_confirms(struct broker *b, int timeout_ms, char *err, size_t errlen)
+{
+    if (!broker_is_open(b)) {
+        snprintf(err, errlen, "not connected to RabbitMQ");
+        return -1;
+    }
+    return wait_confirm(b, b->published, timeout_ms, err, errlen);
+}
+
+int
 broker_publish_wire(struct broker *b, const char *routing_key, const struct celery_wire *w,
                     int timeout_ms, char *err, size_t errlen)
+{
+    if (broker_publish_nowait(b, routing_key, w, err, errlen) < 0)
+        return -1;
+    return wait_confirm(b, b->published, timeout_ms, err, errlen);
+}
+
+int
+broker_publish_nowait(struct broker *b, const char *routing_key, const struct celery_wire *w,
+                      char *err, size_t errlen)
 {
     amqp_basic_properties_t props;
     amqp_table_t headers = {0, NULL};
@@ -109,7 +127,8 @@ broker_publish_wire(struct broker *b, const char *routing_key, const struct cele
         snprintf(err, errlen, "publish failed: %s", amqp_error_string2(st));
         goto out;
     }
-    rc = wait_confirm(b, ++b->published, timeout_ms, err, errlen);
+    b->published++;
+    rc = 0;
 out:
     empty_amqp_pool(&pool);
     return rc;

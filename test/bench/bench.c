@@ -1,0 +1,152 @@
+/* test/bench/bench.c - the measuring half of `make bench` (test/bench/run
+ * starts the servers and the worker):
+ *   bench preload N      publish N demo.noop messages (Celery v2, confirmed in
+ *                        batches), as a Python client would: no rows first
+ *   bench latency M      M sequential enqueue -> SUCCESS round trips through
+ *                        the same path as the webapp (row, publish, confirm),
+ *                        timed until PostgreSQL's task_state notification
+ * Prints key=value lines for the script to collect. */
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker.h"
+#include "broker/enqueue.h"
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "sql/store.h"
+
+#define BATCH 1000
+
+static int
+preload(const struct config *cfg, long n)
+{
+    char err[512], id[UUID_STR_LEN];
+    struct broker *b = broker_open(cfg->amqp_url, "celeriac-bench", err, sizeof err);
+    double t0 = clock_mono();
+
+    if (b == NULL || broker_declare_topology(b) < 0) {
+        fprintf(stderr, "bench: %s\n", b ? "cannot declare topology" : err);
+        return 1;
+    }
+    for (long i = 0; i < n; i++) {
+        struct celery_msg m = {.id = id, .task = "demo.noop", .group_index = -1};
+        struct celery_wire w;
+
+        uuid_new(id);
+        if (celery_encode(&m, &w, err, sizeof err) < 0 ||
+            broker_publish_nowait(b, "celery", &w, err, sizeof err) < 0) {
+            fprintf(stderr, "bench: %s\n", err);
+            return 1;
+        }
+        celery_wire_fini(&w);
+        if ((i + 1) % BATCH == 0 || i + 1 == n) {
+            if (broker_wait_confirms(b, 60000, err, sizeof err) < 0) {
+                fprintf(stderr, "bench: %s\n", err);
+                return 1;
+            }
+        }
+    }
+    printf("preload_tasks=%ld\npreload_seconds=%.3f\n", n, clock_mono() - t0);
+    broker_close(b);
+    return 0;
+}
+
+static int
+publish_one(void *ctx, const char *queue, const struct celery_msg *m, char *err, size_t errlen)
+{
+    return broker_publish_task(ctx, queue, m, 10000, err, errlen);
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* Wait for the notification saying id reached SUCCESS or FAILURE. */
+static int
+wait_final(PGconn *listen, const char *id, double timeout)
+{
+    double deadline = clock_mono() + timeout;
+
+    while (clock_mono() < deadline) {
+        struct pollfd p = {.fd = PQsocket(listen), .events = POLLIN};
+        PGnotify *n;
+
+        poll(&p, 1, 100);
+        PQconsumeInput(listen);
+        while ((n = PQnotifies(listen)) != NULL) {
+            cJSON *v = cJSON_Parse(n->extra);
+            const char *nid = json_str(v, "id"), *state = json_str(v, "state");
+            int hit = nid && state && strcmp(nid, id) == 0 &&
+                      (strcmp(state, "SUCCESS") == 0 || strcmp(state, "FAILURE") == 0);
+            cJSON_Delete(v);
+            PQfreemem(n);
+            if (hit)
+                return 0;
+        }
+    }
+    return -1;
+}
+
+static int
+latency(const struct config *cfg, int n)
+{
+    char err[512], id[UUID_STR_LEN];
+    struct broker *b = broker_open(cfg->amqp_url, "celeriac-bench", err, sizeof err);
+    PGconn *db = store_open(cfg->database_url, "celeriac-bench", err, sizeof err);
+    PGconn *listen = store_open(cfg->database_url, "celeriac-bench-listen", err, sizeof err);
+    struct enqueue_req req = {.name = "demo.noop"};
+    double *lat = calloc((size_t)n, sizeof *lat);
+    PGresult *res;
+
+    if (b == NULL || db == NULL || listen == NULL || lat == NULL) {
+        fprintf(stderr, "bench: %s\n", err);
+        return 1;
+    }
+    res = PQexec(listen, "LISTEN task_state");
+    PQclear(res);
+    for (int i = 0; i < n; i++) {
+        double t0 = clock_mono();
+
+        if (enqueue_task(db, publish_one, b, &req, id, err, sizeof err) != ENQUEUE_OK ||
+            wait_final(listen, id, 30) < 0) {
+            fprintf(stderr, "bench: round trip %d failed: %s\n", i, err);
+            return 1;
+        }
+        lat[i] = (clock_mono() - t0) * 1000;
+    }
+    qsort(lat, (size_t)n, sizeof *lat, cmp_double);
+    printf("latency_runs=%d\nlatency_p50_ms=%.2f\nlatency_p99_ms=%.2f\nlatency_max_ms=%.2f\n", n,
+           lat[n / 2], lat[(int)(n * 0.99) < n ? (int)(n * 0.99) : n - 1], lat[n - 1]);
+    free(lat);
+    store_close(listen);
+    store_close(db);
+    broker_close(b);
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct config cfg;
+    char err[256];
+
+    log_init("bench");
+    if (argc != 3 || cfg_load_env(&cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "usage: bench preload N | bench latency M\n");
+        return 2;
+    }
+    if (strcmp(argv[1], "preload") == 0)
+        return preload(&cfg, atol(argv[2]));
+    if (strcmp(argv[1], "latency") == 0)
+        return latency(&cfg, atoi(argv[2]));
+    fprintf(stderr, "usage: bench preload N | bench latency M\n");
+    return 2;
+}

@@ -1,0 +1,625 @@
+"""Helpers for celeriac's system tests.
+
+Every test session gets its own RabbitMQ and PostgreSQL, started by compose/local on free
+ports with data under a temporary directory (VAR), so sessions never touch a developer's stack
+or each other. Every process a test starts logs to VAR/log/NAME.log and is stopped by its pid.
+
+    stack = start_stack()                 # what the `stack` fixture does (conftest.py)
+    migrate(stack)                        # bin/celeriac migrate against it
+    p = start_proc([BIN / "celeriac-worker", "--concurrency", "2"], stack.env(), "worker")
+    publish_raw(stack, "celery", b"[[], {}, {}]", headers={"task": "...", "id": "..."})
+    wait_until(lambda: queue_count(stack, "celery") == 0, 10, message="worker drains celery")
+    assert p.terminate(15) == 0
+    assert_no_sanitizer_reports(p.log_text())
+    stop_stack(stack)
+
+Polling helpers instead of sleeps: wait_until(predicate, timeout).
+"""
+
+import ctypes
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import amqp
+import psycopg2
+from psycopg2 import sql as psql
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(os.environ.get("CELERIAC_BIN") or REPO / "bin")
+COMPOSE_LOCAL = REPO / "compose" / "local"
+
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+# ------------------------------------------------------------------------------ polling
+
+
+def wait_until(predicate, timeout, interval=0.05, message=None):
+    """Call predicate() every interval seconds until it returns anything but None or False,
+    and return that (so a falsy result such as a requests.Response for a 503, or 0, counts).
+
+    Exceptions raised by predicate count as "not yet" (a server still starting refuses
+    connections). After timeout seconds, fail with message, the last value and the last
+    exception."""
+    deadline = time.monotonic() + timeout
+    last, error = None, None
+    while True:
+        try:
+            last = predicate()
+            if last is not None and last is not False:
+                return last
+            error = None
+        except Exception as e:  # noqa: BLE001 - any failure means "not yet"
+            error = e
+        if time.monotonic() >= deadline:
+            what = message or getattr(predicate, "__name__", repr(predicate))
+            detail = f"last error: {error!r}" if error is not None else f"last value: {last!r}"
+            raise AssertionError(f"timed out after {timeout} s waiting for {what} ({detail})")
+        time.sleep(interval)
+
+
+# ------------------------------------------------------------------------------ ports
+
+
+def free_ports(n):
+    """n distinct TCP ports that are free on 127.0.0.1 right now (all bound at once)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def free_port():
+    return free_ports(1)[0]
+
+
+# ------------------------------------------------------------------------------ the stack
+
+
+@dataclass
+class Stack:
+    """A private RabbitMQ + PostgreSQL run by compose/local from var."""
+
+    var: Path
+    amqp_port: int
+    pg_port: int
+    dist_port: int
+    epmd_port: int
+    webapp_port: int  # free when the stack started; for a webapp the tests start
+    migrated: bool = False
+    _up: bool = field(default=False, repr=False)
+
+    @property
+    def amqp_url(self):
+        return f"amqp://guest:guest@127.0.0.1:{self.amqp_port}/"
+
+    @property
+    def database_url(self):
+        return f"postgresql://celeriac@127.0.0.1:{self.pg_port}/celeriac"
+
+    @property
+    def admin_database_url(self):
+        """The superuser 'postgres' on the maintenance database: create or drop databases."""
+        return f"postgresql://postgres@127.0.0.1:{self.pg_port}/postgres"
+
+    @property
+    def webapp_listen(self):
+        return f"127.0.0.1:{self.webapp_port}"
+
+    @property
+    def webapp_url(self):
+        return f"http://{self.webapp_listen}"
+
+    @property
+    def log_dir(self):
+        return self.var / "log"
+
+    def env(self, **extra):
+        """os.environ plus this stack's AMQP_URL, DATABASE_URL, WEBAPP_LISTEN and extra."""
+        env = dict(os.environ)
+        env.update(AMQP_URL=self.amqp_url, DATABASE_URL=self.database_url,
+                   WEBAPP_LISTEN=self.webapp_listen)
+        env.update({k: str(v) for k, v in extra.items()})
+        return env
+
+    def compose_env(self):
+        env = dict(os.environ)
+        for k in ("WORKERS", "WEBAPP_LISTEN"):  # the caller's stack settings are not ours
+            env.pop(k, None)
+        env.update(CELERIAC_VAR=str(self.var), AMQP_PORT=str(self.amqp_port),
+                   PG_PORT=str(self.pg_port), AMQP_DIST_PORT=str(self.dist_port),
+                   EPMD_PORT=str(self.epmd_port), PG_FAST="1")
+        return env
+
+    def compose(self, *args, timeout=120, check=True):
+        """Run compose/local ARGS for this stack; returns the CompletedProcess (text)."""
+        r = subprocess.run([str(COMPOSE_LOCAL), *args], env=self.compose_env(), cwd=REPO,
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=timeout)
+        if check and r.returncode != 0:
+            raise RuntimeError(f"compose/local {' '.join(args)} failed (exit {r.returncode}):\n"
+                               f"{r.stdout}{r.stderr}")
+        return r
+
+
+_current_stack = None
+
+
+def start_stack(services_only=True):
+    """Start RabbitMQ and PostgreSQL on free ports under a new temporary VAR."""
+    global _current_stack
+    base = os.environ.get("CELERIAC_TEST_TMPDIR") or "/tmp"
+    var = Path(tempfile.mkdtemp(prefix="celeriac-test-", dir=base))
+    var.chmod(0o755)  # PostgreSQL runs as 'postgres' when we are root: it must enter VAR
+    last = None
+    for _attempt in range(3):
+        stack = Stack(var, *free_ports(5))
+        _current_stack = stack
+        stack._up = True  # from here on, stop_stack() has something to stop
+        r = stack.compose("up", *(["--services-only"] if services_only else []), check=False,
+                          timeout=240)
+        if r.returncode == 0:
+            return stack
+        last = r
+        stack.compose("down", check=False)
+        if "already in use" not in r.stdout + r.stderr:
+            break  # not a port race with another program: retrying will not help
+    stop_stack(stack, keep_var=True)
+    raise RuntimeError(f"compose/local up failed (exit {last.returncode}); VAR kept at {var}:\n"
+                       f"{last.stdout}{last.stderr}")
+
+
+def stop_stack(stack, keep_var=False):
+    """Stop the processes started through start_proc(), then the servers; remove VAR unless
+    keep_var. Fails when a process from VAR survives (after killing it)."""
+    global _current_stack
+    stop_all_procs()
+    problems = []
+    if stack._up:
+        r = stack.compose("down", check=False)
+        stack._up = False
+        if r.returncode != 0:
+            problems.append(f"compose/local down failed (exit {r.returncode}):\n"
+                            f"{r.stdout}{r.stderr}")
+    # The servers' command lines name their data directories (postgres -D, beam's mnesia dir).
+    leftovers = (processes_mentioning(str(stack.var / "postgres")) +
+                 processes_mentioning(str(stack.var / "rabbitmq")))
+    for pid, cmd in leftovers:
+        _kill(pid, signal.SIGKILL)
+    if leftovers:
+        problems.append("processes survived compose/local down (killed now):\n" +
+                        "\n".join(f"  {pid} {cmd}" for pid, cmd in leftovers))
+    if _current_stack is stack:
+        _current_stack = None
+    if not keep_var:
+        shutil.rmtree(stack.var, ignore_errors=True)
+    if problems:
+        raise AssertionError("\n".join(problems))
+
+
+def processes_mentioning(text):
+    """(pid, command line) of live processes whose command line contains text."""
+    found = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit() or int(d.name) == os.getpid():
+            continue
+        try:
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (d / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if text in cmd and state != "Z":
+            found.append((int(d.name), cmd.strip()))
+    return found
+
+
+def migrate(stack, required=True):
+    """Run bin/celeriac migrate against stack. Without the binary: fail, or return False
+    when not required. Returns True once migrated."""
+    exe = BIN / "celeriac"
+    if not exe.exists():
+        if required:
+            raise AssertionError(f"{exe} not found: build it with 'make' first")
+        return False
+    r = subprocess.run([str(exe), "migrate"], env=stack.env(), cwd=REPO,
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    output = r.stdout + r.stderr
+    if r.returncode != 0:
+        raise AssertionError(f"celeriac migrate failed (exit {r.returncode}):\n{output}")
+    assert_no_sanitizer_reports(output, "celeriac migrate")
+    stack.migrated = True
+    return True
+
+
+# ------------------------------------------------------------------------------ processes
+
+
+def assert_no_sanitizer_reports(text, what="process output"):
+    """Fail when text holds an AddressSanitizer, LeakSanitizer or UBSan report."""
+    for marker in SANITIZER_MARKERS:
+        i = text.find(marker)
+        if i >= 0:
+            start = text.rfind("\n", 0, max(0, i - 200)) + 1
+            raise AssertionError(f"sanitizer report in {what}:\n{text[start:start + 4000]}")
+
+
+def _kill(pid, sig):
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _killpg(pgid, sig):
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _group_alive(pgid):
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            return True
+    return False
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+
+
+def _child_setup():
+    # If pytest itself is killed, take the process along instead of leaking it.
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class Proc:
+    """A program started by start_proc(): its own process group, output in log_path."""
+
+    def __init__(self, argv, env, name, log_path):
+        self.argv = [str(a) for a in argv]
+        self.name = name
+        self.log_path = Path(log_path)
+        with open(self.log_path, "ab") as log:
+            log.write(f"==== harness starts {name}: {' '.join(self.argv)}\n".encode())
+            log.flush()
+            self.popen = subprocess.Popen(self.argv, env=env, cwd=REPO, stdin=subprocess.DEVNULL,
+                                          stdout=log, stderr=subprocess.STDOUT,
+                                          start_new_session=True, preexec_fn=_child_setup)
+        self.pid = self.popen.pid
+
+    def __repr__(self):
+        return f"<Proc {self.name} pid {self.pid}>"
+
+    def log_text(self):
+        """What the process wrote (stdout and stderr), without the harness's header line."""
+        text = self.log_path.read_text(errors="replace")
+        return text.split("\n", 1)[1] if text.startswith("==== harness starts") else text
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    @property
+    def returncode(self):
+        """Exit status once exited (negative: killed by that signal), else None."""
+        return self.popen.poll()
+
+    def poll(self):
+        """As Popen.poll(): None while running, else the exit status."""
+        return self.popen.poll()
+
+    def signal(self, sig):
+        if self.alive():
+            _kill(self.pid, sig)
+
+    def wait(self, timeout):
+        """Wait for exit; returns the exit status. Raises subprocess.TimeoutExpired."""
+        return self.popen.wait(timeout)
+
+    def wait_for_log(self, text, timeout, message=None):
+        """Wait until text appears in the log (fails early if the process exits first)."""
+        def seen():
+            if text in self.log_text():
+                return True
+            if not self.alive():
+                raise AssertionError(f"{self.name} exited with {self.returncode} before "
+                                     f"logging {text!r}:\n{self.log_text()[-3000:]}")
+            return False
+        try:
+            return wait_until(seen, timeout, message=message or f"{text!r} in {self.log_path}")
+        except AssertionError as e:
+            raise AssertionError(f"{e}\n--- {self.log_path}:\n{self.log_text()[-3000:]}") from None
+
+    def terminate(self, timeout=15):
+        """SIGTERM, wait up to timeout s, return the exit status. A process that does not
+        exit in time is killed (with its process group) and the call fails."""
+        self.signal(signal.SIGTERM)
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill_group()
+            raise AssertionError(f"{self.name} (pid {self.pid}) ignored SIGTERM for {timeout} s; "
+                                 "killed") from None
+
+    def kill(self):
+        """SIGKILL this process only (its children are left to cope, as after a crash);
+        returns the exit status."""
+        self.signal(signal.SIGKILL)
+        return self.popen.wait(10)
+
+    def kill_group(self):
+        """SIGKILL the process and everything left in its process group."""
+        _killpg(self.pid, signal.SIGKILL)
+        self.signal(signal.SIGKILL)
+        try:
+            self.popen.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def stop(self, timeout=10):
+        """Stop the process if it runs and whatever it left in its group; never fails."""
+        if self.alive():
+            self.signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.alive() or _group_alive(self.pid):
+            self.kill_group()
+
+
+_procs = []
+
+
+def _unique_log_path(log_dir, name):
+    path = log_dir / f"{name}.log"
+    n = 2
+    while path.exists():
+        path = log_dir / f"{name}-{n}.log"
+        n += 1
+    return path
+
+
+def start_proc(argv, env=None, name=None, log_dir=None):
+    """Start argv with its stdout and stderr in LOG_DIR/NAME.log (NAME-2.log... when taken).
+
+    env defaults to the current stack's env(); log_dir to its log directory. The process is
+    stopped at the end of the session at the latest (by pid, with its process group)."""
+    stack = _current_stack
+    if env is None:
+        env = stack.env() if stack else dict(os.environ)
+    if log_dir is None:
+        log_dir = stack.log_dir if stack else Path(tempfile.mkdtemp(prefix="celeriac-logs-"))
+    log_dir = Path(log_dir)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    name = name or Path(str(argv[0])).name
+    proc = Proc(argv, env, name, _unique_log_path(log_dir, name))
+    _procs.append(proc)
+    return proc
+
+
+def stop_all_procs():
+    while _procs:
+        _procs.pop().stop()
+
+
+def start_worker(*args, env=None, name="worker", concurrency=2, ready_timeout=30,
+                 starter=None):
+    """Start bin/celeriac-worker --concurrency N ARGS and wait until each child logs
+    "consuming" (worker/child.c). starter defaults to start_proc (the conftest fixtures pass
+    their per-test one)."""
+    starter = starter or start_proc
+    p = starter([BIN / "celeriac-worker", "--concurrency", str(concurrency), *args], env, name)
+
+    def ready():
+        if p.poll() is not None:
+            raise _Exited(p)
+        return p.log_text().count("consuming ") >= concurrency
+    _wait_ready(p, ready, ready_timeout, f"{concurrency} children of {name} consuming")
+    return p
+
+
+def start_webapp(env=None, name="webapp", ready_timeout=30, starter=None):
+    """Start bin/celeriac-webapp on a free port and wait until GET /healthz answers 200.
+    The handle gets .url (http://127.0.0.1:PORT)."""
+    starter = starter or start_proc
+    stack = _current_stack
+    env = dict(env if env is not None else stack.env() if stack else os.environ)
+    env["WEBAPP_LISTEN"] = f"127.0.0.1:{free_port()}"
+    p = starter([BIN / "celeriac-webapp"], env, name)
+    p.url = f"http://{env['WEBAPP_LISTEN']}"
+
+    def ready():
+        if p.poll() is not None:
+            raise _Exited(p)
+        try:
+            with urllib.request.urlopen(p.url + "/healthz", timeout=5) as r:
+                return r.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+    _wait_ready(p, ready, ready_timeout, f"{name} answering {p.url}/healthz with 200")
+    return p
+
+
+class _Exited(Exception):
+    def __init__(self, proc):
+        super().__init__(f"{proc.name} exited with status {proc.returncode}")
+
+
+def _wait_ready(proc, ready, timeout, what):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if ready():
+                return
+        except _Exited as e:
+            raise AssertionError(f"{e} before {what}:\n{proc.log_text()[-4000:]}") from None
+        if time.monotonic() >= deadline:
+            proc.stop()
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}:\n"
+                                 f"{proc.log_text()[-4000:]}")
+        time.sleep(0.05)
+
+
+# ------------------------------------------------------------------------------ PostgreSQL
+
+
+def db(stack):
+    """A new autocommit psycopg2 connection to the stack's celeriac database (close it)."""
+    conn = psycopg2.connect(stack.database_url, connect_timeout=5)
+    conn.autocommit = True
+    return conn
+
+
+def create_database(stack, name, owner="celeriac"):
+    """Create an empty database; returns its URL (as celeriac)."""
+    conn = psycopg2.connect(stack.admin_database_url, connect_timeout=5)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(psql.SQL("CREATE DATABASE {} OWNER {}").format(
+                psql.Identifier(name), psql.Identifier(owner)))
+    finally:
+        conn.close()
+    return f"postgresql://{owner}@127.0.0.1:{stack.pg_port}/{name}"
+
+
+def drop_database(stack, name):
+    """Drop a database, disconnecting whoever still uses it."""
+    conn = psycopg2.connect(stack.admin_database_url, connect_timeout=5)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(psql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                psql.Identifier(name)))
+    finally:
+        conn.close()
+
+
+def query(stack, sql, params=None):
+    """Run one statement on a fresh connection; returns all rows (or [] without a result)."""
+    conn = db(stack)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall() if cur.description else []
+    finally:
+        conn.close()
+
+
+# ------------------------------------------------------------------------------ RabbitMQ
+
+
+@contextmanager
+def amqp_channel(stack, confirm=True):
+    """A channel on a new connection as guest to vhost '/'; with confirm, basic_publish
+    returns only after the broker confirmed the message."""
+    conn = amqp.Connection(host=f"127.0.0.1:{stack.amqp_port}", userid="guest",
+                           password="guest", virtual_host="/", connect_timeout=5,
+                           confirm_publish=confirm)
+    conn.connect()
+    try:
+        yield conn.channel()
+    finally:
+        try:
+            conn.close()
+        except Exception:  # noqa: BLE001 - the broker may have closed it already
+            pass
+
+
+def declare_queue(stack, queue):
+    """Declare queue as celeriac and Celery do: durable, no arguments."""
+    with amqp_channel(stack) as ch:
+        ch.queue_declare(queue, durable=True, auto_delete=False)
+
+
+def publish_raw(stack, queue, body, headers=None, properties=None, declare=True):
+    """Publish body (bytes, or str sent as UTF-8) to the default exchange with routing key
+    queue, persistent, confirmed by the broker. properties are py-amqp message properties
+    (content_type, content_encoding, correlation_id, reply_to, priority, expiration, ...);
+    headers become the AMQP application headers. declare first declares the queue."""
+    if isinstance(body, str):
+        body = body.encode()
+    props = {"delivery_mode": 2}
+    props.update(properties or {})
+    msg = amqp.Message(body, application_headers=dict(headers or {}), **props)
+    with amqp_channel(stack) as ch:
+        if declare:
+            ch.queue_declare(queue, durable=True, auto_delete=False)
+        ch.basic_publish(msg, exchange="", routing_key=queue)
+
+
+def queue_count(stack, queue):
+    """Messages ready in queue (passive declare). Raises amqp.exceptions.NotFound if the
+    queue does not exist."""
+    with amqp_channel(stack, confirm=False) as ch:
+        _name, count, _consumers = ch.queue_declare(queue, passive=True)
+        return count
+
+
+class Received(tuple):
+    """A message taken by get_message(): unpacks as (body, headers); also has .body (bytes),
+    .headers (dict), .properties (dict), .routing_key, .redelivered and .json()."""
+
+    def __new__(cls, body, headers, properties, routing_key, redelivered):
+        self = super().__new__(cls, (body, headers))
+        self.properties = properties
+        self.routing_key = routing_key
+        self.redelivered = redelivered
+        return self
+
+    body = property(lambda self: self[0])
+    headers = property(lambda self: self[1])
+
+    def json(self):
+        return json.loads(self.body)
+
+
+def get_message(stack, queue):
+    """basic.get one message from queue and ack it: a Received (body, headers), or None if
+    the queue is empty.
+    Raises amqp.exceptions.NotFound if the queue does not exist."""
+    with amqp_channel(stack, confirm=False) as ch:
+        msg = ch.basic_get(queue, no_ack=False)
+        if msg is None:
+            return None
+        ch.basic_ack(msg.delivery_tag)
+        body = msg.body
+        if isinstance(body, str):
+            body = body.encode(msg.properties.get("content_encoding") or "utf-8")
+        props = dict(msg.properties)
+        headers = props.pop("application_headers", None) or {}
+        return Received(bytes(body), dict(headers), props, msg.delivery_info.get("routing_key"),
+                        bool(msg.delivery_info.get("redelivered")))
+
+
+def purge(stack, queue):
+    """Drop every ready message in queue; returns how many. A missing queue counts as 0."""
+    try:
+        with amqp_channel(stack, confirm=False) as ch:
+            return ch.queue_purge(queue) or 0
+    except amqp.exceptions.NotFound:
+        return 0

@@ -1,0 +1,196 @@
+"""The webapp over real HTTP, with a real worker behind it: the JSON API, the
+HTML pages, health checks, and every bad input getting its 4xx while the
+database stays unchanged."""
+import json
+import os
+import re
+import subprocess
+
+import pytest
+import requests
+
+from harness import REPO, db, free_port, wait_until
+
+WEBAPP = os.path.join(REPO, "bin", "celeriac-webapp")
+
+
+def post_task(web, payload, **kw):
+    return requests.post(f"{web.url}/api/tasks", data=json.dumps(payload),
+                         headers={"Content-Type": "application/json"}, timeout=10, **kw)
+
+
+def wait_state(web, task_id, states=("SUCCESS", "FAILURE"), timeout=20):
+    def final():
+        r = requests.get(f"{web.url}/api/tasks/{task_id}", timeout=10)
+        return r.json() if r.status_code == 200 and r.json()["state"] in states else None
+    return wait_until(final, timeout, message=f"task {task_id} never reached {states}")
+
+
+def count_rows(stack):
+    with db(stack).cursor() as cur:
+        cur.execute("SELECT (SELECT count(*) FROM tasks) + (SELECT count(*) FROM task_logs)")
+        return cur.fetchone()[0]
+
+
+def test_demo_add_over_http_reaches_success_and_shows_in_the_pages(stack, webapp, worker):
+    r = post_task(webapp, {"name": "demo.add", "args": [2, 3]})
+    assert r.status_code == 202, r.text
+    body = r.json()
+    assert body["state"] == "PENDING"
+    task = wait_state(webapp, body["id"])
+    assert task["state"] == "SUCCESS"
+    assert task["result"] == 5
+    for field in ("id", "name", "state", "args", "kwargs", "result", "error", "retries",
+                  "worker", "created_at", "started_at", "finished_at"):
+        assert field in task, field
+    assert task["args"] == [2, 3] and task["kwargs"] == {}
+
+    logs = requests.get(f"{webapp.url}/api/tasks/{body['id']}/logs", timeout=10).json()
+    assert [line["message"] for line in logs["logs"]] == ["adding 2 + 3"]
+
+    page = requests.get(f"{webapp.url}/tasks/{body['id']}", timeout=10)
+    assert page.status_code == 200
+    assert "text/html" in page.headers["Content-Type"]
+    assert "SUCCESS" in page.text and "adding 2 + 3" in page.text
+    listing = requests.get(f"{webapp.url}/tasks", timeout=10)
+    assert body["id"] in listing.text
+
+    api_list = requests.get(f"{webapp.url}/api/tasks", params={"name": "demo.add", "limit": 5},
+                            timeout=10).json()
+    assert any(t["id"] == body["id"] for t in api_list["tasks"])
+
+
+def test_the_form_enqueues_and_redirects_to_the_task(stack, webapp, worker):
+    home = requests.get(webapp.url + "/", timeout=10)
+    assert home.status_code == 200 and "<form" in home.text
+    r = requests.post(f"{webapp.url}/tasks", data={"name": "demo.add", "args": "[40, 2]",
+                                                  "kwargs": "{}", "queue": ""},
+                      allow_redirects=False, timeout=10)
+    assert r.status_code == 303, r.text
+    task_id = re.search(r"/tasks/([0-9a-f-]{36})", r.headers["Location"]).group(1)
+    assert wait_state(webapp, task_id)["result"] == 42
+
+
+def test_fail_and_unknown_task_over_http(stack, webapp, worker):
+    failing = post_task(webapp, {"name": "demo.fail", "kwargs": {"message": "kaput"}}).json()
+    unknown = post_task(webapp, {"name": "nobody.knows", "args": []}).json()
+    assert "kaput" in wait_state(webapp, failing["id"])["error"]
+    assert "NotRegistered" in wait_state(webapp, unknown["id"])["error"]
+
+
+def test_values_are_html_escaped(stack, webapp, worker):
+    hostile = "<script>alert(1)</script>"
+    r = post_task(webapp, {"name": "demo.fail", "args": [hostile]})
+    task_id = r.json()["id"]
+    wait_state(webapp, task_id)
+    page = requests.get(f"{webapp.url}/tasks/{task_id}", timeout=10).text
+    assert hostile not in page
+    assert "&lt;script&gt;" in page
+
+
+BAD_BODIES = [
+    ("malformed JSON", b'{"name": "demo.add", ', 400, "JSON"),
+    ("not an object", b'[1, 2]', 400, "object"),
+    ("name missing", b'{"args": []}', 400, "name"),
+    ("name not a string", b'{"name": 5}', 400, "name"),
+    ("args not an array", b'{"name": "demo.add", "args": {"x": 1}}', 400, "args"),
+    ("kwargs not an object", b'{"name": "demo.add", "kwargs": [1]}', 400, "kwargs"),
+    ("queue not a string", b'{"name": "demo.add", "queue": 7}', 400, "queue"),
+    ("invalid task name", b'{"name": "../etc/passwd"}', 400, "name"),
+    ("invalid queue name", b'{"name": "demo.add", "queue": "a b"}', 400, "queue"),
+    ("unknown field", b'{"name": "demo.add", "argz": []}', 400, "argz"),
+    ("invalid UTF-8", b'{"name": "demo.add", "args": ["\xff"]}', 400, "UTF-8"),
+    ("body over 1 MiB", b'{"name": "demo.add", "args": ["' + b"x" * (1 << 20) + b'"]}', 413, ""),
+]
+
+
+@pytest.mark.parametrize("case,body,status,word", BAD_BODIES, ids=[c[0] for c in BAD_BODIES])
+def test_bad_input_gets_a_4xx_and_changes_nothing(stack, webapp, case, body, status, word):
+    before = count_rows(stack)
+    r = requests.post(f"{webapp.url}/api/tasks", data=body,
+                      headers={"Content-Type": "application/json"}, timeout=30)
+    assert r.status_code == status, r.text
+    assert r.headers["Content-Type"].startswith("application/json")
+    error = r.json()["error"]
+    assert word.lower() in error.lower(), error
+    assert count_rows(stack) == before
+
+
+@pytest.mark.parametrize("path,status", [
+    ("/api/tasks/not-a-uuid", 400),
+    ("/api/tasks/00000000-0000-4000-8000-000000000000", 404),
+    ("/api/tasks/00000000-0000-4000-8000-000000000000/logs", 404),
+    ("/api/tasks?limit=0", 400),
+    ("/api/tasks?limit=abc", 400),
+    ("/api/tasks?state=DONE", 400),
+    ("/api/nothing-here", 404),
+])
+def test_bad_api_reads_get_a_4xx_with_an_error(webapp, path, status):
+    r = requests.get(webapp.url + path, timeout=10)
+    assert r.status_code == status
+    assert r.json()["error"]
+
+
+def test_html_pages_answer_404_and_400(webapp):
+    assert requests.get(f"{webapp.url}/tasks/00000000-0000-4000-8000-000000000000",
+                        timeout=10).status_code == 404
+    assert requests.get(f"{webapp.url}/tasks/nope", timeout=10).status_code == 400
+
+
+def test_healthz_reports_ok(webapp):
+    r = requests.get(f"{webapp.url}/healthz", timeout=10)
+    assert r.status_code == 200
+    assert r.json()["database"] == "ok" and r.json()["broker"] == "ok"
+
+
+@pytest.mark.parametrize("down", ["database", "broker"])
+def test_healthz_answers_503_naming_what_is_down(stack, start_proc, down):
+    env = stack.env()
+    closed = f"127.0.0.1:{free_port()}"
+    if down == "database":
+        env["DATABASE_URL"] = f"postgresql://celeriac@{closed}/celeriac"
+    else:
+        env["AMQP_URL"] = f"amqp://guest:guest@{closed}/"
+    env["WEBAPP_LISTEN"] = f"127.0.0.1:{free_port()}"
+    proc = start_proc([WEBAPP], env, f"webapp-no-{down}")
+    url = f"http://{env['WEBAPP_LISTEN']}/healthz"
+
+    def answered():
+        try:
+            return requests.get(url, timeout=10)
+        except requests.ConnectionError:
+            return None
+    r = wait_until(answered, 15, message="the webapp did not answer")
+    assert r.status_code == 503
+    assert r.json()[down] != "ok"
+    assert proc.terminate(timeout=15) == 0
+
+
+def test_enqueue_answers_503_when_the_broker_is_down_and_keeps_no_row(stack, start_proc):
+    env = stack.env()
+    env["AMQP_URL"] = f"amqp://guest:guest@127.0.0.1:{free_port()}/"
+    env["WEBAPP_LISTEN"] = f"127.0.0.1:{free_port()}"
+    proc = start_proc([WEBAPP], env, "webapp-no-broker-post")
+    url = f"http://{env['WEBAPP_LISTEN']}"
+    wait_until(lambda: _get(url + "/healthz"), 15, message="the webapp did not answer")
+    before = count_rows(stack)
+    r = requests.post(url + "/api/tasks", json={"name": "demo.noop"}, timeout=30)
+    assert r.status_code == 503
+    assert "broker" in r.json()["error"].lower()
+    assert count_rows(stack) == before
+    assert proc.terminate(timeout=15) == 0
+
+
+def _get(url):
+    try:
+        return requests.get(url, timeout=10)
+    except requests.ConnectionError:
+        return None
+
+
+def test_webapp_refuses_an_old_schema(stack, empty_database):
+    env = dict(stack.env(), DATABASE_URL=empty_database,
+               WEBAPP_LISTEN=f"127.0.0.1:{free_port()}")
+    out = subprocess.run([WEBAPP], env=env, capture_output=True, text=True, timeout=30)
+    assert out.returncode == 1
+    assert "celeriac migrate" in out.stderr

@@ -1,0 +1,120 @@
+/* test/unit/test_common.c - common/: UTF-8 and JSON checks, config parsing,
+ * URL redaction, UUIDs. */
+#include <stdarg.h> /* cmocka.h needs these four first */
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/json.h"
+#include "common/uuid.h"
+
+static void
+utf8_validation_rejects_overlongs_surrogates_and_truncation(void **state)
+{
+    (void)state;
+    assert_true(utf8_valid("plain", 5));
+    assert_true(utf8_valid("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9)); /* é € 😀 */
+    assert_false(utf8_valid("\xc0\xaf", 2));                         /* overlong '/' */
+    assert_false(utf8_valid("\xed\xa0\x80", 3));                     /* surrogate */
+    assert_false(utf8_valid("\xe2\x82", 2));                         /* truncated */
+    assert_false(utf8_valid("\xff", 1));
+    assert_false(utf8_valid("\xf4\x90\x80\x80", 4)); /* above U+10FFFF */
+}
+
+static void
+json_parse_names_the_problem(void **state)
+{
+    char err[128];
+    char deep[200];
+    cJSON *v;
+
+    (void)state;
+    v = json_parse("{\"a\": [1, 2]}  \n", 15, err, sizeof err);
+    assert_non_null(v);
+    cJSON_Delete(v);
+    assert_null(json_parse("{\"a\": ", 6, err, sizeof err));
+    assert_non_null(strstr(err, "malformed JSON"));
+    assert_null(json_parse("{} {}", 5, err, sizeof err));
+    assert_non_null(strstr(err, "trailing data"));
+    assert_null(json_parse("\"\xff\"", 3, err, sizeof err));
+    assert_non_null(strstr(err, "UTF-8"));
+    memset(deep, '[', 100);
+    memset(deep + 100, ']', 100);
+    assert_null(json_parse(deep, 200, err, sizeof err));
+    assert_non_null(strstr(err, "nested deeper"));
+    /* Brackets inside strings do not count as nesting. */
+    memset(deep, '[', sizeof deep);
+    deep[0] = '[';
+    deep[1] = '"';
+    deep[sizeof deep - 2] = '"';
+    deep[sizeof deep - 1] = ']';
+    v = json_parse(deep, sizeof deep, err, sizeof err);
+    assert_non_null(v);
+    cJSON_Delete(v);
+}
+
+static void
+config_reads_the_environment_and_rejects_bad_numbers(void **state)
+{
+    struct config c;
+    char err[128];
+
+    (void)state;
+    unsetenv("AMQP_URL");
+    setenv("WORKER_CONCURRENCY", "3", 1);
+    assert_int_equal(cfg_load_env(&c, err, sizeof err), 0);
+    assert_string_equal(c.amqp_url, CFG_DEFAULT_AMQP_URL);
+    assert_int_equal(c.concurrency, 3);
+    assert_int_equal(c.prefetch, 1);
+    setenv("WORKER_PREFETCH", "lots", 1);
+    assert_int_equal(cfg_load_env(&c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "WORKER_PREFETCH"));
+    unsetenv("WORKER_PREFETCH");
+    unsetenv("WORKER_CONCURRENCY");
+}
+
+static void
+urls_are_redacted_before_logging(void **state)
+{
+    char out[128];
+
+    (void)state;
+    cfg_redact_url("amqp://guest:s3cret@host:5672/", out, sizeof out);
+    assert_string_equal(out, "amqp://guest:***@host:5672/");
+    cfg_redact_url("postgresql://celeriac@127.0.0.1/db", out, sizeof out);
+    assert_string_equal(out, "postgresql://celeriac@127.0.0.1/db");
+}
+
+static void
+uuids_are_random_and_checked(void **state)
+{
+    char a[UUID_STR_LEN], b[UUID_STR_LEN];
+
+    (void)state;
+    uuid_new(a);
+    uuid_new(b);
+    assert_true(uuid_is_valid(a));
+    assert_string_not_equal(a, b);
+    assert_int_equal(a[14], '4'); /* version 4 */
+    assert_false(uuid_is_valid("0b6c2e1a-5d0e-4f47-9a51-8d2b1c3e7f1"));
+    assert_false(uuid_is_valid("../../etc/passwd"));
+    assert_false(uuid_is_valid(NULL));
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(utf8_validation_rejects_overlongs_surrogates_and_truncation),
+        cmocka_unit_test(json_parse_names_the_problem),
+        cmocka_unit_test(config_reads_the_environment_and_rejects_bad_numbers),
+        cmocka_unit_test(urls_are_redacted_before_logging),
+        cmocka_unit_test(uuids_are_random_and_checked),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

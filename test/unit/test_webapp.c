@@ -1,0 +1,505 @@
+/* test/unit/test_webapp.c - the webapp's pure parts: HTML escaping, the route
+ * matcher, POST /api/tasks body validation, listen-address and Origin checks. */
+#include <stdarg.h> /* cmocka.h needs these four first */
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "webapp/webapp.h"
+
+#define A_UUID "0b6c2e1a-5d0e-4f47-9a51-8d2b1c3e7f10"
+
+/* ----- escaping ----- */
+
+static char *
+escaped(const char *s)
+{
+    struct buf b = {0};
+
+    html_esc(&b, s);
+    buf_putn(&b, "", 0); /* "" rather than NULL for an empty result */
+    assert_false(b.oom);
+    return b.data;
+}
+
+static void
+escaping_replaces_all_five_special_characters(void **state)
+{
+    char *s = escaped("<a href=\"x\" title='y'>&</a>");
+
+    (void)state;
+    assert_string_equal(s, "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;");
+    free(s);
+}
+
+static void
+escaping_leaves_utf8_and_plain_text_untouched(void **state)
+{
+    const char *text = "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 plain 123";
+    char *s = escaped(text);
+
+    (void)state;
+    assert_string_equal(s, text);
+    free(s);
+    s = escaped("");
+    assert_string_equal(s, "");
+    free(s);
+}
+
+static void
+escaping_an_already_escaped_string_escapes_it_again(void **state)
+{
+    char *s = escaped("&amp;");
+
+    (void)state;
+    assert_string_equal(s, "&amp;amp;");
+    free(s);
+}
+
+static void
+a_page_escapes_its_title(void **state)
+{
+    struct buf b = {0};
+
+    (void)state;
+    html_begin(&b, "<script>", 2);
+    html_end(&b);
+    assert_null(strstr(b.data, "<script>"));
+    assert_non_null(strstr(b.data, "&lt;script&gt; - celeriac"));
+    assert_non_null(strstr(b.data, "http-equiv=\"refresh\" content=\"2\""));
+    assert_non_null(strstr(b.data, "href=\"/tasks\""));
+    buf_fini(&b);
+}
+
+static void
+buffer_grows_past_its_first_allocation(void **state)
+{
+    struct buf b = {0};
+    char big[3000];
+
+    (void)state;
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    buf_printf(&b, "%s|%d", big, 42);
+    assert_int_equal(b.len, sizeof big - 1 + 3);
+    assert_string_equal(b.data + sizeof big - 1, "|42");
+    buf_reset(&b);
+    assert_string_equal(b.data, "");
+    buf_fini(&b);
+}
+
+static void
+utf8_prefix_never_cuts_a_character_in_half(void **state)
+{
+    (void)state;
+    assert_int_equal(utf8_prefix_len("abc", 10), 3);
+    assert_int_equal(utf8_prefix_len("abcdef", 4), 4);
+    /* "a" then U+20AC (3 bytes): a cut at 2 or 3 falls back to 1. */
+    assert_int_equal(utf8_prefix_len("a\xe2\x82\xac", 2), 1);
+    assert_int_equal(utf8_prefix_len("a\xe2\x82\xac", 3), 1);
+    assert_int_equal(utf8_prefix_len("a\xe2\x82\xac", 4), 4);
+}
+
+/* ----- routing ----- */
+
+static void
+routes_match_fixed_paths_and_ids(void **state)
+{
+    struct route_match m;
+
+    (void)state;
+    assert_int_equal(route_match("GET", "/api/tasks", &m), ROUTE_FOUND);
+    assert_ptr_equal(m.route->fn, api_task_list);
+    assert_string_equal(m.id, "");
+    assert_int_equal(route_match("POST", "/api/tasks", &m), ROUTE_FOUND);
+    assert_ptr_equal(m.route->fn, api_task_create);
+    assert_int_equal(m.route->body, BODY_RAW);
+    assert_int_equal(route_match("GET", "/api/tasks/" A_UUID, &m), ROUTE_FOUND);
+    assert_ptr_equal(m.route->fn, api_task_get);
+    assert_string_equal(m.id, A_UUID);
+    assert_int_equal(route_match("GET", "/api/tasks/" A_UUID "/logs", &m), ROUTE_FOUND);
+    assert_ptr_equal(m.route->fn, api_task_logs);
+    assert_string_equal(m.id, A_UUID);
+    assert_int_equal(route_match("GET", "/healthz", &m), ROUTE_FOUND);
+    assert_true(m.route->public);
+    assert_int_equal(route_match("GET", "/", &m), ROUTE_FOUND);
+    assert_ptr_equal(m.route->fn, page_home);
+    assert_int_equal(route_match("POST", "/tasks", &m), ROUTE_FOUND);
+    assert_int_equal(m.route->body, BODY_FORM);
+    assert_int_equal(route_match("GET", "/tasks/not-a-uuid", &m), ROUTE_FOUND);
+    assert_ptr_equal(m.route->fn, page_task_detail);
+    assert_string_equal(m.id, "not-a-uuid"); /* the handler answers 400 */
+}
+
+static void
+routes_ignore_one_trailing_slash(void **state)
+{
+    struct route_match m;
+
+    (void)state;
+    assert_int_equal(route_match("GET", "/api/tasks/", &m), ROUTE_FOUND);
+    assert_ptr_equal(m.route->fn, api_task_list);
+    assert_int_equal(route_match("GET", "/tasks/" A_UUID "/", &m), ROUTE_FOUND);
+    assert_string_equal(m.id, A_UUID);
+    assert_int_equal(route_match("GET", "/api/tasks/" A_UUID "/logs/", &m), ROUTE_FOUND);
+    assert_int_equal(route_match("GET", "/tasks//", &m), ROUTE_NOT_FOUND);
+    assert_int_equal(route_match("GET", "/api/tasks//logs", &m), ROUTE_NOT_FOUND);
+}
+
+static void
+routes_refuse_unknown_paths(void **state)
+{
+    struct route_match m;
+
+    (void)state;
+    assert_int_equal(route_match("GET", "/nope", &m), ROUTE_NOT_FOUND);
+    assert_int_equal(route_match("GET", "/api", &m), ROUTE_NOT_FOUND);
+    assert_int_equal(route_match("GET", "/api/tasks/" A_UUID "/logs/x", &m), ROUTE_NOT_FOUND);
+    assert_int_equal(route_match("GET", "/api/taskss", &m), ROUTE_NOT_FOUND);
+    assert_int_equal(route_match("GET", "/static/other.css", &m), ROUTE_NOT_FOUND);
+    assert_int_equal(route_match("GET", "", &m), ROUTE_NOT_FOUND);
+    assert_null(m.route);
+    assert_int_equal(route_match("GET", "/api/nope", &m), ROUTE_NOT_FOUND);
+    assert_true(m.json);
+}
+
+static void
+routes_name_the_allowed_methods_on_a_method_mismatch(void **state)
+{
+    struct route_match m;
+
+    (void)state;
+    assert_int_equal(route_match("DELETE", "/api/tasks/" A_UUID, &m), ROUTE_BAD_METHOD);
+    assert_string_equal(m.allow, "GET, HEAD");
+    assert_null(m.route);
+    assert_int_equal(route_match("PUT", "/api/tasks", &m), ROUTE_BAD_METHOD);
+    assert_string_equal(m.allow, "GET, HEAD, POST");
+    assert_int_equal(route_match("POST", "/healthz", &m), ROUTE_BAD_METHOD);
+    assert_string_equal(m.allow, "GET, HEAD");
+    assert_true(m.json); /* /healthz is JSON though not under /api */
+    assert_int_equal(route_match("DELETE", "/tasks", &m), ROUTE_BAD_METHOD);
+    assert_false(m.json);
+    assert_int_equal(route_match("HEAD", "/healthz", &m), ROUTE_FOUND);
+}
+
+static void
+routes_keep_no_part_of_an_overlong_id(void **state)
+{
+    struct route_match m;
+    char path[400] = "/api/tasks/";
+
+    (void)state;
+    memset(path + strlen(path), 'a', 300);
+    assert_int_equal(route_match("GET", path, &m), ROUTE_FOUND);
+    assert_string_equal(m.id, "");
+}
+
+static void
+api_paths_are_recognised_for_json_errors(void **state)
+{
+    (void)state;
+    assert_true(route_path_is_api("/api"));
+    assert_true(route_path_is_api("/api/"));
+    assert_true(route_path_is_api("/api/whatever"));
+    assert_false(route_path_is_api("/apixyz"));
+    assert_false(route_path_is_api("/tasks"));
+}
+
+/* ----- POST /api/tasks body ----- */
+
+/* Validate text as a body; return the error message ("" when accepted). */
+static const char *
+body_error(const char *text)
+{
+    static char err[1024];
+    struct enqueue_req r;
+    cJSON *v;
+
+    err[0] = '\0';
+    v = api_parse_body(text, strlen(text), err, sizeof err);
+    if (v == NULL)
+        return err;
+    if (api_enqueue_req(v, &r, err, sizeof err) == 0)
+        err[0] = '\0';
+    cJSON_Delete(v);
+    return err;
+}
+
+static void
+a_valid_body_fills_the_request(void **state)
+{
+    const char *text = "{\"name\": \"demo.add\", \"args\": [2, 3], \"kwargs\": {\"k\": 1},"
+                       " \"queue\": \"celery\"}";
+    struct enqueue_req r;
+    char err[256] = "";
+    cJSON *v = api_parse_body(text, strlen(text), err, sizeof err);
+
+    (void)state;
+    assert_non_null(v);
+    assert_int_equal(api_enqueue_req(v, &r, err, sizeof err), 0);
+    assert_string_equal(r.name, "demo.add");
+    assert_int_equal(cJSON_GetArraySize(r.args), 2);
+    assert_true(cJSON_IsObject(r.kwargs));
+    assert_string_equal(r.queue, "celery");
+    cJSON_Delete(v);
+    assert_string_equal(body_error("{\"name\": \"demo.noop\"}"), "");
+    /* null means "use the default" for the optional fields */
+    assert_string_equal(
+        body_error("{\"name\": \"demo.noop\", \"args\": null, \"kwargs\": null, \"queue\": null}"),
+        "");
+}
+
+static void
+an_empty_or_malformed_body_is_refused_with_the_parser_reason(void **state)
+{
+    (void)state;
+    assert_non_null(strstr(body_error(""), "the request body is empty"));
+    /* The byte offset is cJSON's business; the message must carry it. */
+    assert_non_null(strstr(body_error("{\"name\": "),
+                           "the request body is not valid JSON: malformed JSON near byte "));
+    assert_string_equal(body_error("{} x"),
+                        "the request body is not valid JSON: malformed JSON: trailing data at "
+                        "byte 3");
+    assert_string_equal(body_error("\"\xff\""),
+                        "the request body is not valid JSON: not valid UTF-8");
+}
+
+static void
+a_body_that_is_not_an_object_is_refused(void **state)
+{
+    (void)state;
+    assert_string_equal(body_error("[1, 2]"),
+                        "the request body must be a JSON object, not an array");
+    assert_string_equal(body_error("\"demo.add\""),
+                        "the request body must be a JSON object, not a string");
+    assert_string_equal(body_error("null"), "the request body must be a JSON object, not null");
+}
+
+static void
+a_missing_or_mistyped_name_is_refused(void **state)
+{
+    (void)state;
+    assert_string_equal(body_error("{}"),
+                        "'name' is required: the task's name, a string such as \"demo.add\"");
+    assert_string_equal(body_error("{\"args\": []}"),
+                        "'name' is required: the task's name, a string such as \"demo.add\"");
+    assert_string_equal(body_error("{\"name\": 5}"), "'name' must be a string, not a number");
+    assert_string_equal(body_error("{\"name\": null}"), "'name' must be a string, not null");
+    assert_string_equal(body_error("{\"name\": [\"demo.add\"]}"),
+                        "'name' must be a string, not an array");
+}
+
+static void
+mistyped_args_kwargs_and_queue_are_refused(void **state)
+{
+    (void)state;
+    assert_string_equal(body_error("{\"name\": \"demo.add\", \"args\": {\"x\": 1}}"),
+                        "'args' must be a JSON array, not an object");
+    assert_string_equal(body_error("{\"name\": \"demo.add\", \"args\": \"[1]\"}"),
+                        "'args' must be a JSON array, not a string");
+    assert_string_equal(body_error("{\"name\": \"demo.add\", \"kwargs\": [1]}"),
+                        "'kwargs' must be a JSON object, not an array");
+    assert_string_equal(body_error("{\"name\": \"demo.add\", \"kwargs\": true}"),
+                        "'kwargs' must be a JSON object, not a boolean");
+    assert_string_equal(body_error("{\"name\": \"demo.add\", \"queue\": 7}"),
+                        "'queue' must be a string, not a number");
+}
+
+static void
+unknown_and_repeated_fields_are_named(void **state)
+{
+    (void)state;
+    assert_string_equal(body_error("{\"name\": \"demo.add\", \"kwarg\": {}}"),
+                        "unknown field 'kwarg': allowed fields are name, args, kwargs and queue");
+    assert_string_equal(body_error("{\"nme\": \"demo.add\", \"countdown\": 5}"),
+                        "unknown fields 'nme', 'countdown': allowed fields are name, args, "
+                        "kwargs and queue");
+    assert_string_equal(body_error("{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6}"),
+                        "unknown fields 'a', 'b', 'c', 'd', 'e' and more: allowed fields are "
+                        "name, args, kwargs and queue");
+    assert_string_equal(body_error("{\"name\": \"demo.add\", \"name\": \"demo.fail\"}"),
+                        "field 'name' appears more than once");
+}
+
+static void
+an_overlong_unknown_field_is_shortened_on_a_character_boundary(void **state)
+{
+    char text[400], want[200];
+    const char *err;
+
+    (void)state;
+    /* 39 x, then a 2-byte character straddling the 40-byte cut */
+    snprintf(text, sizeof text, "{\"%.*s\xc3\xa9tail\": 1}", 39,
+             "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+    err = body_error(text);
+    snprintf(want, sizeof want, "unknown field '%.*s...'", 39,
+             "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+    assert_memory_equal(err, want, strlen(want));
+}
+
+static void
+invalid_task_and_queue_names_are_refused(void **state)
+{
+    (void)state;
+    assert_non_null(strstr(body_error("{\"name\": \"\"}"), "invalid task name"));
+    assert_non_null(strstr(body_error("{\"name\": \"demo add\"}"), "invalid task name"));
+    assert_non_null(strstr(body_error("{\"name\": \"<script>\"}"), "invalid task name"));
+    assert_non_null(
+        strstr(body_error("{\"name\": \"demo.add\", \"queue\": \"no spaces\"}"), "invalid queue"));
+    assert_non_null(
+        strstr(body_error("{\"name\": \"demo.add\", \"queue\": \"amq.direct\"}"), "invalid queue"));
+}
+
+static void
+enqueue_results_map_to_http_statuses(void **state)
+{
+    (void)state;
+    assert_int_equal(app_enqueue_status(ENQUEUE_OK), 202);
+    assert_int_equal(app_enqueue_status(ENQUEUE_INVALID), 400);
+    assert_int_equal(app_enqueue_status(ENQUEUE_DB_DOWN), 503);
+    assert_int_equal(app_enqueue_status(ENQUEUE_BROKER_DOWN), 503);
+}
+
+static void
+api_errors_are_json_objects_with_an_error_field(void **state)
+{
+    struct response resp = {0};
+    cJSON *v;
+
+    (void)state;
+    api_error(&resp, 404, "no such %s: %s", "task", "\"quoted\" <b>");
+    assert_int_equal(resp.status, 404);
+    assert_string_equal(resp.content_type, "application/json");
+    v = cJSON_Parse(resp.body.data);
+    assert_non_null(v);
+    assert_string_equal(cJSON_GetObjectItem(v, "error")->valuestring,
+                        "no such task: \"quoted\" <b>");
+    cJSON_Delete(v);
+    buf_fini(&resp.body);
+}
+
+static void
+error_pages_escape_their_message(void **state)
+{
+    struct response resp = {0};
+
+    (void)state;
+    page_error(&resp, 404, "Not <found>", "no such page: /<img src=x onerror=alert(1)>");
+    assert_int_equal(resp.status, 404);
+    assert_null(strstr(resp.body.data, "<img"));
+    assert_null(strstr(resp.body.data, "<found>"));
+    assert_non_null(strstr(resp.body.data, "&lt;img src=x onerror=alert(1)&gt;"));
+    buf_fini(&resp.body);
+}
+
+/* ----- server helpers ----- */
+
+static void
+listen_addresses_parse_into_host_and_port(void **state)
+{
+    char host[64], err[256];
+    unsigned int port;
+
+    (void)state;
+    assert_int_equal(http_parse_listen("127.0.0.1:8080", host, sizeof host, &port, err, sizeof err),
+                     0);
+    assert_string_equal(host, "127.0.0.1");
+    assert_int_equal(port, 8080);
+    assert_int_equal(http_parse_listen("[::1]:0", host, sizeof host, &port, err, sizeof err), 0);
+    assert_string_equal(host, "::1");
+    assert_int_equal(port, 0);
+    assert_int_equal(
+        http_parse_listen("localhost:65535", host, sizeof host, &port, err, sizeof err), 0);
+    assert_int_equal(http_parse_listen("8080", host, sizeof host, &port, err, sizeof err), -1);
+    assert_non_null(strstr(err, "HOST:PORT"));
+    assert_int_equal(http_parse_listen(":8080", host, sizeof host, &port, err, sizeof err), -1);
+    assert_non_null(strstr(err, "host is missing"));
+    assert_int_equal(http_parse_listen("h:70000", host, sizeof host, &port, err, sizeof err), -1);
+    assert_int_equal(http_parse_listen("h:80x", host, sizeof host, &port, err, sizeof err), -1);
+    assert_int_equal(http_parse_listen("::1:80", host, sizeof host, &port, err, sizeof err), -1);
+    assert_int_equal(http_parse_listen("[::1]80", host, sizeof host, &port, err, sizeof err), -1);
+}
+
+static void
+cross_origin_posts_are_recognised(void **state)
+{
+    (void)state;
+    assert_true(http_origin_ok(NULL, "127.0.0.1:8080", NULL));
+    assert_true(http_origin_ok("http://127.0.0.1:8080", "127.0.0.1:8080", NULL));
+    assert_true(http_origin_ok("https://Example.org", "example.org", NULL));
+    assert_false(http_origin_ok("http://evil.example", "127.0.0.1:8080", NULL));
+    assert_false(http_origin_ok("http://127.0.0.1:9999", "127.0.0.1:8080", NULL));
+    assert_false(http_origin_ok("http://127.0.0.1:80800", "127.0.0.1:8080", NULL));
+    assert_false(http_origin_ok("null", "127.0.0.1:8080", NULL));
+    assert_false(http_origin_ok("http://127.0.0.1:8080", NULL, NULL));
+    assert_false(http_origin_ok("http://", "", NULL));
+    /* behind a proxy that rewrites Host */
+    assert_true(http_origin_ok("https://q.example.com", "127.0.0.1:8080", "q.example.com"));
+    assert_true(
+        http_origin_ok("https://q.example.com", "127.0.0.1:8080", "q.example.com, inner.proxy"));
+    assert_false(http_origin_ok("https://evil.example", "127.0.0.1:8080", "q.example.com"));
+}
+
+static void
+messages_become_one_line(void **state)
+{
+    char s[] = "cannot connect:\n\tIs the server running?\n";
+    char t[] = "  a  b ";
+
+    (void)state;
+    text_one_line(s);
+    assert_string_equal(s, "cannot connect: Is the server running?");
+    text_one_line(t);
+    assert_string_equal(t, "a b");
+}
+
+static void
+the_catalog_lists_the_demo_tasks(void **state)
+{
+    int n = 0;
+
+    (void)state;
+    for (const struct catalog_task *t = catalog_tasks; t->name != NULL; t++, n++)
+        assert_non_null(t->doc);
+    assert_int_equal(n, 4);
+    assert_string_equal(catalog_tasks[0].name, "demo.add");
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(escaping_replaces_all_five_special_characters),
+        cmocka_unit_test(escaping_leaves_utf8_and_plain_text_untouched),
+        cmocka_unit_test(escaping_an_already_escaped_string_escapes_it_again),
+        cmocka_unit_test(a_page_escapes_its_title),
+        cmocka_unit_test(buffer_grows_past_its_first_allocation),
+        cmocka_unit_test(utf8_prefix_never_cuts_a_character_in_half),
+        cmocka_unit_test(routes_match_fixed_paths_and_ids),
+        cmocka_unit_test(routes_ignore_one_trailing_slash),
+        cmocka_unit_test(routes_refuse_unknown_paths),
+        cmocka_unit_test(routes_name_the_allowed_methods_on_a_method_mismatch),
+        cmocka_unit_test(routes_keep_no_part_of_an_overlong_id),
+        cmocka_unit_test(api_paths_are_recognised_for_json_errors),
+        cmocka_unit_test(a_valid_body_fills_the_request),
+        cmocka_unit_test(an_empty_or_malformed_body_is_refused_with_the_parser_reason),
+        cmocka_unit_test(a_body_that_is_not_an_object_is_refused),
+        cmocka_unit_test(a_missing_or_mistyped_name_is_refused),
+        cmocka_unit_test(mistyped_args_kwargs_and_queue_are_refused),
+        cmocka_unit_test(unknown_and_repeated_fields_are_named),
+        cmocka_unit_test(an_overlong_unknown_field_is_shortened_on_a_character_boundary),
+        cmocka_unit_test(invalid_task_and_queue_names_are_refused),
+        cmocka_unit_test(enqueue_results_map_to_http_statuses),
+        cmocka_unit_test(api_errors_are_json_objects_with_an_error_field),
+        cmocka_unit_test(error_pages_escape_their_message),
+        cmocka_unit_test(listen_addresses_parse_into_host_and_port),
+        cmocka_unit_test(cross_origin_posts_are_recognised),
+        cmocka_unit_test(messages_become_one_line),
+        cmocka_unit_test(the_catalog_lists_the_demo_tasks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,433 @@
+/* webapp/api.c - the JSON API under /api and /healthz. Every answer is JSON;
+ * every 4xx/5xx is {"error": "<what is wrong>"}. Task rows come from the store
+ * as PostgreSQL built them (row_to_json), so field names are column names. */
+#include "webapp/webapp.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/json.h"
+#include "common/log.h"
+#include "sql/store.h"
+
+#define DB_WAIT_MS 5000 /* longest wait for a pooled connection before a 503 */
+
+/* ----- answers ----- */
+
+void
+api_json(struct response *resp, unsigned int status, const cJSON *v)
+{
+    char *text = json_print(v);
+
+    resp->status = status;
+    resp->content_type = "application/json";
+    buf_reset(&resp->body);
+    if (text == NULL) {
+        resp->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+        buf_put(&resp->body, "{\"error\": \"out of memory\"}\n");
+        return;
+    }
+    buf_put(&resp->body, text);
+    buf_put(&resp->body, "\n");
+    cJSON_free(text);
+}
+
+void
+api_error(struct response *resp, unsigned int status, const char *fmt, ...)
+{
+    char msg[1024];
+    cJSON *o = cJSON_CreateObject();
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    text_one_line(msg);
+    /* cJSON escapes quotes and control characters; messages that quote user
+     * input were cut on UTF-8 boundaries, so the JSON stays valid UTF-8. */
+    cJSON_AddStringToObject(o, "error", msg);
+    api_json(resp, status, o);
+    cJSON_Delete(o);
+    if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
+        resp->retry_after = 5;
+}
+
+/* ----- POST /api/tasks body ----- */
+
+static const char *
+type_name(const cJSON *v)
+{
+    if (cJSON_IsNull(v))
+        return "null";
+    if (cJSON_IsBool(v))
+        return "a boolean";
+    if (cJSON_IsNumber(v))
+        return "a number";
+    if (cJSON_IsString(v))
+        return "a string";
+    if (cJSON_IsArray(v))
+        return "an array";
+    if (cJSON_IsObject(v))
+        return "an object";
+    return "an invalid value";
+}
+
+cJSON *
+api_parse_body(const char *buf, size_t len, char *err, size_t errlen)
+{
+    char why[256];
+    cJSON *v;
+
+    if (len == 0) {
+        snprintf(err, errlen,
+                 "the request body is empty: send a JSON object such as "
+                 "{\"name\": \"demo.add\", \"args\": [2, 3]}");
+        return NULL;
+    }
+    v = json_parse(buf, len, why, sizeof why);
+    if (v == NULL)
+        snprintf(err, errlen, "the request body is not valid JSON: %s", why);
+    return v;
+}
+
+static const char *const known_fields[] = {"name", "args", "kwargs", "queue"};
+#define N_KNOWN (sizeof known_fields / sizeof known_fields[0])
+
+/* Index of key in known_fields, or -1. */
+static int
+field_index(const char *key)
+{
+    for (size_t i = 0; i < N_KNOWN; i++)
+        if (strcmp(key, known_fields[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Append 'key' to list, shortened so that a long or hostile key cannot crowd
+ * out the rest of the message (and is cut on a UTF-8 boundary). */
+static void
+append_key(char *list, size_t listlen, const char *key)
+{
+    size_t n = strlen(list);
+
+    snprintf(list + n, listlen - n, "%s'%.*s%s'", n > 0 ? ", " : "", (int)utf8_prefix_len(key, 40),
+             key, strlen(key) > 40 ? "..." : "");
+}
+
+/* Unknown or repeated top-level fields: -1 with err set. */
+static int
+check_fields(const cJSON *body, char *err, size_t errlen)
+{
+    int seen[N_KNOWN] = {0}, unknown = 0;
+    char list[300] = "";
+    const cJSON *f;
+
+    cJSON_ArrayForEach(f, body)
+    {
+        int i = field_index(f->string);
+
+        if (i >= 0) {
+            /* cJSON keeps duplicate keys and finds the first: refuse the ambiguity. */
+            if (++seen[i] > 1) {
+                snprintf(err, errlen, "field '%s' appears more than once", known_fields[i]);
+                return -1;
+            }
+        } else if (++unknown <= 5) {
+            append_key(list, sizeof list, f->string);
+        }
+    }
+    if (unknown == 0)
+        return 0;
+    /* Name them: a typo such as "kwarg" would otherwise be dropped silently
+     * and the task run without its arguments. */
+    snprintf(err, errlen, "unknown field%s %s%s: allowed fields are name, args, kwargs and queue",
+             unknown > 1 ? "s" : "", list, unknown > 5 ? " and more" : "");
+    return -1;
+}
+
+/* Optional fields: absent and JSON null both mean "use the default". */
+static const cJSON *
+optional(const cJSON *body, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, key);
+
+    return cJSON_IsNull(v) ? NULL : v;
+}
+
+int
+api_enqueue_req(const cJSON *body, struct enqueue_req *r, char *err, size_t errlen)
+{
+    const cJSON *name, *args, *kwargs, *queue;
+
+    memset(r, 0, sizeof *r);
+    if (!cJSON_IsObject(body)) {
+        snprintf(err, errlen, "the request body must be a JSON object, not %s", type_name(body));
+        return -1;
+    }
+    if (check_fields(body, err, errlen) < 0)
+        return -1;
+    name = cJSON_GetObjectItemCaseSensitive(body, "name");
+    if (name == NULL) {
+        snprintf(err, errlen, "'name' is required: the task's name, a string such as \"demo.add\"");
+        return -1;
+    }
+    if (!cJSON_IsString(name)) {
+        snprintf(err, errlen, "'name' must be a string, not %s", type_name(name));
+        return -1;
+    }
+    args = optional(body, "args");
+    if (args != NULL && !cJSON_IsArray(args)) {
+        snprintf(err, errlen, "'args' must be a JSON array, not %s", type_name(args));
+        return -1;
+    }
+    kwargs = optional(body, "kwargs");
+    if (kwargs != NULL && !cJSON_IsObject(kwargs)) {
+        snprintf(err, errlen, "'kwargs' must be a JSON object, not %s", type_name(kwargs));
+        return -1;
+    }
+    queue = optional(body, "queue");
+    if (queue != NULL && !cJSON_IsString(queue)) {
+        snprintf(err, errlen, "'queue' must be a string, not %s", type_name(queue));
+        return -1;
+    }
+    r->name = name->valuestring;
+    r->args = args;
+    r->kwargs = kwargs;
+    r->queue = queue != NULL ? queue->valuestring : NULL;
+    /* The same rules enqueue_task() applies, checked here so the unit tests
+     * see every message and a 400 never reaches the database. */
+    return enqueue_validate(r, err, errlen) == ENQUEUE_OK ? 0 : -1;
+}
+
+/* ----- enqueueing, shared with the HTML form ----- */
+
+int
+app_enqueue(struct app *a, struct enqueue_req *r, char id[UUID_STR_LEN], char *err, size_t errlen)
+{
+    char why[512];
+    PGconn *db;
+    int rc;
+
+    r->origin = a->origin;
+    rc = enqueue_validate(r, err, errlen);
+    if (rc != ENQUEUE_OK)
+        return rc;
+    db = dbpool_get(a->db, DB_WAIT_MS, why, sizeof why);
+    if (db == NULL) {
+        snprintf(err, errlen, "database unavailable: %s", why);
+        return ENQUEUE_DB_DOWN;
+    }
+    rc = enqueue_task(db, publisher_publish, a->pub, r, id, err, errlen);
+    dbpool_put(a->db, db);
+    if (rc == ENQUEUE_OK)
+        log_task(LL_INFO, id, "enqueued %s", r->name);
+    return rc;
+}
+
+unsigned int
+app_enqueue_status(int rc)
+{
+    switch (rc) {
+    case ENQUEUE_OK:
+        return MHD_HTTP_ACCEPTED;
+    case ENQUEUE_INVALID:
+        return MHD_HTTP_BAD_REQUEST;
+    default:
+        return MHD_HTTP_SERVICE_UNAVAILABLE;
+    }
+}
+
+void
+api_task_create(struct app *a, struct request *r, struct response *resp)
+{
+    struct enqueue_req req;
+    char err[1024], id[UUID_STR_LEN];
+    cJSON *body = NULL, *out = NULL;
+    int rc;
+
+    if (r->too_big) {
+        api_error(resp, MHD_HTTP_CONTENT_TOO_LARGE, "the request body is larger than %d bytes",
+                  WEBAPP_BODY_MAX);
+        goto out;
+    }
+    body = api_parse_body(r->body.data, r->body.len, err, sizeof err);
+    if (body == NULL || api_enqueue_req(body, &req, err, sizeof err) < 0) {
+        api_error(resp, MHD_HTTP_BAD_REQUEST, "%s", err);
+        goto out;
+    }
+    rc = app_enqueue(a, &req, id, err, sizeof err);
+    if (rc != ENQUEUE_OK) {
+        api_error(resp, app_enqueue_status(rc), "%s", err);
+        goto out;
+    }
+    out = cJSON_CreateObject();
+    cJSON_AddStringToObject(out, "id", id);
+    cJSON_AddStringToObject(out, "state", "PENDING");
+    api_json(resp, MHD_HTTP_ACCEPTED, out);
+    snprintf(resp->location, sizeof resp->location, "/api/tasks/%s", id);
+out:
+    cJSON_Delete(body);
+    cJSON_Delete(out);
+}
+
+/* ----- reading tasks ----- */
+
+/* Borrow a connection or answer 503. */
+static PGconn *
+db_or_503(struct app *a, struct response *resp)
+{
+    char why[512];
+    PGconn *db = dbpool_get(a->db, DB_WAIT_MS, why, sizeof why);
+
+    if (db == NULL)
+        api_error(resp, MHD_HTTP_SERVICE_UNAVAILABLE, "database unavailable: %s", why);
+    return db;
+}
+
+static bool
+id_ok_or_400(struct request *r, struct response *resp)
+{
+    if (uuid_is_valid(r->id))
+        return true;
+    api_error(resp, MHD_HTTP_BAD_REQUEST,
+              "invalid task id: expected a UUID such as 0b6c2e1a-5d0e-4f47-9a51-8d2b1c3e7f10");
+    return false;
+}
+
+/* Answer a store failure: 404 for a missing row, 503 otherwise. */
+static void
+store_failed(struct response *resp, int rc, const char *what)
+{
+    if (rc == STORE_NOT_FOUND)
+        api_error(resp, MHD_HTTP_NOT_FOUND, "no such task");
+    else
+        api_error(resp, MHD_HTTP_SERVICE_UNAVAILABLE, "database unavailable while %s", what);
+}
+
+void
+api_task_get(struct app *a, struct request *r, struct response *resp)
+{
+    PGconn *db;
+    cJSON *row;
+    int rc;
+
+    if (!id_ok_or_400(r, resp) || (db = db_or_503(a, resp)) == NULL)
+        return;
+    row = store_task_get(db, r->id, &rc);
+    dbpool_put(a->db, db);
+    if (row == NULL) {
+        store_failed(resp, rc, "reading the task");
+        return;
+    }
+    api_json(resp, MHD_HTTP_OK, row);
+    cJSON_Delete(row);
+}
+
+void
+api_task_logs(struct app *a, struct request *r, struct response *resp)
+{
+    PGconn *db;
+    cJSON *row = NULL, *logs = NULL, *out = NULL;
+    int rc;
+
+    if (!id_ok_or_400(r, resp) || (db = db_or_503(a, resp)) == NULL)
+        return;
+    /* task_logs has no row for a task that logged nothing: ask for the task
+     * itself so a wrong id is a 404, not an empty list. */
+    row = store_task_get(db, r->id, &rc);
+    if (row != NULL)
+        logs = store_task_logs(db, r->id, &rc);
+    dbpool_put(a->db, db);
+    if (row == NULL || logs == NULL) {
+        store_failed(resp, rc, "reading the task's logs");
+        goto out;
+    }
+    out = cJSON_CreateObject();
+    cJSON_AddStringToObject(out, "task_id", json_str(row, "id") ? json_str(row, "id") : r->id);
+    cJSON_AddItemToObject(out, "logs", logs);
+    logs = NULL;
+    api_json(resp, MHD_HTTP_OK, out);
+out:
+    cJSON_Delete(row);
+    cJSON_Delete(logs);
+    cJSON_Delete(out);
+}
+
+void
+api_task_list(struct app *a, struct request *r, struct response *resp)
+{
+    const char *state = http_query(r, "state"), *name = http_query(r, "name");
+    const char *limit_s = http_query(r, "limit");
+    int limit = WEBAPP_LIST_DEFAULT, rc;
+    cJSON *tasks, *out;
+    PGconn *db;
+
+    /* An empty filter (?state=) is no filter, as an HTML form sends it. */
+    if (state != NULL && state[0] == '\0')
+        state = NULL;
+    if (name != NULL && name[0] == '\0')
+        name = NULL;
+    if (state != NULL && !store_state_valid(state)) {
+        api_error(resp, MHD_HTTP_BAD_REQUEST,
+                  "invalid state: use one of PENDING, RECEIVED, STARTED, RETRY, SUCCESS, "
+                  "FAILURE, REVOKED");
+        return;
+    }
+    if (limit_s != NULL && cfg_parse_int(limit_s, 1, STORE_LIST_MAX, &limit) < 0) {
+        api_error(resp, MHD_HTTP_BAD_REQUEST, "invalid limit: use a whole number from 1 to %d",
+                  STORE_LIST_MAX);
+        return;
+    }
+    if ((db = db_or_503(a, resp)) == NULL)
+        return;
+    tasks = store_task_list(db, state, name, limit, &rc);
+    dbpool_put(a->db, db);
+    if (tasks == NULL) {
+        store_failed(resp, rc == STORE_NOT_FOUND ? STORE_ERR : rc, "listing tasks");
+        return;
+    }
+    out = cJSON_CreateObject();
+    cJSON_AddItemToObject(out, "tasks", tasks);
+    api_json(resp, MHD_HTTP_OK, out);
+    cJSON_Delete(out);
+}
+
+/* ----- health ----- */
+
+void
+api_healthz(struct app *a, struct request *r, struct response *resp)
+{
+    char db_why[512] = "", mq_why[512] = "";
+    bool db_ok = false, mq_ok;
+    PGconn *db;
+    cJSON *out = cJSON_CreateObject();
+
+    (void)r;
+    /* Short wait: a pool exhausted by slow queries is itself worth reporting. */
+    db = dbpool_get(a->db, 2000, db_why, sizeof db_why);
+    if (db != NULL) {
+        db_ok = store_ping(db) == STORE_OK;
+        if (!db_ok)
+            snprintf(db_why, sizeof db_why, "SELECT 1 failed: %s", PQerrorMessage(db));
+        dbpool_put(a->db, db);
+    }
+    mq_ok = publisher_check(a->pub, mq_why, sizeof mq_why) == 0;
+    cJSON_AddStringToObject(out, "status", db_ok && mq_ok ? "ok" : "unavailable");
+    cJSON_AddStringToObject(out, "database", db_ok ? "ok" : "down");
+    cJSON_AddStringToObject(out, "broker", mq_ok ? "ok" : "down");
+    if (db_ok && mq_ok) {
+        api_json(resp, MHD_HTTP_OK, out);
+    } else {
+        char msg[1100];
+        snprintf(msg, sizeof msg, "%s%s%s%s%s", db_ok ? "" : "database: ", db_ok ? "" : db_why,
+                 !db_ok && !mq_ok ? "; " : "", mq_ok ? "" : "broker: ", mq_ok ? "" : mq_why);
+        text_one_line(msg);
+        cJSON_AddStringToObject(out, "error", msg);
+        api_json(resp, MHD_HTTP_SERVICE_UNAVAILABLE, out);
+        resp->retry_after = 5;
+    }
+    resp->cache_control = "no-store";
+    cJSON_Delete(out);
+}

@@ -1,0 +1,535 @@
+/* webapp/pages.c - the server-rendered HTML pages: the form that triggers a
+ * task, the task list and a task's detail. Every value that did not come from
+ * this file goes through html_esc(); numbers are printed with %d. */
+#include "webapp/webapp.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/json.h"
+#include "sql/store.h"
+
+#define DB_WAIT_MS 5000
+#define SHORT_RESULT_MAX 80 /* bytes of result/error shown in the list */
+
+static const char *const state_names[] = {"PENDING", "RECEIVED", "STARTED", "RETRY",
+                                          "SUCCESS", "FAILURE",  "REVOKED"};
+
+static void
+html_response(struct response *resp, unsigned int status)
+{
+    resp->status = status;
+    resp->content_type = "text/html; charset=utf-8";
+}
+
+void
+page_error(struct response *resp, unsigned int status, const char *title, const char *message)
+{
+    buf_reset(&resp->body);
+    html_response(resp, status);
+    html_begin(&resp->body, title, 0);
+    buf_put(&resp->body, "<h1>");
+    html_esc(&resp->body, title);
+    buf_put(&resp->body, "</h1>\n<p class=\"error\" role=\"alert\">");
+    html_esc(&resp->body, message);
+    buf_put(&resp->body, "</p>\n<p><a href=\"/\">Run a task</a> or <a href=\"/tasks\">see the "
+                         "tasks</a>.</p>\n");
+    html_end(&resp->body);
+    if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
+        resp->retry_after = 5;
+}
+
+void
+page_style(struct app *a, struct request *r, struct response *resp)
+{
+    (void)a;
+    (void)r;
+    resp->status = MHD_HTTP_OK;
+    resp->content_type = "text/css; charset=utf-8";
+    resp->static_body = html_style_css;
+    resp->static_len = strlen(html_style_css);
+    resp->cache_control = "public, max-age=300";
+}
+
+/* ----- row fields ----- */
+
+/* A scalar column as text: strings as they are, numbers printed, NULL and
+ * absent as "". tmp holds printed numbers. */
+static const char *
+field_text(const cJSON *row, const char *key, char *tmp, size_t tmplen)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(row, key);
+
+    if (cJSON_IsString(v))
+        return v->valuestring;
+    if (cJSON_IsNumber(v)) {
+        snprintf(tmp, tmplen, "%.15g", v->valuedouble);
+        return tmp;
+    }
+    if (cJSON_IsBool(v))
+        return cJSON_IsTrue(v) ? "true" : "false";
+    return "";
+}
+
+/* "2025-06-02T09:14:07.412345+00:00" -> "2025-06-02 09:14:07" for the list;
+ * anything that does not look like that is shown as it is. */
+static void
+put_short_time(struct buf *b, const char *iso)
+{
+    char t[20];
+
+    if (strlen(iso) < 19 || iso[10] != 'T') {
+        html_esc(b, iso);
+        return;
+    }
+    memcpy(t, iso, 19);
+    t[10] = ' ';
+    t[19] = '\0';
+    html_esc(b, t);
+}
+
+/* <span class="state state-success">SUCCESS</span>; the class comes from our
+ * own list, never from the row. */
+static void
+put_state(struct buf *b, const char *state)
+{
+    char cls[16] = "unknown";
+
+    for (size_t i = 0; i < sizeof state_names / sizeof state_names[0]; i++) {
+        if (strcmp(state, state_names[i]) == 0) {
+            size_t k;
+            for (k = 0; state[k] != '\0' && k < sizeof cls - 1; k++)
+                cls[k] = (char)tolower((unsigned char)state[k]);
+            cls[k] = '\0';
+        }
+    }
+    buf_printf(b, "<span class=\"state state-%s\">", cls);
+    html_esc(b, state);
+    buf_put(b, "</span>");
+}
+
+/* At most max bytes of s, cut on a UTF-8 boundary, with an ellipsis if cut. */
+static void
+put_shortened(struct buf *b, const char *s, size_t max)
+{
+    size_t n = utf8_prefix_len(s, max);
+    char *copy = strndup(s, n);
+
+    html_esc(b, copy != NULL ? copy : "");
+    if (n < strlen(s))
+        buf_put(b, "\xe2\x80\xa6"); /* U+2026 */
+    free(copy);
+}
+
+/* A JSON column pretty-printed in <pre>, or an em dash when NULL. */
+static void
+put_json_pre(struct buf *b, const cJSON *v)
+{
+    char *text;
+
+    if (v == NULL || cJSON_IsNull(v)) {
+        buf_put(b, "&mdash;");
+        return;
+    }
+    /* cJSON prints an empty object as "{\n}": keep empty ones on one line. */
+    text = cJSON_GetArraySize(v) == 0 ? json_print(v) : cJSON_Print(v);
+    buf_put(b, "<pre>");
+    html_esc(b, text != NULL ? text : "");
+    buf_put(b, "</pre>");
+    cJSON_free(text);
+}
+
+/* ----- the form: GET / and POST /tasks ----- */
+
+static void
+render_form(struct response *resp, unsigned int status, const char *name, const char *args,
+            const char *kwargs, const char *queue, const char *error)
+{
+    struct buf *b = &resp->body;
+
+    buf_reset(b);
+    html_response(resp, status);
+    html_begin(b, "Run a task", 0);
+    buf_put(b, "<h1>Run a task</h1>\n");
+    if (error != NULL) {
+        buf_put(b, "<p class=\"error\" role=\"alert\">");
+        html_esc(b, error);
+        buf_put(b, "</p>\n");
+    }
+    buf_put(b, "<form class=\"task\" method=\"post\" action=\"/tasks\">\n"
+               "<label for=\"name\">Task name</label>\n"
+               "<input id=\"name\" name=\"name\" list=\"task-names\" required"
+               " placeholder=\"demo.add\" value=\"");
+    html_esc(b, name);
+    buf_put(b, "\">\n<datalist id=\"task-names\">\n");
+    for (const struct catalog_task *t = catalog_tasks; t->name != NULL; t++) {
+        buf_put(b, "<option value=\"");
+        html_esc(b, t->name);
+        buf_put(b, "\">");
+        html_esc(b, t->doc);
+        buf_put(b, "</option>\n");
+    }
+    buf_put(b, "</datalist>\n"
+               "<label for=\"args\">args <span class=\"hint\">(JSON array)</span></label>\n"
+               "<textarea id=\"args\" name=\"args\" rows=\"3\">");
+    html_esc(b, args);
+    buf_put(b, "</textarea>\n"
+               "<label for=\"kwargs\">kwargs <span class=\"hint\">(JSON object)</span></label>\n"
+               "<textarea id=\"kwargs\" name=\"kwargs\" rows=\"3\">");
+    html_esc(b, kwargs);
+    buf_put(b, "</textarea>\n"
+               "<label for=\"queue\">queue <span class=\"hint\">(optional: empty routes by "
+               "name)</span></label>\n"
+               "<input id=\"queue\" name=\"queue\" value=\"");
+    html_esc(b, queue);
+    buf_put(b, "\">\n<button type=\"submit\">Enqueue</button>\n</form>\n"
+               "<h2>Known tasks</h2>\n<table>\n<tr><th>Name</th><th>What it does</th>"
+               "<th>Example args</th></tr>\n");
+    for (const struct catalog_task *t = catalog_tasks; t->name != NULL; t++) {
+        buf_put(b, "<tr><td><code>");
+        html_esc(b, t->name);
+        buf_put(b, "</code></td><td>");
+        html_esc(b, t->doc);
+        buf_put(b, "</td><td><code>");
+        html_esc(b, t->example_args);
+        buf_put(b, "</code></td></tr>\n");
+    }
+    buf_put(b, "</table>\n<p class=\"hint\">Any other task name may be typed: a worker that "
+               "does not know it records a failure.</p>\n");
+    html_end(b);
+}
+
+void
+page_home(struct app *a, struct request *r, struct response *resp)
+{
+    (void)a;
+    (void)r;
+    render_form(resp, MHD_HTTP_OK, "", "[]", "{}", "", NULL);
+}
+
+/* Parse a form's JSON text field into body[key]; empty means absent. */
+static int
+add_json_field(cJSON *body, const char *key, const char *text, char *err, size_t errlen)
+{
+    char why[256];
+    size_t len = strlen(text);
+    cJSON *v;
+
+    while (len > 0 && isspace((unsigned char)text[len - 1]))
+        len--;
+    if (len == 0)
+        return 0;
+    v = json_parse(text, len, why, sizeof why);
+    if (v == NULL) {
+        snprintf(err, errlen, "%s is not valid JSON: %s", key, why);
+        return -1;
+    }
+    cJSON_AddItemToObject(body, key, v);
+    return 0;
+}
+
+void
+page_task_create(struct app *a, struct request *r, struct response *resp)
+{
+    const char *name = r->form.name.data ? r->form.name.data : "";
+    const char *args = r->form.args.data ? r->form.args.data : "";
+    const char *kwargs = r->form.kwargs.data ? r->form.kwargs.data : "";
+    const char *queue = r->form.queue.data ? r->form.queue.data : "";
+    struct enqueue_req req;
+    char err[1024], id[UUID_STR_LEN];
+    cJSON *body = NULL;
+    int rc;
+
+    if (r->too_big) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "The form is larger than %d bytes.", WEBAPP_BODY_MAX);
+        page_error(resp, MHD_HTTP_CONTENT_TOO_LARGE, "Form too large", msg);
+        goto out;
+    }
+    if (r->form.malformed) {
+        render_form(resp, MHD_HTTP_BAD_REQUEST, "", "[]", "{}", "",
+                    "The form data could not be read; please submit it again.");
+        goto out;
+    }
+    if (r->form.has_nul) {
+        render_form(resp, MHD_HTTP_BAD_REQUEST, "", "[]", "{}", "",
+                    "The form values must not contain NUL characters.");
+        goto out;
+    }
+    /* Build the same JSON object the API receives, so both paths share one
+     * set of rules and messages. */
+    body = cJSON_CreateObject();
+    if (name[0] != '\0')
+        cJSON_AddStringToObject(body, "name", name);
+    if (queue[0] != '\0')
+        cJSON_AddStringToObject(body, "queue", queue);
+    if (add_json_field(body, "args", args, err, sizeof err) < 0 ||
+        add_json_field(body, "kwargs", kwargs, err, sizeof err) < 0 ||
+        api_enqueue_req(body, &req, err, sizeof err) < 0) {
+        render_form(resp, MHD_HTTP_BAD_REQUEST, name, args, kwargs, queue, err);
+        goto out;
+    }
+    rc = app_enqueue(a, &req, id, err, sizeof err);
+    if (rc != ENQUEUE_OK) {
+        render_form(resp, app_enqueue_status(rc), name, args, kwargs, queue, err);
+        if (rc != ENQUEUE_INVALID)
+            resp->retry_after = 5;
+        goto out;
+    }
+    html_response(resp, MHD_HTTP_SEE_OTHER);
+    snprintf(resp->location, sizeof resp->location, "/tasks/%s", id);
+    html_begin(&resp->body, "Task queued", 0);
+    buf_printf(&resp->body, "<p>Queued: <a href=\"/tasks/%s\">%s</a></p>\n", id, id);
+    html_end(&resp->body);
+out:
+    cJSON_Delete(body);
+}
+
+/* ----- GET /tasks ----- */
+
+static void
+put_filter_form(struct buf *b, const char *state, const char *name)
+{
+    buf_put(b, "<form class=\"filter\" method=\"get\" action=\"/tasks\">\n"
+               "<label>State <select name=\"state\"><option value=\"\">any</option>");
+    for (size_t i = 0; i < sizeof state_names / sizeof state_names[0]; i++)
+        buf_printf(b, "<option%s>%s</option>",
+                   state != NULL && strcmp(state, state_names[i]) == 0 ? " selected" : "",
+                   state_names[i]);
+    buf_put(b, "</select></label>\n<label>Name <input name=\"name\" value=\"");
+    html_esc(b, name != NULL ? name : "");
+    buf_put(b, "\"></label>\n<button type=\"submit\">Filter</button>\n</form>\n");
+}
+
+static void
+put_task_row(struct buf *b, const cJSON *t)
+{
+    char tmp[64];
+    const char *id = field_text(t, "id", tmp, sizeof tmp);
+    const char *error = json_str(t, "error");
+    const cJSON *result = cJSON_GetObjectItemCaseSensitive(t, "result");
+
+    buf_put(b, "<tr><td class=\"id\"><a href=\"/tasks/");
+    html_esc(b, id);
+    buf_put(b, "\">");
+    html_esc(b, id);
+    buf_put(b, "</a></td><td>");
+    html_esc(b, field_text(t, "name", tmp, sizeof tmp));
+    buf_put(b, "</td><td>");
+    put_state(b, field_text(t, "state", tmp, sizeof tmp));
+    buf_put(b, "</td><td>");
+    html_esc(b, field_text(t, "worker", tmp, sizeof tmp));
+    buf_put(b, "</td><td>");
+    put_short_time(b, field_text(t, "created_at", tmp, sizeof tmp));
+    buf_put(b, "</td><td>");
+    put_short_time(b, field_text(t, "finished_at", tmp, sizeof tmp));
+    buf_put(b, "</td><td class=\"short\">");
+    if (error != NULL) {
+        put_shortened(b, error, SHORT_RESULT_MAX);
+    } else if (result != NULL && !cJSON_IsNull(result)) {
+        char *text = json_print(result);
+        put_shortened(b, text != NULL ? text : "", SHORT_RESULT_MAX);
+        cJSON_free(text);
+    }
+    buf_put(b, "</td></tr>\n");
+}
+
+void
+page_task_list(struct app *a, struct request *r, struct response *resp)
+{
+    const char *state = http_query(r, "state"), *name = http_query(r, "name");
+    const char *limit_s = http_query(r, "limit");
+    int limit = WEBAPP_LIST_DEFAULT, rc, n;
+    char why[512];
+    cJSON *tasks = NULL;
+    const cJSON *t;
+    struct buf *b = &resp->body;
+    PGconn *db;
+
+    if (state != NULL && state[0] == '\0')
+        state = NULL;
+    if (name != NULL && name[0] == '\0')
+        name = NULL;
+    if (state != NULL && !store_state_valid(state)) {
+        page_error(resp, MHD_HTTP_BAD_REQUEST, "Invalid filter",
+                   "The state must be one of PENDING, RECEIVED, STARTED, RETRY, SUCCESS, "
+                   "FAILURE, REVOKED.");
+        return;
+    }
+    if (limit_s != NULL && cfg_parse_int(limit_s, 1, STORE_LIST_MAX, &limit) < 0) {
+        snprintf(why, sizeof why, "The limit must be a whole number from 1 to %d.", STORE_LIST_MAX);
+        page_error(resp, MHD_HTTP_BAD_REQUEST, "Invalid filter", why);
+        return;
+    }
+    db = dbpool_get(a->db, DB_WAIT_MS, why, sizeof why);
+    if (db != NULL) {
+        tasks = store_task_list(db, state, name, limit, &rc);
+        dbpool_put(a->db, db);
+    }
+    if (tasks == NULL) {
+        page_error(resp, MHD_HTTP_SERVICE_UNAVAILABLE, "Database unavailable",
+                   "The task list cannot be read right now; try again in a moment.");
+        return;
+    }
+    html_response(resp, MHD_HTTP_OK);
+    html_begin(b, "Tasks", 0);
+    buf_put(b, "<h1>Tasks</h1>\n");
+    put_filter_form(b, state, name);
+    n = cJSON_GetArraySize(tasks);
+    if (n == 0) {
+        buf_put(b, "<p>No tasks match. <a href=\"/\">Run one.</a></p>\n");
+    } else {
+        buf_put(b, "<table>\n<tr><th>ID</th><th>Name</th><th>State</th><th>Worker</th>"
+                   "<th>Created</th><th>Finished</th><th>Result / error</th></tr>\n");
+        cJSON_ArrayForEach(t, tasks) { put_task_row(b, t); }
+        buf_put(b, "</table>\n");
+        buf_printf(b, "<p class=\"hint\">%d task%s, newest first.</p>\n", n, n == 1 ? "" : "s");
+    }
+    html_end(b);
+    cJSON_Delete(tasks);
+}
+
+/* ----- GET /tasks/{id} ----- */
+
+/* Shown in this order; any other column is listed after them. */
+static const char *const scalar_fields[] = {
+    "id",      "name",       "state",       "queue",      "worker",      "origin",
+    "retries", "created_at", "received_at", "started_at", "finished_at",
+};
+static const char *const json_fields[] = {"args", "kwargs", "result"};
+
+static bool
+listed(const char *key)
+{
+    for (size_t i = 0; i < sizeof scalar_fields / sizeof scalar_fields[0]; i++)
+        if (strcmp(key, scalar_fields[i]) == 0)
+            return true;
+    for (size_t i = 0; i < sizeof json_fields / sizeof json_fields[0]; i++)
+        if (strcmp(key, json_fields[i]) == 0)
+            return true;
+    return strcmp(key, "error") == 0;
+}
+
+static void
+put_logs(struct buf *b, const cJSON *logs)
+{
+    const cJSON *l;
+    char tmp[64];
+
+    buf_put(b, "<h2>Log</h2>\n");
+    if (cJSON_GetArraySize(logs) == 0) {
+        buf_put(b, "<p class=\"hint\">No log lines.</p>\n");
+        return;
+    }
+    buf_put(b, "<table>\n<tr><th>Time</th><th>Level</th><th>Message</th></tr>\n");
+    cJSON_ArrayForEach(l, logs)
+    {
+        const char *level = field_text(l, "level", tmp, sizeof tmp);
+        char cls[16];
+        size_t k = 0;
+
+        /* The level becomes a CSS class: keep letters only. */
+        for (const char *p = level; *p != '\0' && k < sizeof cls - 1; p++)
+            if (isalpha((unsigned char)*p))
+                cls[k++] = *p;
+        cls[k] = '\0';
+        buf_put(b, "<tr><td>");
+        html_esc(b, field_text(l, "logged_at", tmp, sizeof tmp));
+        buf_printf(b, "</td><td class=\"level-%s\">", cls);
+        html_esc(b, level);
+        buf_put(b, "</td><td><pre>");
+        html_esc(b, field_text(l, "message", tmp, sizeof tmp));
+        buf_put(b, "</pre></td></tr>\n");
+    }
+    buf_put(b, "</table>\n");
+}
+
+void
+page_task_detail(struct app *a, struct request *r, struct response *resp)
+{
+    cJSON *row = NULL, *logs = NULL;
+    const cJSON *f;
+    struct buf *b = &resp->body;
+    char tmp[64], why[512];
+    const char *state, *error;
+    PGconn *db;
+    int rc = STORE_ERR;
+
+    if (!uuid_is_valid(r->id)) {
+        page_error(resp, MHD_HTTP_BAD_REQUEST, "Invalid task id",
+                   "A task id is a UUID such as 0b6c2e1a-5d0e-4f47-9a51-8d2b1c3e7f10.");
+        return;
+    }
+    db = dbpool_get(a->db, DB_WAIT_MS, why, sizeof why);
+    if (db != NULL) {
+        row = store_task_get(db, r->id, &rc);
+        if (row != NULL)
+            logs = store_task_logs(db, r->id, &rc);
+        dbpool_put(a->db, db);
+    }
+    if (row == NULL && rc == STORE_NOT_FOUND) {
+        page_error(resp, MHD_HTTP_NOT_FOUND, "No such task", "There is no task with this id.");
+        goto out;
+    }
+    if (row == NULL || logs == NULL) {
+        page_error(resp, MHD_HTTP_SERVICE_UNAVAILABLE, "Database unavailable",
+                   "The task cannot be read right now; try again in a moment.");
+        goto out;
+    }
+    state = field_text(row, "state", tmp, sizeof tmp);
+    html_response(resp, MHD_HTTP_OK);
+    /* Until live updates arrive (SSE), a task still moving refreshes itself. */
+    html_begin(b, "Task", store_state_final(state) ? 0 : 2);
+    buf_put(b, "<h1>Task <span class=\"id\">");
+    html_esc(b, field_text(row, "id", tmp, sizeof tmp));
+    buf_put(b, "</span></h1>\n<dl>\n");
+    for (size_t i = 0; i < sizeof scalar_fields / sizeof scalar_fields[0]; i++) {
+        const char *v = field_text(row, scalar_fields[i], tmp, sizeof tmp);
+
+        buf_printf(b, "<dt>%s</dt><dd>", scalar_fields[i]);
+        if (strcmp(scalar_fields[i], "state") == 0)
+            put_state(b, v);
+        else if (v[0] == '\0')
+            buf_put(b, "&mdash;");
+        else
+            html_esc(b, v);
+        buf_put(b, "</dd>\n");
+    }
+    for (size_t i = 0; i < sizeof json_fields / sizeof json_fields[0]; i++) {
+        buf_printf(b, "<dt>%s</dt><dd>", json_fields[i]);
+        put_json_pre(b, cJSON_GetObjectItemCaseSensitive(row, json_fields[i]));
+        buf_put(b, "</dd>\n");
+    }
+    error = json_str(row, "error");
+    buf_put(b, "<dt>error</dt><dd>");
+    if (error != NULL) {
+        buf_put(b, "<pre>");
+        html_esc(b, error);
+        buf_put(b, "</pre>");
+    } else {
+        buf_put(b, "&mdash;");
+    }
+    buf_put(b, "</dd>\n");
+    /* Columns added by later migrations still show, generically. */
+    cJSON_ArrayForEach(f, row)
+    {
+        if (listed(f->string))
+            continue;
+        buf_put(b, "<dt>");
+        html_esc(b, f->string);
+        buf_put(b, "</dt><dd>");
+        if (cJSON_IsObject(f) || cJSON_IsArray(f))
+            put_json_pre(b, f);
+        else
+            html_esc(b, field_text(row, f->string, tmp, sizeof tmp));
+        buf_put(b, "</dd>\n");
+    }
+    buf_put(b, "</dl>\n");
+    put_logs(b, logs);
+    html_end(b);
+out:
+    cJSON_Delete(row);
+    cJSON_Delete(logs);
+}

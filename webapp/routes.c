@@ -1,0 +1,104 @@
+/* webapp/routes.c - the route table (method + path pattern -> handler) and its
+ * matcher. Adding a page or an endpoint is adding a row here. */
+#include "webapp/webapp.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const struct route routes[] = {
+    /* method  pattern                 handler           body       json   public */
+    {"GET", "/", page_home, BODY_NONE, false, false},
+    {"GET", "/tasks", page_task_list, BODY_NONE, false, false},
+    {"POST", "/tasks", page_task_create, BODY_FORM, false, false},
+    {"GET", "/tasks/{id}", page_task_detail, BODY_NONE, false, false},
+    {"GET", "/static/style.css", page_style, BODY_NONE, false, false},
+    {"GET", "/healthz", api_healthz, BODY_NONE, true, true},
+    {"GET", "/api/tasks", api_task_list, BODY_NONE, true, false},
+    {"POST", "/api/tasks", api_task_create, BODY_RAW, true, false},
+    {"GET", "/api/tasks/{id}", api_task_get, BODY_NONE, true, false},
+    {"GET", "/api/tasks/{id}/logs", api_task_logs, BODY_NONE, true, false},
+    {NULL, NULL, NULL, BODY_NONE, false, false},
+};
+
+bool
+route_path_is_api(const char *path)
+{
+    return strncmp(path, "/api", 4) == 0 && (path[4] == '\0' || path[4] == '/');
+}
+
+/* Match path[0..len) against pattern; copy the {id} segment into id. */
+static bool
+pattern_match(const char *pattern, const char *path, size_t len, char *id, size_t idlen)
+{
+    const char *p = pattern, *s = path, *end = path + len;
+
+    while (*p != '\0') {
+        if (strncmp(p, "{id}", 4) == 0) {
+            const char *seg = s;
+            size_t n;
+
+            while (s < end && *s != '/')
+                s++;
+            n = (size_t)(s - seg);
+            if (n == 0)
+                return false;
+            /* An over-long segment cannot be a task id: keep "" so the handler
+             * answers "invalid id" rather than looking up a truncated one. */
+            if (n < idlen) {
+                memcpy(id, seg, n);
+                id[n] = '\0';
+            } else {
+                id[0] = '\0';
+            }
+            p += 4;
+            continue;
+        }
+        if (s >= end || *p != *s)
+            return false;
+        p++;
+        s++;
+    }
+    return s == end;
+}
+
+static bool
+method_is(const struct route *rt, const char *method)
+{
+    if (strcmp(rt->method, method) == 0)
+        return true;
+    /* MHD sends HEAD through the handler and drops the body itself. */
+    return strcmp(rt->method, "GET") == 0 && strcmp(method, "HEAD") == 0;
+}
+
+enum route_result
+route_match(const char *method, const char *path, struct route_match *m)
+{
+    size_t len = strlen(path);
+    bool path_found = false;
+    char id[WEBAPP_ID_MAX];
+
+    memset(m, 0, sizeof *m);
+    m->json = route_path_is_api(path);
+    /* "/tasks/" is "/tasks": browsers and people both add the slash. */
+    if (len > 1 && path[len - 1] == '/')
+        len--;
+    for (const struct route *rt = routes; rt->method != NULL; rt++) {
+        id[0] = '\0';
+        if (!pattern_match(rt->pattern, path, len, id, sizeof id))
+            continue;
+        m->json = rt->json;
+        if (method_is(rt, method)) {
+            m->route = rt;
+            snprintf(m->id, sizeof m->id, "%s", id);
+            return ROUTE_FOUND;
+        }
+        /* Collect every method this path answers, for the 405's Allow header. */
+        if (strstr(m->allow, rt->method) == NULL) {
+            size_t n = strlen(m->allow);
+            snprintf(m->allow + n, sizeof m->allow - n, "%s%s%s", n > 0 ? ", " : "", rt->method,
+                     strcmp(rt->method, "GET") == 0 ? ", HEAD" : "");
+        }
+        path_found = true;
+    }
+    return path_found ? ROUTE_BAD_METHOD : ROUTE_NOT_FOUND;
+}

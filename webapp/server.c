@@ -1,0 +1,524 @@
+/* webapp/server.c - the libmicrohttpd daemon: one request's life from its
+ * headers to its completion. The first call of the access handler routes,
+ * authenticates and refuses early (404, 405, 401, 403, 413 by Content-Length)
+ * before any body is read; later calls collect the body under the cap; the
+ * last call runs the route's handler and queues its answer.
+ *
+ * Threading: a thread per connection (MHD_USE_THREAD_PER_CONNECTION). Our
+ * handlers block: on libpq queries and, for an enqueue, on RabbitMQ's publisher
+ * confirm (up to 5 s). With a pool of epoll threads one blocked handler would
+ * stall every other connection multiplexed on its thread, /healthz included.
+ * A thread per connection blocks only its own client; the connection limit
+ * bounds the threads and the database pool bounds concurrent queries. Server-
+ * Sent Events (a later issue) fit the same model: a stream's thread waits. */
+#include "webapp/webapp.h"
+
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+
+#define CONNECTION_LIMIT 256          /* = the most threads serving at once */
+#define CONNECTION_TIMEOUT_S 30       /* an idle (keep-alive or stalled) client is dropped */
+#define CONNECTION_MEMORY (64 * 1024) /* per-connection pool: headers, query, post buffer */
+#define POST_BUFFER 16384             /* the post processor's buffer for form values */
+/* Past the cap a chunked body (no Content-Length to refuse early) is read and
+ * thrown away so the client still gets its 413; one that keeps sending this
+ * much more is dropped without an answer. */
+#define DISCARD_MAX (8 * (uint64_t)WEBAPP_BODY_MAX)
+
+struct server {
+    struct MHD_Daemon *d;
+    struct app *app;
+};
+
+/* ----- pure helpers ----- */
+
+int
+http_parse_listen(const char *listen, char *host, size_t hostlen, unsigned int *port, char *err,
+                  size_t errlen)
+{
+    const char *colon, *h = listen, *hend;
+    int p;
+
+    if (listen[0] == '[') {
+        /* [::1]:8080 */
+        hend = strchr(listen, ']');
+        if (hend == NULL || hend[1] != ':') {
+            snprintf(err, errlen, "listen address '%s': expected [IPv6]:PORT", listen);
+            return -1;
+        }
+        h = listen + 1;
+        colon = hend + 1;
+    } else {
+        colon = strrchr(listen, ':');
+        if (colon == NULL || memchr(listen, ':', (size_t)(colon - listen)) != NULL) {
+            snprintf(err, errlen, "listen address '%s': expected HOST:PORT (IPv6 as [::1]:PORT)",
+                     listen);
+            return -1;
+        }
+        hend = colon;
+    }
+    if (hend == h) {
+        snprintf(err, errlen, "listen address '%s': the host is missing (e.g. 127.0.0.1:8080)",
+                 listen);
+        return -1;
+    }
+    if ((size_t)(hend - h) >= hostlen) {
+        snprintf(err, errlen, "listen address '%s': the host is too long", listen);
+        return -1;
+    }
+    if (cfg_parse_int(colon + 1, 0, 65535, &p) < 0) {
+        snprintf(err, errlen, "listen address '%s': the port must be a number from 0 to 65535",
+                 listen);
+        return -1;
+    }
+    memcpy(host, h, (size_t)(hend - h));
+    host[hend - h] = '\0';
+    *port = (unsigned int)p;
+    return 0;
+}
+
+/* origin ("scheme://host[:port]") names host. */
+static bool
+origin_names(const char *origin, const char *host, size_t hostlen)
+{
+    size_t n;
+
+    if (strncasecmp(origin, "http://", 7) == 0)
+        n = 7;
+    else if (strncasecmp(origin, "https://", 8) == 0)
+        n = 8;
+    else
+        return false; /* "null" (sandboxed pages, file://) included */
+    return hostlen > 0 && strlen(origin + n) == hostlen &&
+           strncasecmp(origin + n, host, hostlen) == 0;
+}
+
+bool
+http_origin_ok(const char *origin, const char *host, const char *forwarded_host)
+{
+    if (origin == NULL)
+        return true; /* not a browser (curl, the CLI, a Python client) */
+    if (host != NULL && origin_names(origin, host, strlen(host)))
+        return true;
+    /* A chain of proxies lists hosts comma-separated: the first is the client's. */
+    if (forwarded_host != NULL &&
+        origin_names(origin, forwarded_host, strcspn(forwarded_host, ", ")))
+        return true;
+    return false;
+}
+
+const char *
+http_query(struct request *r, const char *key)
+{
+    if (r->conn == NULL)
+        return NULL;
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+/* ----- answers ----- */
+
+static void
+add_header(struct MHD_Response *mr, const char *name, const char *value)
+{
+    if (MHD_add_response_header(mr, name, value) == MHD_NO)
+        log_warn("cannot add header %s", name);
+}
+
+/* Turn resp into an MHD response and queue it. auth_fail queues it as a 401
+ * challenge instead. resp->body is handed over to MHD. */
+static enum MHD_Result
+respond(struct request *r, struct response *resp, bool auth_fail)
+{
+    struct MHD_Response *mr;
+    enum MHD_Result ret;
+    char retry[16];
+    double ms;
+
+    if (resp->body.oom) {
+        buf_fini(&resp->body);
+        resp->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+        resp->content_type = "application/json";
+        resp->static_body = "{\"error\": \"out of memory\"}\n";
+        resp->static_len = strlen(resp->static_body);
+    }
+    if (resp->static_body != NULL) {
+        mr = MHD_create_response_from_buffer(resp->static_len, (void *)resp->static_body,
+                                             MHD_RESPMEM_PERSISTENT);
+        buf_fini(&resp->body);
+    } else if (resp->body.data == NULL) {
+        mr = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    } else {
+        /* MUST_FREE: MHD calls free() on it once sent; buf's memory is realloc()ed. */
+        mr =
+            MHD_create_response_from_buffer(resp->body.len, resp->body.data, MHD_RESPMEM_MUST_FREE);
+        if (mr == NULL)
+            buf_fini(&resp->body);
+        else
+            memset(&resp->body, 0, sizeof resp->body);
+    }
+    if (mr == NULL) {
+        log_error("cannot create a response (out of memory)");
+        return MHD_NO;
+    }
+    add_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
+               resp->content_type != NULL ? resp->content_type : "application/json");
+    add_header(mr, MHD_HTTP_HEADER_X_CONTENT_TYPE_OPTIONS, "nosniff");
+    /* Task state changes under the client's feet: nothing dynamic is cached. */
+    add_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL,
+               resp->cache_control != NULL ? resp->cache_control : "no-store");
+    if (resp->content_type != NULL && strncmp(resp->content_type, "text/html", 9) == 0) {
+        /* Defence in depth behind html_esc(): no script runs, nothing frames us. */
+        add_header(mr, "Content-Security-Policy",
+                   "default-src 'none'; style-src 'self'; form-action 'self'; "
+                   "frame-ancestors 'none'; base-uri 'none'");
+        add_header(mr, "Referrer-Policy", "same-origin");
+    }
+    if (resp->location[0] != '\0')
+        add_header(mr, MHD_HTTP_HEADER_LOCATION, resp->location);
+    if (resp->allow != NULL)
+        add_header(mr, MHD_HTTP_HEADER_ALLOW, resp->allow);
+    if (resp->retry_after > 0) {
+        snprintf(retry, sizeof retry, "%d", resp->retry_after);
+        add_header(mr, MHD_HTTP_HEADER_RETRY_AFTER, retry);
+    }
+    if (auth_fail) {
+        resp->status = MHD_HTTP_UNAUTHORIZED;
+        ret = MHD_queue_basic_auth_fail_response(r->conn, "celeriac", mr);
+    } else {
+        ret = MHD_queue_response(r->conn, resp->status, mr);
+    }
+    MHD_destroy_response(mr);
+    ms = (clock_mono() - r->started) * 1000.0;
+    /* Health probes come every few seconds: keep them out of the default log. */
+    log_msg(strcmp(r->path, "/healthz") == 0 ? LL_DEBUG : LL_INFO, NULL, "%s %s %u %.1fms",
+            r->method, r->path, resp->status, ms);
+    return ret;
+}
+
+/* A 4xx/5xx in the dialect of the path: JSON under /api, a page elsewhere. */
+static enum MHD_Result
+refuse(struct request *r, bool json, unsigned int status, const char *title, const char *message,
+       bool auth_fail)
+{
+    struct response resp = {0};
+
+    if (json)
+        api_error(&resp, status, "%s", message);
+    else
+        page_error(&resp, status, title, message);
+    return respond(r, &resp, auth_fail);
+}
+
+/* ----- authentication (CELERIAC_AUTH) ----- */
+
+/* Equal strings, in a time that does not depend on where they differ. */
+static bool
+secret_equal(const char *a, const char *b, size_t blen)
+{
+    size_t alen = strlen(a);
+    unsigned char diff = (unsigned char)(alen != blen);
+
+    for (size_t i = 0; i < blen; i++)
+        diff |= (unsigned char)((i < alen ? (unsigned char)a[i] : 0) ^ (unsigned char)b[i]);
+    return diff == 0;
+}
+
+static bool
+auth_ok(struct MHD_Connection *c, const char *want)
+{
+    const char *colon = strchr(want, ':');
+    char *pass = NULL, *user = MHD_basic_auth_get_username_password(c, &pass);
+    bool ok = false;
+
+    if (user != NULL && pass != NULL && colon != NULL) {
+        bool u = secret_equal(user, want, (size_t)(colon - want));
+        bool p = secret_equal(pass, colon + 1, strlen(colon + 1));
+        ok = u && p;
+    }
+    MHD_free(user);
+    MHD_free(pass);
+    return ok;
+}
+
+/* ----- one request ----- */
+
+static enum MHD_Result
+on_form_field(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
+              const char *content_type, const char *transfer_encoding, const char *data,
+              uint64_t off, size_t size)
+{
+    struct request *r = cls;
+    struct buf *f = NULL;
+
+    (void)kind;
+    (void)filename;
+    (void)content_type;
+    (void)transfer_encoding;
+    if (strcmp(key, "name") == 0)
+        f = &r->form.name;
+    else if (strcmp(key, "args") == 0)
+        f = &r->form.args;
+    else if (strcmp(key, "kwargs") == 0)
+        f = &r->form.kwargs;
+    else if (strcmp(key, "queue") == 0)
+        f = &r->form.queue;
+    if (f == NULL)
+        return MHD_YES; /* other fields (a submit button's name) are ignored */
+    /* A value arrives in pieces; off == 0 starts it again, so a repeated
+     * field keeps its last value, as in most frameworks. */
+    if (off == 0)
+        buf_reset(f);
+    if (size > 0 && memchr(data, '\0', size) != NULL)
+        r->form.has_nul = true;
+    buf_putn(f, data, size);
+    if (f->len == 0)
+        buf_putn(f, "", 0); /* present but empty: data != NULL */
+    return f->oom ? MHD_NO : MHD_YES;
+}
+
+static void
+request_free(struct request *r)
+{
+    if (r == NULL)
+        return;
+    if (r->pp != NULL)
+        MHD_destroy_post_processor(r->pp);
+    buf_fini(&r->body);
+    buf_fini(&r->form.name);
+    buf_fini(&r->form.args);
+    buf_fini(&r->form.kwargs);
+    buf_fini(&r->form.queue);
+    free(r);
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+             enum MHD_RequestTerminationCode toe)
+{
+    struct request *r = *req_cls;
+
+    (void)cls;
+    (void)c;
+    if (r != NULL && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        log_debug("%s %s: connection ended early (MHD code %d)", r->method, r->path, (int)toe);
+    request_free(r);
+    *req_cls = NULL;
+}
+
+/* The first call: headers are in, no body has been read. */
+static enum MHD_Result
+begin(struct app *a, struct request *r)
+{
+    struct MHD_Connection *c = r->conn;
+    struct route_match m;
+    enum route_result rr = route_match(r->method, r->path, &m);
+    bool json = m.json;
+    const char *cl;
+    char msg[256];
+
+    if (a->cfg->auth != NULL && !(rr == ROUTE_FOUND && m.route->public) &&
+        !auth_ok(c, a->cfg->auth))
+        return refuse(r, json, MHD_HTTP_UNAUTHORIZED, "Sign in required",
+                      "authentication required: send HTTP Basic credentials", true);
+    if (rr == ROUTE_NOT_FOUND) {
+        snprintf(msg, sizeof msg, "no such %s: %.*s", json ? "API endpoint" : "page",
+                 (int)utf8_prefix_len(r->path, 120), r->path);
+        return refuse(r, json, MHD_HTTP_NOT_FOUND, "Page not found", msg, false);
+    }
+    if (rr == ROUTE_BAD_METHOD) {
+        struct response resp = {0};
+
+        snprintf(msg, sizeof msg, "method %.*s is not allowed here: use %s",
+                 (int)utf8_prefix_len(r->method, 16), r->method, m.allow);
+        if (json)
+            api_error(&resp, MHD_HTTP_METHOD_NOT_ALLOWED, "%s", msg);
+        else
+            page_error(&resp, MHD_HTTP_METHOD_NOT_ALLOWED, "Method not allowed", msg);
+        resp.allow = m.allow; /* lives until respond() copies it */
+        return respond(r, &resp, false);
+    }
+    r->route = m.route;
+    memcpy(r->id, m.id, sizeof r->id);
+    if (r->route->body == BODY_NONE)
+        return MHD_YES;
+    /* Every body route changes state: a page on another site must not be able
+     * to make the user's browser post to it. */
+    if (!http_origin_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ORIGIN),
+                        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST),
+                        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-Host")))
+        return refuse(r, json, MHD_HTTP_FORBIDDEN, "Forbidden",
+                      "cross-origin request refused: the Origin header does not match this host",
+                      false);
+    /* A declared length over the cap is refused now, before a byte of it is
+     * read (and without a 100 Continue). */
+    cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl != NULL && strtoull(cl, NULL, 10) > WEBAPP_BODY_MAX) {
+        struct response resp = {0};
+
+        r->too_big = true;
+        r->route->fn(a, r, &resp);
+        return respond(r, &resp, false);
+    }
+    if (r->route->body == BODY_FORM) {
+        r->pp = MHD_create_post_processor(c, POST_BUFFER, on_form_field, r);
+        if (r->pp == NULL)
+            return refuse(r, false, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "Unsupported form",
+                          "The form must be sent as application/x-www-form-urlencoded or "
+                          "multipart/form-data.",
+                          false);
+    }
+    return MHD_YES;
+}
+
+/* A piece of the body. MHD_NO drops the connection. */
+static enum MHD_Result
+take_body(struct request *r, const char *data, size_t size)
+{
+    r->body_in += size;
+    if (r->route == NULL || r->route->body == BODY_NONE)
+        return MHD_YES;
+    if (r->too_big || r->body_in > WEBAPP_BODY_MAX) {
+        /* Buffer nothing more; the handler answers 413 at the end. */
+        r->too_big = true;
+        buf_fini(&r->body);
+        if (r->body_in <= DISCARD_MAX)
+            return MHD_YES;
+        log_warn("%s %s: the body goes on past %llu bytes: dropping the connection", r->method,
+                 r->path, (unsigned long long)DISCARD_MAX);
+        return MHD_NO;
+    }
+    if (r->route->body == BODY_RAW) {
+        buf_putn(&r->body, data, size);
+        return r->body.oom ? MHD_NO : MHD_YES;
+    }
+    if (!r->form.malformed && MHD_post_process(r->pp, data, size) == MHD_NO)
+        r->form.malformed = true;
+    return MHD_YES;
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+           const char *version, const char *upload_data, size_t *upload_data_size, void **req_cls)
+{
+    struct app *a = cls;
+    struct request *r = *req_cls;
+    struct response resp = {0};
+
+    (void)version;
+    if (r == NULL) {
+        r = calloc(1, sizeof *r);
+        if (r == NULL)
+            return MHD_NO;
+        r->conn = c;
+        r->method = method;
+        r->path = url;
+        r->started = clock_mono();
+        *req_cls = r;
+        return begin(a, r);
+    }
+    if (*upload_data_size > 0) {
+        size_t n = *upload_data_size;
+
+        *upload_data_size = 0;
+        return take_body(r, upload_data, n);
+    }
+    /* The whole request is in. The post processor hands over the last value
+     * only when destroyed, so finish it before the handler reads the form. */
+    if (r->pp != NULL) {
+        MHD_destroy_post_processor(r->pp);
+        r->pp = NULL;
+    }
+    if (r->route == NULL)
+        return MHD_NO; /* cannot happen: begin() answered every unrouted request */
+    r->route->fn(a, r, &resp);
+    return respond(r, &resp, false);
+}
+
+/* ----- the daemon ----- */
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+
+    (void)cls;
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    log_info("http: %s", msg);
+}
+
+struct server *
+server_start(struct app *a, const char *listen, char *err, size_t errlen)
+{
+    struct addrinfo hints = {0}, *ai = NULL;
+    struct sockaddr_storage ss;
+    struct server *s = NULL;
+    unsigned int flags, port;
+    char host[256], port_s[8];
+    int gai;
+
+    if (http_parse_listen(listen, host, sizeof host, &port, err, errlen) < 0)
+        return NULL;
+    snprintf(port_s, sizeof port_s, "%u", port);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG;
+    gai = getaddrinfo(host, port_s, &hints, &ai);
+    if (gai != 0) {
+        snprintf(err, errlen, "listen address '%s': %s", listen, gai_strerror(gai));
+        return NULL;
+    }
+    /* Bind exactly the address asked for (the first one it resolves to), never
+     * every interface. */
+    memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+    flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+            MHD_USE_ERROR_LOG;
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    freeaddrinfo(ai);
+    s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->app = a;
+    /* The logger goes first: MHD reports problems with later options through it. */
+    s->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, a,
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
+                            (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONNECTION_LIMIT,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+                            MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
+    if (s->d == NULL) {
+        snprintf(err, errlen, "cannot listen on %s (address in use or not available here?)",
+                 listen);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+unsigned int
+server_port(const struct server *s)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+
+    return info != NULL ? info->port : 0;
+}
+
+void
+server_stop(struct server *s)
+{
+    if (s == NULL)
+        return;
+    MHD_stop_daemon(s->d);
+    free(s);
+}

@@ -1,0 +1,234 @@
+/* webapp/webapp.h - what the webapp's files share: the application state every
+ * handler reaches (database pool, publisher), one request, one response, the
+ * route table, and the pure helpers (escaping, routing, body validation) that
+ * the unit tests call without a server. Nothing outside webapp/ includes it. */
+#ifndef CELERIAC_WEBAPP_H
+#define CELERIAC_WEBAPP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cJSON.h>
+#include <libpq-fe.h>
+#include <microhttpd.h>
+
+#include "broker/enqueue.h"
+#include "common/config.h"
+#include "common/uuid.h"
+
+#define WEBAPP_BODY_MAX (1024 * 1024) /* largest request body read: 413 above it */
+#define WEBAPP_LIST_DEFAULT 50        /* tasks listed when ?limit= is absent */
+#define WEBAPP_ID_MAX 128             /* longest {id} path segment kept */
+
+/* ----- growable string (html.c) ----- */
+
+/* A NUL-terminated string that grows as it is appended to. Starts as {0}.
+ * Allocation failure sets oom and makes every later append a no-op, so
+ * builders check once at the end instead of after every call. */
+struct buf {
+    char *data;
+    size_t len, cap;
+    bool oom;
+};
+
+void buf_putn(struct buf *b, const char *s, size_t n);
+void buf_put(struct buf *b, const char *s);
+void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void buf_reset(struct buf *b);
+void buf_fini(struct buf *b);
+/* Bytes of s to keep so that at most max bytes remain and no UTF-8 sequence
+ * is cut in half. */
+size_t utf8_prefix_len(const char *s, size_t max);
+/* Make s one line in place: runs of newlines, tabs and spaces (libpq's
+ * messages have "\n\t") become one space; trailing space goes. */
+void text_one_line(char *s);
+
+/* ----- HTML (html.c) ----- */
+
+/* The one escaping function: every dynamic value on a page goes through it.
+ * & < > " ' become entities; every other byte (UTF-8 included) is copied. */
+void html_esc(struct buf *b, const char *s);
+/* Open a page: doctype, head (title escaped, optional auto-refresh), the nav. */
+void html_begin(struct buf *b, const char *title, int refresh_s);
+void html_end(struct buf *b);
+extern const char html_style_css[]; /* served as /static/style.css */
+
+/* ----- one request and its answer ----- */
+
+struct app;
+struct request;
+struct response;
+typedef void (*route_fn)(struct app *a, struct request *r, struct response *resp);
+
+enum body_kind {
+    BODY_NONE, /* a body, if any, is ignored */
+    BODY_RAW,  /* kept as bytes (JSON API) */
+    BODY_FORM, /* fed to MHD's post processor into struct form */
+};
+
+struct route {
+    const char *method;  /* "GET" routes answer HEAD as well */
+    const char *pattern; /* "/api/tasks/{id}/logs": {id} is one non-empty segment */
+    route_fn fn;
+    enum body_kind body;
+    bool json;   /* errors answered as JSON (API) rather than HTML pages */
+    bool public; /* served without authentication even when CELERIAC_AUTH is set */
+};
+
+extern const struct route routes[]; /* terminated by a row with method NULL */
+
+enum route_result { ROUTE_FOUND, ROUTE_NOT_FOUND, ROUTE_BAD_METHOD };
+
+struct route_match {
+    const struct route *route; /* ROUTE_FOUND only */
+    char id[WEBAPP_ID_MAX];    /* the {id} segment ("" when none or too long) */
+    char allow[64];            /* ROUTE_BAD_METHOD: the Allow header's value */
+    bool json;                 /* the path is served as JSON (its errors too) */
+};
+
+/* Find the route for method and path (no query string). One trailing slash is
+ * ignored. ROUTE_BAD_METHOD when the path exists under other methods. m->json
+ * says how to answer errors: the path's routes decide, else route_path_is_api(). */
+enum route_result route_match(const char *method, const char *path, struct route_match *m);
+/* True for /api and everything under it: those paths answer errors in JSON. */
+bool route_path_is_api(const char *path);
+
+/* The fields of the HTML form, as MHD's post processor delivers them. */
+struct form {
+    struct buf name, args, kwargs, queue;
+    bool has_nul;   /* a value held a NUL byte (%00): refused */
+    bool malformed; /* the post processor gave up on the body */
+};
+
+struct request {
+    struct MHD_Connection *conn; /* NULL in unit tests */
+    const char *method;          /* MHD's, valid for the whole request */
+    const char *path;
+    const struct route *route;
+    char id[WEBAPP_ID_MAX];
+    struct buf body;  /* BODY_RAW: at most WEBAPP_BODY_MAX bytes */
+    uint64_t body_in; /* bytes received, including those discarded past the cap */
+    bool too_big;
+    struct MHD_PostProcessor *pp;
+    struct form form;
+    double started; /* clock_mono() at the first call, for the access log */
+};
+
+struct response {
+    unsigned int status;
+    const char *content_type;
+    struct buf body;
+    const char *static_body; /* instead of body: memory that outlives the daemon */
+    size_t static_len;
+    char location[160];
+    const char *allow;
+    const char *cache_control;
+    int retry_after; /* seconds, 0 = no header */
+};
+
+/* A query parameter, URL-decoded by MHD; NULL when absent (always in tests). */
+const char *http_query(struct request *r, const char *key);
+/* True when a POST's Origin header (NULL = none, e.g. curl) names this host,
+ * as the Host header or a proxy's X-Forwarded-Host (NULL = none) gives it: a
+ * cross-site form or fetch must not enqueue tasks in the user's name. A page
+ * on another site cannot set X-Forwarded-Host without a CORS preflight, which
+ * we never grant. */
+bool http_origin_ok(const char *origin, const char *host, const char *forwarded_host);
+/* Split "host:port" or "[v6]:port"; -1 with the reason in err. */
+int http_parse_listen(const char *listen, char *host, size_t hostlen, unsigned int *port, char *err,
+                      size_t errlen);
+
+/* ----- database pool (dbpool.c) ----- */
+
+struct dbpool;
+
+/* No connection is opened here: each is opened on first need. */
+struct dbpool *dbpool_new(const char *database_url, int size);
+void dbpool_free(struct dbpool *p);
+/* A connection for this thread alone, waiting up to wait_ms for a free one.
+ * A broken idle connection is replaced; a new one is checked against the
+ * schema until one check has passed. NULL with the reason in err. */
+PGconn *dbpool_get(struct dbpool *p, int wait_ms, char *err, size_t errlen);
+/* Give db back (NULL is fine); a broken one is closed, its slot freed. */
+void dbpool_put(struct dbpool *p, PGconn *db);
+
+/* ----- the shared broker connection (publisher.c) ----- */
+
+struct publisher;
+
+struct publisher *publisher_new(const char *amqp_url, int confirm_timeout_ms);
+void publisher_free(struct publisher *p);
+/* enqueue_publish_fn for enqueue_task(): ctx is the struct publisher. */
+int publisher_publish(void *ctx, const char *queue, const struct celery_msg *m, char *err,
+                      size_t errlen);
+/* Is the broker reachable? Probes the open connection, reopens it once if
+ * needed. 0, or -1 with the reason in err. Never publishes. */
+int publisher_check(struct publisher *p, char *err, size_t errlen);
+
+/* ----- the application (main.c fills it) ----- */
+
+struct app {
+    const struct config *cfg;
+    struct dbpool *db;
+    struct publisher *pub;
+    char origin[128]; /* tasks.origin of what the webapp enqueues */
+};
+
+/* ----- the server (server.c) ----- */
+
+struct server;
+
+/* Bind listen ("host:port") and serve a from a thread per connection. NULL
+ * with the reason in err. */
+struct server *server_start(struct app *a, const char *listen, char *err, size_t errlen);
+unsigned int server_port(const struct server *s);
+/* Stop accepting, close every connection, wait for running handlers. */
+void server_stop(struct server *s);
+
+/* ----- JSON API (api.c) ----- */
+
+/* Parse a POST /api/tasks body: NULL with a message for the client in err. */
+cJSON *api_parse_body(const char *buf, size_t len, char *err, size_t errlen);
+/* Check body's fields and point r at them (r borrows from body). 0, or -1
+ * with a message naming the field in err. Nothing is stored either way. */
+int api_enqueue_req(const cJSON *body, struct enqueue_req *r, char *err, size_t errlen);
+/* enqueue_task() with a pooled connection and the shared publisher. */
+int app_enqueue(struct app *a, struct enqueue_req *r, char id[UUID_STR_LEN], char *err,
+                size_t errlen);
+/* The HTTP status for an enqueue_rc. */
+unsigned int app_enqueue_status(int rc);
+
+void api_json(struct response *resp, unsigned int status, const cJSON *v);
+void api_error(struct response *resp, unsigned int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+void api_healthz(struct app *a, struct request *r, struct response *resp);
+void api_task_create(struct app *a, struct request *r, struct response *resp);
+void api_task_get(struct app *a, struct request *r, struct response *resp);
+void api_task_list(struct app *a, struct request *r, struct response *resp);
+void api_task_logs(struct app *a, struct request *r, struct response *resp);
+
+/* ----- HTML pages (pages.c) ----- */
+
+/* A small page with a title and one escaped sentence, at status. */
+void page_error(struct response *resp, unsigned int status, const char *title, const char *message);
+
+void page_home(struct app *a, struct request *r, struct response *resp);
+void page_task_create(struct app *a, struct request *r, struct response *resp);
+void page_task_list(struct app *a, struct request *r, struct response *resp);
+void page_task_detail(struct app *a, struct request *r, struct response *resp);
+void page_style(struct app *a, struct request *r, struct response *resp);
+
+/* ----- the task catalog shown on the form (catalog.c) ----- */
+
+/* Tasks celeriac's workers know, for the form's suggestions. The webapp does
+ * not link the worker, so this mirrors worker/registry.c by hand. */
+struct catalog_task {
+    const char *name;
+    const char *doc;
+    const char *example_args; /* JSON text for the form */
+};
+
+extern const struct catalog_task catalog_tasks[]; /* terminated by name NULL */
+
+#endif
