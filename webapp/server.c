@@ -489,14 +489,16 @@ server_start(struct app *a, const char *listen, char *err, size_t errlen)
         return NULL;
     }
     s->app = a;
-    /* The logger goes first: MHD reports problems with later options through it. */
-    s->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, a,
-                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
-                            (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONNECTION_LIMIT,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
-                            MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
+    /* The logger goes first: MHD reports problems with later options through it.
+     * No MHD_OPTION_LISTENING_ADDRESS_REUSE: MHD already sets SO_REUSEADDR (a
+     * restart binds despite TIME_WAIT), and the option's 1 adds SO_REUSEPORT,
+     * which lets a second webapp bind the same port and share its clients. */
+    s->d = MHD_start_daemon(
+        flags, (uint16_t)port, NULL, NULL, on_request, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONNECTION_LIMIT,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY, MHD_OPTION_END);
     if (s->d == NULL) {
         snprintf(err, errlen, "cannot listen on %s (address in use or not available here?)",
                  listen);
