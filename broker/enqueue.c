@@ -63,8 +63,8 @@ enqueue_task(PGconn *db, enqueue_publish_fn publish, void *ctx, const struct enq
     kwargs = r->kwargs ? json_print(r->kwargs) : NULL;
 
     /* Row first: a worker fast enough to finish before we return still finds it. */
-    rc = store_task_create(db, id, r->name, queue, args ? args : "[]", kwargs ? kwargs : "{}", why,
-                           sizeof why);
+    rc = store_task_create(db, id, r->name, queue, args ? args : "[]", kwargs ? kwargs : "{}",
+                           r->origin, why, sizeof why);
     if (rc == STORE_BAD_DATA) {
         snprintf(err, errlen, "the task's arguments cannot be stored (e.g. a \\u0000 in a string)");
         rc = ENQUEUE_INVALID;

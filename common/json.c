@@ -60,10 +60,11 @@ utf8_valid(const char *buf, size_t len)
     return true;
 }
 
-/* cJSON has no depth limit of its own in 1.7.15 beyond CJSON_NESTING_LIMIT (1000);
- * count brackets outside strings before parsing. */
-static bool
-depth_ok(const char *buf, size_t len, int max)
+/* Checks cJSON 1.7.15 does not make: nesting (its own limit is 1000) and
+ * \u0000 in strings, which it silently cuts the string at (losing data).
+ * NULL when fine, else the reason. */
+static const char *
+scan(const char *buf, size_t len, int max)
 {
     int depth = 0;
     bool in_str = false;
@@ -72,34 +73,40 @@ depth_ok(const char *buf, size_t len, int max)
         char c = buf[i];
 
         if (in_str) {
-            if (c == '\\')
+            if (c == '\\') {
+                if (len - i > 5 && memcmp(buf + i + 1, "u0000", 5) == 0)
+                    return "\\u0000 (NUL) in a string is not supported";
                 i++;
-            else if (c == '"')
+            } else if (c == '"') {
                 in_str = false;
+            }
         } else if (c == '"') {
             in_str = true;
         } else if (c == '[' || c == '{') {
             if (++depth > max)
-                return false;
+                return "too deep";
         } else if (c == ']' || c == '}') {
             depth--;
         }
     }
-    return true;
+    return NULL;
 }
 
 cJSON *
 json_parse(const char *buf, size_t len, char *err, size_t errlen)
 {
-    const char *end = NULL;
+    const char *end = NULL, *why;
     cJSON *v;
 
     if (!utf8_valid(buf, len)) {
         snprintf(err, errlen, "not valid UTF-8");
         return NULL;
     }
-    if (!depth_ok(buf, len, JSON_MAX_DEPTH)) {
-        snprintf(err, errlen, "JSON nested deeper than %d levels", JSON_MAX_DEPTH);
+    if ((why = scan(buf, len, JSON_MAX_DEPTH)) != NULL) {
+        if (strcmp(why, "too deep") == 0)
+            snprintf(err, errlen, "JSON nested deeper than %d levels", JSON_MAX_DEPTH);
+        else
+            snprintf(err, errlen, "%s", why);
         return NULL;
     }
     v = cJSON_ParseWithLengthOpts(buf, len, &end, false);

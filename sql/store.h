@@ -33,14 +33,16 @@ int store_ping(PGconn *db);
 
 /* Insert a PENDING row before the message is published. */
 int store_task_create(PGconn *db, const char *id, const char *name, const char *queue,
-                      const char *args_json, const char *kwargs_json, char *err, size_t errlen);
+                      const char *args_json, const char *kwargs_json, const char *origin,
+                      char *err, size_t errlen);
 /* Delete the row again when its publish failed, unless a worker already took it. */
 int store_task_forget_pending(PGconn *db, const char *id);
 /* One task as a JSON object (caller frees), or NULL with *rc set. */
 cJSON *store_task_get(PGconn *db, const char *id, int *rc);
 /* Newest first; state and name are optional filters (NULL = any). */
 cJSON *store_task_list(PGconn *db, const char *state, const char *name, int limit, int *rc);
-/* The task's log lines, oldest first, as a JSON array. */
+/* The task's log lines, oldest first, as a JSON array; STORE_NOT_FOUND when
+ * the task itself does not exist. */
 cJSON *store_task_logs(PGconn *db, const char *id, int *rc);
 /* True for a Celery state name. */
 bool store_state_valid(const char *state);

@@ -38,14 +38,16 @@ store_state_final(const char *state)
 
 int
 store_task_create(PGconn *db, const char *id, const char *name, const char *queue,
-                  const char *args_json, const char *kwargs_json, char *err, size_t errlen)
+                  const char *args_json, const char *kwargs_json, const char *origin,
+                  char *err, size_t errlen)
 {
     static const char sql[] =
-        "WITH t AS (INSERT INTO tasks (id, name, queue, args, kwargs)"
-        " VALUES ($1::uuid, $2, $3, $4::jsonb, $5::jsonb) RETURNING id, state, name)" NOTIFY_FROM_T;
-    const char *params[] = {id, name, queue, args_json, kwargs_json};
+        "WITH t AS (INSERT INTO tasks (id, name, queue, args, kwargs, origin)"
+        " VALUES ($1::uuid, $2, $3, $4::jsonb, $5::jsonb, $6) RETURNING id, state, name)"
+        NOTIFY_FROM_T;
+    const char *params[] = {id, name, queue, args_json, kwargs_json, origin};
     int rc;
-    PGresult *res = store_exec(db, "insert task", sql, 5, params, PGRES_TUPLES_OK, &rc);
+    PGresult *res = store_exec(db, "insert task", sql, 6, params, PGRES_TUPLES_OK, &rc);
 
     if (res == NULL)
         snprintf(err, errlen, rc == STORE_BAD_DATA ? "the database refused the task's values"
@@ -116,9 +118,10 @@ cJSON *
 store_task_logs(PGconn *db, const char *id, int *rc)
 {
     static const char sql[] =
-        "SELECT coalesce(json_agg(json_build_object('id', id, 'logged_at', logged_at,"
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM tasks WHERE id = $1::uuid) THEN"
+        " (SELECT coalesce(json_agg(json_build_object('id', id, 'logged_at', logged_at,"
         " 'level', level, 'message', message) ORDER BY id), '[]')::text"
-        " FROM task_logs WHERE task_id = $1::uuid";
+        " FROM task_logs WHERE task_id = $1::uuid) END";
     const char *params[] = {id};
 
     return query_json(db, "task logs", sql, 1, params, rc);

@@ -329,28 +329,23 @@ void
 api_task_logs(struct app *a, struct request *r, struct response *resp)
 {
     PGconn *db;
-    cJSON *row = NULL, *logs = NULL, *out = NULL;
+    cJSON *logs = NULL, *out = NULL;
     int rc;
 
     if (!id_ok_or_400(r, resp) || (db = db_or_503(a, resp)) == NULL)
         return;
-    /* task_logs has no row for a task that logged nothing: ask for the task
-     * itself so a wrong id is a 404, not an empty list. */
-    row = store_task_get(db, r->id, &rc);
-    if (row != NULL)
-        logs = store_task_logs(db, r->id, &rc);
+    logs = store_task_logs(db, r->id, &rc); /* a 404 for an unknown task, not [] */
     dbpool_put(a->db, db);
-    if (row == NULL || logs == NULL) {
+    if (logs == NULL) {
         store_failed(resp, rc, "reading the task's logs");
         goto out;
     }
     out = cJSON_CreateObject();
-    cJSON_AddStringToObject(out, "task_id", json_str(row, "id") ? json_str(row, "id") : r->id);
+    cJSON_AddStringToObject(out, "task_id", r->id);
     cJSON_AddItemToObject(out, "logs", logs);
     logs = NULL;
     api_json(resp, MHD_HTTP_OK, out);
 out:
-    cJSON_Delete(row);
     cJSON_Delete(logs);
     cJSON_Delete(out);
 }

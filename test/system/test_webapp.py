@@ -44,6 +44,7 @@ def test_demo_add_over_http_reaches_success_and_shows_in_the_pages(stack, webapp
                   "worker", "created_at", "started_at", "finished_at"):
         assert field in task, field
     assert task["args"] == [2, 3] and task["kwargs"] == {}
+    assert task["origin"].startswith("celeriac-webapp")
 
     logs = requests.get(f"{webapp.url}/api/tasks/{body['id']}/logs", timeout=10).json()
     assert [line["message"] for line in logs["logs"]] == ["adding 2 + 3"]
@@ -99,6 +100,7 @@ BAD_BODIES = [
     ("invalid task name", b'{"name": "../etc/passwd"}', 400, "name"),
     ("invalid queue name", b'{"name": "demo.add", "queue": "a b"}', 400, "queue"),
     ("unknown field", b'{"name": "demo.add", "argz": []}', 400, "argz"),
+    ("NUL in a string", b'{"name": "demo.add", "args": ["a\\u0000b"]}', 400, "NUL"),
     ("invalid UTF-8", b'{"name": "demo.add", "args": ["\xff"]}', 400, "UTF-8"),
     ("body over 1 MiB", b'{"name": "demo.add", "args": ["' + b"x" * (1 << 20) + b'"]}', 413, ""),
 ]

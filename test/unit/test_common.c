@@ -41,6 +41,12 @@ json_parse_names_the_problem(void **state)
     assert_non_null(strstr(err, "malformed JSON"));
     assert_null(json_parse("{} {}", 5, err, sizeof err));
     assert_non_null(strstr(err, "trailing data"));
+    /* cJSON would cut "a\u0000b" to "a": refuse it rather than lose data. */
+    assert_null(json_parse("[\"a\\u0000b\"]", 12, err, sizeof err));
+    assert_non_null(strstr(err, "NUL"));
+    v = json_parse("[\"a\\\\u0000b\"]", 13, err, sizeof err); /* an escaped backslash */
+    assert_non_null(v);
+    cJSON_Delete(v);
     assert_null(json_parse("\"\xff\"", 3, err, sizeof err));
     assert_non_null(strstr(err, "UTF-8"));
     memset(deep, '[', 100);
