@@ -353,31 +353,19 @@ out:
 void
 api_task_list(struct app *a, struct request *r, struct response *resp)
 {
-    const char *state = http_query(r, "state"), *name = http_query(r, "name");
-    const char *limit_s = http_query(r, "limit");
-    int limit = WEBAPP_LIST_DEFAULT, rc;
+    struct task_filters f;
+    char why[256];
     cJSON *tasks, *out;
     PGconn *db;
+    int rc;
 
-    /* An empty filter (?state=) is no filter, as an HTML form sends it. */
-    if (state != NULL && state[0] == '\0')
-        state = NULL;
-    if (name != NULL && name[0] == '\0')
-        name = NULL;
-    if (state != NULL && !store_state_valid(state)) {
-        api_error(resp, MHD_HTTP_BAD_REQUEST,
-                  "invalid state: use one of PENDING, RECEIVED, STARTED, RETRY, SUCCESS, "
-                  "FAILURE, REVOKED");
-        return;
-    }
-    if (limit_s != NULL && cfg_parse_int(limit_s, 1, STORE_LIST_MAX, &limit) < 0) {
-        api_error(resp, MHD_HTTP_BAD_REQUEST, "invalid limit: use a whole number from 1 to %d",
-                  STORE_LIST_MAX);
+    if (task_filters_parse(r, &f, why, sizeof why) < 0) {
+        api_error(resp, MHD_HTTP_BAD_REQUEST, "%s", why);
         return;
     }
     if ((db = db_or_503(a, resp)) == NULL)
         return;
-    tasks = store_task_list(db, state, name, limit, &rc);
+    tasks = store_task_list(db, f.state, f.name, f.limit, &rc);
     dbpool_put(a->db, db);
     if (tasks == NULL) {
         store_failed(resp, rc == STORE_NOT_FOUND ? STORE_ERR : rc, "listing tasks");

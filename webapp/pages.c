@@ -339,33 +339,21 @@ put_task_row(struct buf *b, const cJSON *t)
 void
 page_task_list(struct app *a, struct request *r, struct response *resp)
 {
-    const char *state = http_query(r, "state"), *name = http_query(r, "name");
-    const char *limit_s = http_query(r, "limit");
-    int limit = WEBAPP_LIST_DEFAULT, rc, n;
+    struct task_filters f;
+    int rc, n;
     char why[512];
     cJSON *tasks = NULL;
     const cJSON *t;
     struct buf *b = &resp->body;
     PGconn *db;
 
-    if (state != NULL && state[0] == '\0')
-        state = NULL;
-    if (name != NULL && name[0] == '\0')
-        name = NULL;
-    if (state != NULL && !store_state_valid(state)) {
-        page_error(resp, MHD_HTTP_BAD_REQUEST, "Invalid filter",
-                   "The state must be one of PENDING, RECEIVED, STARTED, RETRY, SUCCESS, "
-                   "FAILURE, REVOKED.");
-        return;
-    }
-    if (limit_s != NULL && cfg_parse_int(limit_s, 1, STORE_LIST_MAX, &limit) < 0) {
-        snprintf(why, sizeof why, "The limit must be a whole number from 1 to %d.", STORE_LIST_MAX);
+    if (task_filters_parse(r, &f, why, sizeof why) < 0) {
         page_error(resp, MHD_HTTP_BAD_REQUEST, "Invalid filter", why);
         return;
     }
     db = dbpool_get(a->db, DB_WAIT_MS, why, sizeof why);
     if (db != NULL) {
-        tasks = store_task_list(db, state, name, limit, &rc);
+        tasks = store_task_list(db, f.state, f.name, f.limit, &rc);
         dbpool_put(a->db, db);
     }
     if (tasks == NULL) {
@@ -376,7 +364,7 @@ page_task_list(struct app *a, struct request *r, struct response *resp)
     html_response(resp, MHD_HTTP_OK);
     html_begin(b, "Tasks", 0);
     buf_put(b, "<h1>Tasks</h1>\n");
-    put_filter_form(b, state, name);
+    put_filter_form(b, f.state, f.name);
     n = cJSON_GetArraySize(tasks);
     if (n == 0) {
         buf_put(b, "<p>No tasks match. <a href=\"/\">Run one.</a></p>\n");

@@ -23,6 +23,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "sql/store.h"
 
 #define CONNECTION_LIMIT 256          /* = the most threads serving at once */
 #define CONNECTION_TIMEOUT_S 30       /* an idle (keep-alive or stalled) client is dropped */
@@ -121,6 +122,31 @@ http_query(struct request *r, const char *key)
     if (r->conn == NULL)
         return NULL;
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+int
+task_filters_parse(struct request *r, struct task_filters *f, char *err, size_t errlen)
+{
+    const char *limit = http_query(r, "limit");
+
+    f->state = http_query(r, "state");
+    f->name = http_query(r, "name");
+    f->limit = WEBAPP_LIST_DEFAULT;
+    if (f->state != NULL && f->state[0] == '\0')
+        f->state = NULL;
+    if (f->name != NULL && f->name[0] == '\0')
+        f->name = NULL;
+    if (f->state != NULL && !store_state_valid(f->state)) {
+        snprintf(err, errlen, "invalid state: use one of PENDING, RECEIVED, STARTED, RETRY, "
+                              "SUCCESS, FAILURE, REVOKED");
+        return -1;
+    }
+    if (limit != NULL && limit[0] != '\0' &&
+        cfg_parse_int(limit, 1, STORE_LIST_MAX, &f->limit) < 0) {
+        snprintf(err, errlen, "invalid limit: use a whole number from 1 to %d", STORE_LIST_MAX);
+        return -1;
+    }
+    return 0;
 }
 
 /* ----- answers ----- */

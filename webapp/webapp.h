@@ -128,6 +128,16 @@ struct response {
 
 /* A query parameter, URL-decoded by MHD; NULL when absent (always in tests). */
 const char *http_query(struct request *r, const char *key);
+
+/* The filters of a task list (?state=&name=&limit=), shared by the API and the
+ * page. Empty values mean no filter, as an HTML form sends them. */
+struct task_filters {
+    const char *state; /* NULL: any */
+    const char *name;  /* NULL: any */
+    int limit;
+};
+/* 0, or -1 with the problem (one sentence) in err. */
+int task_filters_parse(struct request *r, struct task_filters *f, char *err, size_t errlen);
 /* True when a POST's Origin header (NULL = none, e.g. curl) names this host,
  * as the Host header or a proxy's X-Forwarded-Host (NULL = none) gives it: a
  * cross-site form or fetch must not enqueue tasks in the user's name. A page
