@@ -21,7 +21,7 @@
 #include "worker/task.h"
 
 #define POLL_MS 250        /* how often the consume loop looks at the stop flag */
-#define BACKOFF_MAX_S 10.0 /* longest wait between reconnection attempts */
+#define BACKOFF_MAX_S 5.0 /* longest wait between reconnection attempts */
 
 static volatile sig_atomic_t stop_requested; /* SIGTERM/SIGINT: finish the task, then exit */
 static volatile sig_atomic_t cancel_task;    /* asks a running task to stop early */

@@ -219,3 +219,28 @@ def test_programs_refuse_an_old_schema_and_migrate_is_repeatable(stack, empty_da
     again = subprocess.run([CELERIAC, "migrate"], env=env, capture_output=True, text=True,
                            timeout=30)
     assert again.returncode == 0 and "0 migrations applied" in again.stdout
+
+
+def test_workers_survive_a_broker_and_database_restart(stack, worker):
+    """Tasks in flight while RabbitMQ and PostgreSQL both restart, and tasks sent
+    after, all end SUCCESS; none runs twice (each run writes its log lines
+    once, with its final state)."""
+    before = celery_send(stack, [["demo.sleep", [0.2], {}]] * 30)
+    wait_until(lambda: (task_row(stack, before[2]) or {}).get("state") == "SUCCESS", 20,
+               message="the first tasks did not run")
+    stack.compose("down", "--services-only")
+    stack.compose("up", "--services-only", timeout=240)
+    after = celery_send(stack, [["demo.noop", [], {}]] * 30)
+
+    def all_done():
+        with db(stack).cursor() as cur:
+            cur.execute("SELECT count(*) FROM tasks WHERE id = ANY(%s::uuid[]) AND state = 'SUCCESS'",
+                        (before + after,))
+            return cur.fetchone()[0] == len(before + after)
+    wait_until(all_done, 120, interval=0.5, message="tasks lost across the restart")
+    with db(stack).cursor() as cur:
+        cur.execute("SELECT count(*) FROM task_logs WHERE task_id = ANY(%s::uuid[])", (before,))
+        assert cur.fetchone()[0] == 2 * len(before)  # "sleeping", "slept": once each
+        cur.execute("SELECT count(*) FROM task_logs WHERE task_id = ANY(%s::uuid[])", (after,))
+        assert cur.fetchone()[0] == len(after)
+    assert worker.poll() is None, "the worker died"
