@@ -32,16 +32,17 @@ BROKER_OBJ = broker/celery.o broker/conn.o broker/table.o broker/topology.o brok
              broker/consume.o broker/enqueue.o
 STORE_OBJ  = sql/store.o sql/store_tasks.o sql/store_workers.o sql/migrate.o sql/migrations.o
 CORE_OBJ   = $(COMMON_OBJ) $(BROKER_OBJ) $(STORE_OBJ)
+CATALOG_OBJ = worker/catalog.o # what the tasks are: data both the worker and the webapp use
 WORKER_OBJ = worker/master.o worker/child.o worker/registry.o worker/task.o worker/tasks/demo.o
 WEBAPP_OBJ = webapp/server.o webapp/routes.o webapp/api.o webapp/pages.o webapp/html.o \
-             webapp/publisher.o webapp/dbpool.o webapp/catalog.o
+             webapp/publisher.o webapp/dbpool.o
 
 BINS = bin/celeriac bin/celeriac-worker bin/celeriac-webapp
 all: $(BINS)
 
 bin/celeriac:        cli/main.o $(CORE_OBJ)
-bin/celeriac-worker: worker/main.o $(WORKER_OBJ) $(CORE_OBJ)
-bin/celeriac-webapp: webapp/main.o $(WEBAPP_OBJ) $(CORE_OBJ)
+bin/celeriac-worker: worker/main.o $(WORKER_OBJ) $(CATALOG_OBJ) $(CORE_OBJ)
+bin/celeriac-webapp: webapp/main.o $(WEBAPP_OBJ) $(CATALOG_OBJ) $(CORE_OBJ)
 $(BINS):
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -52,7 +53,7 @@ sql/migrations.c: sql/gen-migrations.sh $(sort $(wildcard sql/[0-9][0-9][0-9]_*.
 # Unit tests: one cmocka program per test/unit/test_*.c, linked with everything
 # but the programs' main.o.
 UNIT = $(patsubst %.c,%,$(wildcard test/unit/test_*.c))
-$(UNIT): %: %.o $(CORE_OBJ) $(WORKER_OBJ) $(WEBAPP_OBJ)
+$(UNIT): %: %.o $(CORE_OBJ) $(CATALOG_OBJ) $(WORKER_OBJ) $(WEBAPP_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 # Fuzz targets: built with test/fuzz/replay.c, they replay their corpus in

@@ -10,6 +10,7 @@
 
 #include "common/json.h"
 #include "sql/store.h"
+#include "worker/catalog.h"
 
 #define DB_WAIT_MS 5000
 #define SHORT_RESULT_MAX 80 /* bytes of result/error shown in the list */
@@ -164,7 +165,7 @@ render_form(struct response *resp, unsigned int status, const char *name, const 
                " placeholder=\"demo.add\" value=\"");
     html_esc(b, name);
     buf_put(b, "\">\n<datalist id=\"task-names\">\n");
-    for (const struct catalog_task *t = catalog_tasks; t->name != NULL; t++) {
+    for (const struct task_info *t = task_catalog; t->name != NULL; t++) {
         buf_put(b, "<option value=\"");
         html_esc(b, t->name);
         buf_put(b, "\">");
@@ -187,7 +188,7 @@ render_form(struct response *resp, unsigned int status, const char *name, const 
     buf_put(b, "\">\n<button type=\"submit\">Enqueue</button>\n</form>\n"
                "<h2>Known tasks</h2>\n<table>\n<tr><th>Name</th><th>What it does</th>"
                "<th>Example args</th></tr>\n");
-    for (const struct catalog_task *t = catalog_tasks; t->name != NULL; t++) {
+    for (const struct task_info *t = task_catalog; t->name != NULL; t++) {
         buf_put(b, "<tr><td><code>");
         html_esc(b, t->name);
         buf_put(b, "</code></td><td>");

@@ -229,16 +229,4 @@ void page_task_list(struct app *a, struct request *r, struct response *resp);
 void page_task_detail(struct app *a, struct request *r, struct response *resp);
 void page_style(struct app *a, struct request *r, struct response *resp);
 
-/* ----- the task catalog shown on the form (catalog.c) ----- */
-
-/* Tasks celeriac's workers know, for the form's suggestions. The webapp does
- * not link the worker, so this mirrors worker/registry.c by hand. */
-struct catalog_task {
-    const char *name;
-    const char *doc;
-    const char *example_args; /* JSON text for the form */
-};
-
-extern const struct catalog_task catalog_tasks[]; /* terminated by name NULL */
-
 #endif

@@ -8,7 +8,7 @@
 #include "broker/broker.h"
 #include "common/config.h"
 #include "common/log.h"
-#include "worker/registry.h"
+#include "worker/catalog.h"
 #include "worker/worker.h"
 
 static void
@@ -24,8 +24,8 @@ usage(FILE *out)
             "  -h, --help            this text\n\n"
             "Environment: AMQP_URL, DATABASE_URL, LOG_LEVEL (debug|info|warn|error).\n"
             "Tasks:\n");
-    for (const struct task_def *d = registry_tasks; d->name != NULL; d++)
-        fprintf(out, "  %s\n", d->doc);
+    for (const struct task_info *t = task_catalog; t->name != NULL; t++)
+        fprintf(out, "  %s\n", t->doc);
 }
 
 static int

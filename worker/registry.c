@@ -6,11 +6,11 @@
 #include "worker/tasks/tasks.h"
 
 const struct task_def registry_tasks[] = {
-    {"demo.add", task_demo_add, "demo.add(x, y): returns x + y"},
-    {"demo.noop", task_demo_noop, "demo.noop(): does nothing, returns null"},
-    {"demo.sleep", task_demo_sleep, "demo.sleep(seconds): sleeps (fractions allowed), returns seconds"},
-    {"demo.fail", task_demo_fail, "demo.fail(message): always fails with message"},
-    {NULL, NULL, NULL},
+    {"demo.add", task_demo_add},
+    {"demo.noop", task_demo_noop},
+    {"demo.sleep", task_demo_sleep},
+    {"demo.fail", task_demo_fail},
+    {NULL, NULL},
 };
 
 const struct task_def *

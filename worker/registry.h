@@ -1,5 +1,6 @@
-/* worker/registry.h - task name -> handler. The queue a task is routed to is
- * broker_queue_for_task()'s business (the webapp needs it without the handlers). */
+/* worker/registry.h - task name -> handler. What each task does is described
+ * in catalog.c; the queue it is routed to is broker_queue_for_task()'s
+ * business (the webapp needs both without the handlers). */
 #ifndef CELERIAC_REGISTRY_H
 #define CELERIAC_REGISTRY_H
 
@@ -8,7 +9,6 @@
 struct task_def {
     const char *name;
     task_fn run;
-    const char *doc; /* one line for --help and the webapp's form */
 };
 
 /* The handler for name, or NULL when this worker does not know the task. */

@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "worker/catalog.h"
 #include "worker/registry.h"
 #include "worker/task.h"
 
@@ -131,6 +132,27 @@ log_lines_stop_at_the_limit_with_a_marker(void **state)
     run_done(&r);
 }
 
+/* The catalog (what the webapp offers) and the registry (what the worker
+ * runs) name the same tasks. */
+static void
+the_catalog_and_the_registry_agree(void **state)
+{
+    int in_catalog = 0, in_registry = 0;
+
+    (void)state;
+    for (const struct task_info *t = task_catalog; t->name != NULL; t++, in_catalog++)
+        if (registry_find(t->name) == NULL)
+            fail_msg("%s is in the catalog but has no handler", t->name);
+    for (const struct task_def *d = registry_tasks; d->name != NULL; d++, in_registry++) {
+        const struct task_info *t = task_catalog;
+        while (t->name != NULL && strcmp(t->name, d->name) != 0)
+            t++;
+        if (t->name == NULL)
+            fail_msg("%s has a handler but no catalog entry", d->name);
+    }
+    assert_int_equal(in_catalog, in_registry);
+}
+
 static void
 unknown_tasks_are_not_found(void **state)
 {
@@ -149,6 +171,7 @@ main(void)
         cmocka_unit_test(fail_reports_its_message_as_celery_failure_meta),
         cmocka_unit_test(sleep_accepts_fractions_and_refuses_negative_times),
         cmocka_unit_test(log_lines_stop_at_the_limit_with_a_marker),
+        cmocka_unit_test(the_catalog_and_the_registry_agree),
         cmocka_unit_test(unknown_tasks_are_not_found),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

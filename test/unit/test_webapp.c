@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "webapp/webapp.h"
+#include "worker/catalog.h"
 
 #define A_UUID "0b6c2e1a-5d0e-4f47-9a51-8d2b1c3e7f10"
 
@@ -463,10 +464,10 @@ the_catalog_lists_the_demo_tasks(void **state)
     int n = 0;
 
     (void)state;
-    for (const struct catalog_task *t = catalog_tasks; t->name != NULL; t++, n++)
+    for (const struct task_info *t = task_catalog; t->name != NULL; t++, n++)
         assert_non_null(t->doc);
     assert_int_equal(n, 4);
-    assert_string_equal(catalog_tasks[0].name, "demo.add");
+    assert_string_equal(task_catalog[0].name, "demo.add");
 }
 
 int
