@@ -84,6 +84,15 @@ parse_json_flag(const char *flag, const char *text)
     return v;
 }
 
+/* A copy of row[key], or JSON null when the row or the field is missing. */
+static cJSON *
+field_or_null(const cJSON *row, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(row, key);
+
+    return v != NULL ? cJSON_Duplicate(v, true) : cJSON_CreateNull();
+}
+
 /* Poll the row until it is final or the time is up. Exit status: 0 SUCCESS,
  * 1 FAILURE or REVOKED, 3 still running when the wait ended. */
 static int
@@ -104,12 +113,8 @@ wait_and_print(PGconn *db, const char *id, double seconds)
 
             cJSON_AddStringToObject(out, "id", id);
             cJSON_AddStringToObject(out, "state", state ? state : "UNKNOWN");
-            cJSON_AddItemToObject(out, "result",
-                                  cJSON_Duplicate(cJSON_GetObjectItem(row, "result"), true)
-                                      ?: cJSON_CreateNull());
-            cJSON_AddItemToObject(out, "error",
-                                  cJSON_Duplicate(cJSON_GetObjectItem(row, "error"), true)
-                                      ?: cJSON_CreateNull());
+            cJSON_AddItemToObject(out, "result", field_or_null(row, "result"));
+            cJSON_AddItemToObject(out, "error", field_or_null(row, "error"));
             text = json_print(out);
             printf("%s\n", text);
             cJSON_free(text);

@@ -37,6 +37,32 @@ log_set_child(int slot)
     snprintf(log_role, sizeof log_role, "child.%d", slot);
 }
 
+/* Format at line + n, truncating to fit size; returns the new length, at most
+ * size - 1 (the slot of the NUL, which log_msg() fills with the newline). */
+static size_t
+vappend(char *line, size_t size, size_t n, const char *fmt, va_list ap)
+{
+    int w;
+
+    if (n >= size - 1)
+        return n;
+    w = vsnprintf(line + n, size - n, fmt, ap);
+    if (w < 0)
+        return n;
+    return n + (size_t)w < size - 1 ? n + (size_t)w : size - 1;
+}
+
+static size_t __attribute__((format(printf, 4, 5)))
+append(char *line, size_t size, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    n = vappend(line, size, n, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
 void
 log_msg(enum log_level lvl, const char *task_id, const char *fmt, ...)
 {
@@ -44,7 +70,6 @@ log_msg(enum log_level lvl, const char *task_id, const char *fmt, ...)
     struct timespec ts;
     struct tm tm;
     size_t n;
-    int w;
     va_list ap;
 
     if (lvl < log_threshold)
@@ -52,17 +77,13 @@ log_msg(enum log_level lvl, const char *task_id, const char *fmt, ...)
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
-    w = snprintf(line + n, sizeof line - n, ".%03ldZ %s %s[%ld] ", ts.tv_nsec / 1000000L,
-                 level_names[lvl], log_role, (long)getpid());
-    n += (size_t)w;
-    if (task_id != NULL && n < sizeof line) {
-        w = snprintf(line + n, sizeof line - n, "task=%s ", task_id);
-        n = n + (size_t)w < sizeof line ? n + (size_t)w : sizeof line - 1;
-    }
+    n = append(line, sizeof line, n, ".%03ldZ %s %s[%ld] ", ts.tv_nsec / 1000000L,
+               level_names[lvl], log_role, (long)getpid());
+    if (task_id != NULL)
+        n = append(line, sizeof line, n, "task=%s ", task_id);
     va_start(ap, fmt);
-    w = vsnprintf(line + n, sizeof line - n, fmt, ap);
+    n = vappend(line, sizeof line, n, fmt, ap);
     va_end(ap);
-    n = w < 0 ? n : (n + (size_t)w < sizeof line - 1 ? n + (size_t)w : sizeof line - 2);
     /* libpq and others end their messages with '\n': one event, one line. */
     for (size_t i = 0; i < n; i++)
         if (line[i] == '\n' || line[i] == '\r')

@@ -124,10 +124,12 @@ reject(struct child *c, const struct broker_delivery *d, const struct celery_msg
 }
 
 /* Write the outcome, reconnecting to PostgreSQL as often as needed. 0 once
- * committed, -1 when told to stop before that. */
+ * committed, -1 when told to stop before that. *ok turns false when a result
+ * PostgreSQL refuses had to be stored as a failure instead. */
 static int
-finish(struct child *c, struct task_ctx *t, bool ok)
+finish(struct child *c, struct task_ctx *t, bool *okp)
 {
+    bool ok = *okp;
     const char *id = t->msg->id;
     char *result = NULL, *meta = NULL;
     const char *state = ok ? "SUCCESS" : "FAILURE";
@@ -161,6 +163,7 @@ finish(struct child *c, struct task_ctx *t, bool ok)
     }
     cJSON_free(result);
     cJSON_free(meta);
+    *okp = ok;
     if (rc == STORE_NOT_FOUND)
         log_task(LL_WARN, id, "the task's row disappeared before its result was written");
     return rc == STORE_OK || rc == STORE_NOT_FOUND ? 0 : -1;
@@ -223,8 +226,8 @@ process(struct child *c, struct broker_delivery *d)
         log_task(LL_INFO, m.id, "%s failed in %.3f s: %s: %s", m.task, clock_mono() - t0,
                  t.exc_type, t.error);
     t.db = NULL; /* a task must not keep the connection past its return */
-    if (finish(c, &t, ok) == 0) {
-        report(c, ok && t.exc_type[0] == '\0' ? 'D' : 'F', m.id);
+    if (finish(c, &t, &ok) == 0) {
+        report(c, ok ? 'D' : 'F', m.id);
         rc = broker_ack(c->b, d->tag);
     }
     task_ctx_fini(&t);

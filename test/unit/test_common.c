@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "common/config.h"
+#include "common/log.h"
 #include "common/json.h"
 #include "common/uuid.h"
 
@@ -96,6 +99,44 @@ urls_are_redacted_before_logging(void **state)
     assert_string_equal(out, "postgresql://celeriac@127.0.0.1/db");
 }
 
+/* Run log_msg with stderr on a pipe; returns what it wrote (static buffer). */
+static const char *
+captured_log(const char *task_id, const char *message)
+{
+    static char out[8192];
+    int fds[2], saved = dup(STDERR_FILENO);
+    ssize_t n;
+
+    assert_int_equal(pipe(fds), 0);
+    dup2(fds[1], STDERR_FILENO);
+    log_msg(LL_WARN, task_id, "%s", message);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    close(fds[1]);
+    n = read(fds[0], out, sizeof out - 1);
+    close(fds[0]);
+    out[n > 0 ? n : 0] = '\0';
+    return out;
+}
+
+static void
+log_lines_are_single_bounded_lines_with_role_and_task(void **state)
+{
+    static char big[5000];
+    const char *line;
+
+    (void)state;
+    log_init("test");
+    line = captured_log("0b6c2e1a-5d0e-4f47-9a51-8d2b1c3e7f10", "server said\nno\n");
+    assert_non_null(strstr(line, " WARN  test["));
+    assert_non_null(strstr(line, "task=0b6c2e1a-5d0e-4f47-9a51-8d2b1c3e7f10 server said no\n"));
+    assert_ptr_equal(strchr(line, '\n'), line + strlen(line) - 1); /* exactly one newline, last */
+    memset(big, 'x', sizeof big - 1);
+    line = captured_log(NULL, big);
+    assert_int_equal(strlen(line), 2048);
+    assert_int_equal(line[2047], '\n');
+}
+
 static void
 uuids_are_random_and_checked(void **state)
 {
@@ -120,6 +161,7 @@ main(void)
         cmocka_unit_test(json_parse_names_the_problem),
         cmocka_unit_test(config_reads_the_environment_and_rejects_bad_numbers),
         cmocka_unit_test(urls_are_redacted_before_logging),
+        cmocka_unit_test(log_lines_are_single_bounded_lines_with_role_and_task),
         cmocka_unit_test(uuids_are_random_and_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
