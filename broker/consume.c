@@ -131,6 +131,8 @@ broker_pump(struct broker *b, int timeout_ms, struct broker_delivery *d)
         else
             b->stash_head = s;
         b->stash_tail = s;
+        log_debug("amqp: delivery %llu kept while waiting for a confirm",
+                  (unsigned long long)s->d.tag);
         return 0;
     }
     case AMQP_BASIC_CANCEL_METHOD:
