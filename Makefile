@@ -57,19 +57,24 @@ $(UNIT): %: %.o $(CORE_OBJ) $(CATALOG_OBJ) $(WORKER_OBJ) $(WEBAPP_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 # Fuzz targets: built with test/fuzz/replay.c, they replay their corpus in
-# `make test`; `make fuzz` (clang + libFuzzer) explores for FUZZ_SECONDS each.
+# `make test`; `make fuzz` (clang + libFuzzer) explores for FUZZ_SECONDS each,
+# reading the seeds in test/fuzz/corpus/ and writing what it finds (new inputs,
+# crashes) to test/fuzz/out/: copy a crash into the seeds as a regression.
 FUZZ = $(patsubst %.c,%,$(wildcard test/fuzz/fuzz_*.c))
-$(FUZZ): %: %.o test/fuzz/replay.o $(CORE_OBJ)
+$(FUZZ): %: %.o test/fuzz/replay.o $(CORE_OBJ) $(CATALOG_OBJ) $(WEBAPP_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 FUZZ_SECONDS ?= 60
-fuzz:
+fuzz: sql/migrations.c
 	@command -v clang >/dev/null || { echo "make fuzz needs clang and libclang-rt-14-dev"; exit 2; }
 	@mkdir -p test/fuzz/out
 	@for t in $(FUZZ); do name=$$(basename $$t); \
 	  clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -I. \
 	    $$(pkg-config --cflags $(PKGS)) -o test/fuzz/out/$$name $$t.c \
-	    $(filter-out sql/migrations.o,$(CORE_OBJ:.o=.c)) sql/migrations.c $(LDLIBS) && \
-	  test/fuzz/out/$$name -max_total_time=$(FUZZ_SECONDS) test/fuzz/corpus/$${name#fuzz_} || exit 1; done
+	    $(CORE_OBJ:.o=.c) \
+	    $(CATALOG_OBJ:.o=.c) $(WEBAPP_OBJ:.o=.c) $(LDLIBS) && \
+	  mkdir -p test/fuzz/out/corpus-$$name && \
+	  test/fuzz/out/$$name -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=test/fuzz/out/ \
+	    test/fuzz/out/corpus-$$name test/fuzz/corpus/$${name#fuzz_} || exit 1; done
 
 test/bench/bench: test/bench/bench.o $(CORE_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
