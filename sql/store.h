@@ -62,13 +62,19 @@ struct store_log_line {
 
 /* Mark the task RECEIVED by worker (creating the row when a foreign client
  * sent the task). 1: run it; 0: its row is already final, do not run it again;
- * or a negative enum store_rc. */
+ * or a negative enum store_rc.
+ * RECEIVED and STARTED are progress marks: they commit without waiting for
+ * the WAL flush (synchronous_commit off, for that transaction only). A
+ * database crash may lose them, never the final state, whose synchronous
+ * commit flushes every earlier one; store_task_finish() needs no earlier row. */
 int store_task_receive(PGconn *db, const struct celery_msg *m, const char *queue,
                        const char *worker);
 int store_task_start(PGconn *db, const char *id);
 /* Write the final state, result (JSON text or NULL), error (or NULL) and the
- * buffered log lines in one statement. STORE_OK or negative. */
-int store_task_finish(PGconn *db, const char *id, const char *state, const char *result_json,
+ * buffered log lines in one statement, creating the row from m if it is gone.
+ * Committed synchronously: the caller acks after it. STORE_OK or negative. */
+int store_task_finish(PGconn *db, const struct celery_msg *m, const char *queue,
+                      const char *worker, const char *state, const char *result_json,
                       const char *error, const struct store_log_line *logs, int nlogs);
 /* Record FAILURE for a message that cannot run (unknown task, bad data),
  * creating the row if needed. */

@@ -17,6 +17,12 @@
 
 #define FINAL_STATES "('SUCCESS', 'FAILURE', 'REVOKED')"
 
+/* The same, for a progress mark (RECEIVED, STARTED): the commit does not wait
+ * for the WAL flush. set_config(..., true) lasts for this transaction only. */
+#define NOTIFY_FROM_T_ASYNC                                                                        \
+    " SELECT pg_notify('task_state', json_build_object('id', id, 'state', state, 'name', name)"   \
+    "::text), set_config('synchronous_commit', 'off', true) FROM t"
+
 static const char *const states[] = {"PENDING", "RECEIVED", "STARTED", "RETRY",
                                      "SUCCESS", "FAILURE",  "REVOKED"};
 
@@ -136,7 +142,8 @@ store_task_receive(PGconn *db, const struct celery_msg *m, const char *queue, co
         " VALUES ($1::uuid, $2, $3, $4::jsonb, $5::jsonb, 'RECEIVED', $6::int, $7, $8, now())"
         " ON CONFLICT (id) DO UPDATE SET state = 'RECEIVED', retries = EXCLUDED.retries,"
         " worker = EXCLUDED.worker, received_at = now()"
-        " WHERE tasks.state NOT IN " FINAL_STATES " RETURNING id, state, name)" NOTIFY_FROM_T;
+        " WHERE tasks.state NOT IN " FINAL_STATES " RETURNING id, state, name)"
+        NOTIFY_FROM_T_ASYNC;
     char *args = json_print(m->args), *kwargs = json_print(m->kwargs);
     char retries[16];
     const char *params[] = {m->id, m->task, queue, args ? args : "[]", kwargs ? kwargs : "{}",
@@ -159,7 +166,7 @@ store_task_start(PGconn *db, const char *id)
 {
     static const char sql[] = "WITH t AS (UPDATE tasks SET state = 'STARTED', started_at = now()"
                               " WHERE id = $1::uuid AND state NOT IN " FINAL_STATES
-                              " RETURNING id, state, name)" NOTIFY_FROM_T;
+                              " RETURNING id, state, name)" NOTIFY_FROM_T_ASYNC;
     const char *params[] = {id};
     int rc;
     PGresult *res = store_exec(db, "start task", sql, 1, params, PGRES_TUPLES_OK, &rc);
@@ -187,25 +194,48 @@ logs_json(const struct store_log_line *logs, int nlogs)
 }
 
 int
-store_task_finish(PGconn *db, const char *id, const char *state, const char *result_json,
-                  const char *error, const struct store_log_line *logs, int nlogs)
+store_task_finish(PGconn *db, const struct celery_msg *m, const char *queue, const char *worker,
+                  const char *state, const char *result_json, const char *error,
+                  const struct store_log_line *logs, int nlogs)
 {
-    /* One statement, so the state, the result and the log lines commit together. */
+    /* One statement, so the state, the result and the log lines commit
+     * together; an upsert, so a RECEIVED row lost in a crash does not matter.
+     * The log lines' CTE reads from t so that their foreign key finds the row. */
     static const char sql[] =
-        "WITH t AS (UPDATE tasks SET state = $2, result = $3::jsonb, error = $4,"
-        " finished_at = now() WHERE id = $1::uuid RETURNING id, state, name),"
+        "WITH t AS (INSERT INTO tasks (id, name, queue, args, kwargs, state, result, error,"
+        " retries, worker, origin, received_at, finished_at)"
+        " VALUES ($1::uuid, $2, $3, $4::jsonb, $5::jsonb, $6, $7::jsonb, $8, $9::int, $10,"
+        " $11, now(), now())"
+        " ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, result = EXCLUDED.result,"
+        " error = EXCLUDED.error, worker = EXCLUDED.worker, finished_at = now()"
+        " RETURNING id, state, name),"
         " l AS (INSERT INTO task_logs (task_id, level, message, logged_at)"
-        " SELECT $1::uuid, x.level, x.message, x.at FROM jsonb_to_recordset($5::jsonb)"
+        " SELECT t.id, x.level, x.message, x.at FROM t, jsonb_to_recordset($12::jsonb)"
         " AS x(level text, message text, at timestamptz))" NOTIFY_FROM_T;
     char *logs_text = logs_json(logs, nlogs);
-    const char *params[] = {id, state, result_json, error, logs_text ? logs_text : "[]"};
+    char *args = json_print(m->args), *kwargs = json_print(m->kwargs);
+    char retries[16];
+    const char *params[] = {m->id,
+                            m->task,
+                            queue,
+                            args ? args : "[]",
+                            kwargs ? kwargs : "{}",
+                            state,
+                            result_json,
+                            error,
+                            retries,
+                            worker,
+                            m->origin,
+                            logs_text ? logs_text : "[]"};
     int rc;
-    PGresult *res = store_exec(db, "finish task", sql, 5, params, PGRES_TUPLES_OK, &rc);
+    PGresult *res;
 
-    if (res != NULL && PQntuples(res) == 0)
-        rc = STORE_NOT_FOUND;
+    snprintf(retries, sizeof retries, "%d", m->retries);
+    res = store_exec(db, "finish task", sql, 12, params, PGRES_TUPLES_OK, &rc);
     PQclear(res);
     cJSON_free(logs_text);
+    cJSON_free(args);
+    cJSON_free(kwargs);
     return rc;
 }
 

@@ -127,10 +127,9 @@ reject(struct child *c, const struct broker_delivery *d, const struct celery_msg
  * committed, -1 when told to stop before that. *ok turns false when a result
  * PostgreSQL refuses had to be stored as a failure instead. */
 static int
-finish(struct child *c, struct task_ctx *t, bool *okp)
+finish(struct child *c, struct task_ctx *t, const char *queue, bool *okp)
 {
     bool ok = *okp;
-    const char *id = t->msg->id;
     char *result = NULL, *meta = NULL;
     const char *state = ok ? "SUCCESS" : "FAILURE";
     int rc;
@@ -140,9 +139,9 @@ finish(struct child *c, struct task_ctx *t, bool *okp)
     else
         meta = task_failure_meta(t);
     for (;;) {
-        rc = store_task_finish(c->db, id, state, ok ? result : meta, ok ? NULL : t->error,
-                               t->logs, t->nlogs);
-        if (rc == STORE_OK || rc == STORE_NOT_FOUND)
+        rc = store_task_finish(c->db, t->msg, queue, c->cfg->nodename, state,
+                               ok ? result : meta, ok ? NULL : t->error, t->logs, t->nlogs);
+        if (rc == STORE_OK)
             break;
         if (rc == STORE_BAD_DATA && ok) {
             /* e.g. a \u0000 in the result: jsonb refuses it. Fail visibly instead. */
@@ -164,9 +163,7 @@ finish(struct child *c, struct task_ctx *t, bool *okp)
     cJSON_free(result);
     cJSON_free(meta);
     *okp = ok;
-    if (rc == STORE_NOT_FOUND)
-        log_task(LL_WARN, id, "the task's row disappeared before its result was written");
-    return rc == STORE_OK || rc == STORE_NOT_FOUND ? 0 : -1;
+    return rc == STORE_OK ? 0 : -1;
 }
 
 /* Take one delivery to its ack. 0 when acked, -1 when it was left unacked
@@ -226,7 +223,7 @@ process(struct child *c, struct broker_delivery *d)
         log_task(LL_INFO, m.id, "%s failed in %.3f s: %s: %s", m.task, clock_mono() - t0,
                  t.exc_type, t.error);
     t.db = NULL; /* a task must not keep the connection past its return */
-    if (finish(c, &t, &ok) == 0) {
+    if (finish(c, &t, d->routing_key, &ok) == 0) {
         report(c, ok ? 'D' : 'F', m.id);
         rc = broker_ack(c->b, d->tag);
     }

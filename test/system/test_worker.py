@@ -273,3 +273,17 @@ def test_prefetch_keeps_deliveries_that_arrive_while_a_dead_letter_is_confirmed(
     assert proc.terminate(timeout=30) == 0
     # The prefetched deliveries precede the confirm on the wire: the stash was used.
     assert "kept while waiting for a confirm" in proc.log_text()
+
+
+def test_the_final_state_is_stored_even_if_the_progress_rows_were_lost(stack, worker):
+    """RECEIVED and STARTED commit without waiting for the WAL flush; a database
+    crash may lose them. The final write must not depend on them: here the row
+    vanishes while the task runs, and SUCCESS still lands with its log."""
+    [task_id] = celery_send(stack, [["demo.sleep", [1], {}]])
+    wait_until(lambda: (task_row(stack, task_id) or {}).get("state") == "STARTED", 20,
+               message="the task did not start")
+    with db(stack).cursor() as cur:
+        cur.execute("DELETE FROM tasks WHERE id = %s", (task_id,))
+    row = wait_final(stack, task_id)
+    assert row["state"] == "SUCCESS" and row["result"] == 1
+    assert log_messages(stack, task_id) == ["sleeping 1 s", "slept 1 s"]
