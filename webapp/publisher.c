@@ -1,9 +1,12 @@
-/* webapp/publisher.c - the webapp's one connection to RabbitMQ. A struct broker
- * is not thread-safe, so every connection thread publishes through this one
- * under a mutex: publishes are short (one message, one confirm), and a single
- * channel keeps RabbitMQ's connection list to one line per webapp. The
- * connection is opened on first need and reopened (once per request) after
- * any failure, declaring the topology each time. */
+/* webapp/publisher.c - the webapp's one connection to RabbitMQ, shared by
+ * every connection thread. A struct broker is not thread-safe, and waiting for
+ * each confirm in turn would cap the webapp at one round trip per request, so
+ * publishing works like a group commit: a request queues its encoded message;
+ * whichever request finds no batch in flight becomes the leader, publishes
+ * every message queued so far, waits once for all their confirms, hands each
+ * request its result and leads again while more arrived meanwhile. The
+ * connection is opened on first need and reopened (once per batch) after any
+ * failure, declaring the topology each time. */
 #include "webapp/webapp.h"
 
 #include <pthread.h>
@@ -21,8 +24,21 @@
  * before publishing rather than fail the user's request. */
 #define PROBE_AFTER_IDLE_S 1.0
 
+/* One request's message, queued until a leader publishes it. */
+struct pending {
+    const char *queue;
+    struct celery_wire wire;
+    bool done;
+    int rc;
+    char err[256];
+    struct pending *next;
+};
+
 struct publisher {
-    pthread_mutex_t mu;
+    pthread_mutex_t mu; /* guards the queue and busy; b belongs to whoever set busy */
+    pthread_cond_t done; /* broadcast when a batch's results are in */
+    struct pending *head, *tail;
+    bool busy;        /* a leader (or a health check) is using b */
     struct broker *b; /* NULL until the first successful connect */
     char *url;
     int timeout_ms;
@@ -44,6 +60,7 @@ publisher_new(const char *amqp_url, int confirm_timeout_ms)
     }
     p->timeout_ms = confirm_timeout_ms;
     pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->done, NULL);
     return p;
 }
 
@@ -53,12 +70,13 @@ publisher_free(struct publisher *p)
     if (p == NULL)
         return;
     broker_close(p->b);
+    pthread_cond_destroy(&p->done);
     pthread_mutex_destroy(&p->mu);
     free(p->url);
     free(p);
 }
 
-/* With p->mu held: make p->b an open connection with the topology declared,
+/* With p->busy ours: make p->b an open connection with the topology declared,
  * probing it first when probe is set. Reconnects at most once. */
 static int
 ensure_open(struct publisher *p, bool probe, char *err, size_t errlen)
@@ -92,30 +110,85 @@ ensure_open(struct publisher *p, bool probe, char *err, size_t errlen)
     return 0;
 }
 
+/* With p->busy ours and p->mu released: publish batch (a list linked by next)
+ * and wait for every confirm. One verdict for the batch: RabbitMQ nacks only
+ * on internal errors, and a message of a failed batch that was in fact stored
+ * still runs (its worker recreates the row), so failing all is the safe side. */
+static void
+publish_batch(struct publisher *p, struct pending *batch)
+{
+    char err[256] = "";
+    struct pending *q;
+    int rc = -1;
+
+    if (ensure_open(p, clock_mono() - p->last_ok >= PROBE_AFTER_IDLE_S, err, sizeof err) < 0)
+        goto out;
+    /* Publishes are mandatory through the default exchange: a queue nobody
+     * declared would make the message unroutable. The broker remembers what
+     * it declared on this connection, so the standard queues cost nothing.
+     * All declares come first: they are RPCs, the confirms are not. */
+    for (q = batch; q != NULL; q = q->next) {
+        if (broker_declare_queue(p->b, q->queue) < 0) {
+            snprintf(err, sizeof err, "RabbitMQ refused to declare queue '%s'", q->queue);
+            goto out;
+        }
+    }
+    for (q = batch; q != NULL; q = q->next)
+        if (broker_publish_nowait(p->b, q->queue, &q->wire, err, sizeof err) < 0)
+            goto out;
+    if (broker_wait_confirms(p->b, p->timeout_ms, err, sizeof err) < 0)
+        goto out;
+    p->last_ok = clock_mono();
+    rc = 0;
+out:
+    for (q = batch; q != NULL; q = q->next) {
+        q->rc = rc;
+        snprintf(q->err, sizeof q->err, "%s", err);
+    }
+}
+
 int
 publisher_publish(void *ctx, const char *queue, const struct celery_msg *m, char *err,
                   size_t errlen)
 {
     struct publisher *p = ctx;
-    int rc = -1;
+    struct pending me = {.queue = queue};
 
+    if (celery_encode(m, &me.wire, err, errlen) < 0)
+        return -1;
     pthread_mutex_lock(&p->mu);
-    if (ensure_open(p, clock_mono() - p->last_ok >= PROBE_AFTER_IDLE_S, err, errlen) < 0)
-        goto out;
-    /* Publishes are mandatory through the default exchange: a queue nobody
-     * declared would make the message unroutable. The broker remembers what
-     * it declared on this connection, so the standard queues cost nothing. */
-    if (broker_declare_queue(p->b, queue) < 0) {
-        snprintf(err, errlen, "RabbitMQ refused to declare queue '%s'", queue);
-        goto out;
+    if (p->tail != NULL)
+        p->tail->next = &me;
+    else
+        p->head = &me;
+    p->tail = &me;
+    while (!me.done) {
+        struct pending *batch, *q, *next;
+
+        if (p->busy) {
+            pthread_cond_wait(&p->done, &p->mu);
+            continue;
+        }
+        /* Lead: take everything queued (ours included) and publish it
+         * without the lock, so requests arriving meanwhile can queue. */
+        p->busy = true;
+        batch = p->head;
+        p->head = p->tail = NULL;
+        pthread_mutex_unlock(&p->mu);
+        publish_batch(p, batch);
+        pthread_mutex_lock(&p->mu);
+        for (q = batch; q != NULL; q = next) {
+            next = q->next; /* q may be gone as soon as its owner sees done */
+            q->done = true;
+        }
+        p->busy = false;
+        pthread_cond_broadcast(&p->done);
     }
-    if (broker_publish_task(p->b, queue, m, p->timeout_ms, err, errlen) < 0)
-        goto out;
-    p->last_ok = clock_mono();
-    rc = 0;
-out:
     pthread_mutex_unlock(&p->mu);
-    return rc;
+    if (me.rc < 0)
+        snprintf(err, errlen, "%s", me.err);
+    celery_wire_fini(&me.wire);
+    return me.rc;
 }
 
 int
@@ -124,9 +197,16 @@ publisher_check(struct publisher *p, char *err, size_t errlen)
     int rc;
 
     pthread_mutex_lock(&p->mu);
+    while (p->busy)
+        pthread_cond_wait(&p->done, &p->mu);
+    p->busy = true;
+    pthread_mutex_unlock(&p->mu);
     rc = ensure_open(p, true, err, errlen);
     if (rc == 0)
         p->last_ok = clock_mono();
+    pthread_mutex_lock(&p->mu);
+    p->busy = false;
+    pthread_cond_broadcast(&p->done);
     pthread_mutex_unlock(&p->mu);
     return rc;
 }

@@ -196,3 +196,28 @@ def test_webapp_refuses_an_old_schema(stack, empty_database):
     out = subprocess.run([WEBAPP], env=env, capture_output=True, text=True, timeout=30)
     assert out.returncode == 1
     assert "celeriac migrate" in out.stderr
+
+
+def test_concurrent_enqueues_share_publisher_batches_and_all_run(stack, webapp, worker):
+    """Many clients at once: their publishes are confirmed in shared batches;
+    every 202 is a task that exists and runs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def enqueue(i):
+        with requests.Session() as s:
+            return [s.post(f"{webapp.url}/api/tasks", json={"name": "demo.add", "args": [i, k]},
+                           timeout=30) for k in range(10)]
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        answers = [r for batch in pool.map(enqueue, range(24)) for r in batch]
+    assert [r.status_code for r in answers] == [202] * 240
+    expected = {r.json()["id"]: i + k for i in range(24) for k, r in
+                enumerate(answers[i * 10:(i + 1) * 10])}
+
+    def all_done():
+        with db(stack).cursor() as cur:
+            cur.execute("SELECT id::text, result FROM tasks WHERE id = ANY(%s::uuid[])"
+                        " AND state = 'SUCCESS'", (list(expected),))
+            rows = dict(cur.fetchall())
+        return rows if len(rows) == len(expected) else None
+    results = wait_until(all_done, 60, interval=0.2, message="not every accepted task ran")
+    assert results == expected

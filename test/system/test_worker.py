@@ -8,6 +8,7 @@ import time
 import uuid
 
 import pytest
+import requests
 
 from harness import (REPO, assert_no_sanitizer_reports, db, get_message, publish_raw,
                      queue_count, wait_until)
@@ -193,6 +194,11 @@ def test_sigterm_lets_running_tasks_finish_and_exits_zero(stack, start_proc):
         assert cur.fetchone()[0]
 
 
+def _post_noop(url):
+    r = requests.post(url + "/api/tasks", json={"name": "demo.noop"}, timeout=10)
+    return r if r.status_code == 202 else None
+
+
 def test_a_child_that_dies_is_replaced(stack, worker):
     children = subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True, text=True)
     pids = [int(p) for p in children.stdout.split()]
@@ -221,16 +227,20 @@ def test_programs_refuse_an_old_schema_and_migrate_is_repeatable(stack, empty_da
     assert again.returncode == 0 and "0 migrations applied" in again.stdout
 
 
-def test_workers_survive_a_broker_and_database_restart(stack, worker):
+def test_workers_and_webapp_survive_a_broker_and_database_restart(stack, worker, webapp):
     """Tasks in flight while RabbitMQ and PostgreSQL both restart, and tasks sent
-    after, all end SUCCESS; none runs twice (each run writes its log lines
-    once, with its final state)."""
+    after (by a Celery client and over HTTP), all end SUCCESS; none runs twice
+    (each run writes its log lines once, with its final state)."""
     before = celery_send(stack, [["demo.sleep", [0.2], {}]] * 30)
     wait_until(lambda: (task_row(stack, before[2]) or {}).get("state") == "SUCCESS", 20,
                message="the first tasks did not run")
     stack.compose("down", "--services-only")
     stack.compose("up", "--services-only", timeout=240)
     after = celery_send(stack, [["demo.noop", [], {}]] * 30)
+    # The webapp's database pool and publisher notice the restart and reconnect.
+    r = wait_until(lambda: _post_noop(webapp.url), 30, interval=0.5,
+                   message="the webapp never accepted a task after the restart")
+    after.append(r.json()["id"])
 
     def all_done():
         with db(stack).cursor() as cur:
