@@ -221,3 +221,36 @@ def test_concurrent_enqueues_share_publisher_batches_and_all_run(stack, webapp, 
         return rows if len(rows) == len(expected) else None
     results = wait_until(all_done, 60, interval=0.2, message="not every accepted task ran")
     assert results == expected
+
+
+def test_basic_auth_guards_everything_but_healthz(stack, procs):
+    from harness import start_webapp
+    web = start_webapp(env=stack.env(CELERIAC_AUTH="ops:s3cret pass"), name="webapp-auth",
+                       starter=procs.start)
+    for path in ("/", "/tasks", "/api/tasks"):
+        r = requests.get(web.url + path, timeout=10)
+        assert r.status_code == 401, path
+        assert r.headers["WWW-Authenticate"].startswith("Basic")
+        assert requests.get(web.url + path, auth=("ops", "wrong"), timeout=10).status_code == 401
+        assert requests.get(web.url + path, auth=("ops", "s3cret pass"),
+                            timeout=10).status_code == 200, path
+    before = count_rows(stack)
+    r = requests.post(web.url + "/api/tasks", json={"name": "demo.noop"}, timeout=10)
+    assert r.status_code == 401 and r.json()["error"]
+    assert count_rows(stack) == before
+    assert requests.get(web.url + "/healthz", timeout=10).status_code == 200
+    assert "s3cret" not in web.log_text()
+
+
+def test_a_cross_site_post_is_refused(stack, webapp):
+    before = count_rows(stack)
+    r = requests.post(f"{webapp.url}/tasks", data={"name": "demo.noop", "args": "[]",
+                                                  "kwargs": "{}", "queue": ""},
+                      headers={"Origin": "http://evil.example"}, allow_redirects=False,
+                      timeout=10)
+    assert r.status_code == 403
+    assert count_rows(stack) == before
+    same = requests.post(f"{webapp.url}/tasks", data={"name": "demo.noop", "args": "[]",
+                                                     "kwargs": "{}", "queue": ""},
+                         headers={"Origin": webapp.url}, allow_redirects=False, timeout=10)
+    assert same.status_code == 303
