@@ -61,7 +61,13 @@ def test_run_serves_refuses_a_second_run_stops_on_ctrl_c_and_keeps_the_data():
         started = recorded_pids(var)
         assert len(started) >= 4, started  # rabbitmq, postgres, webapp, worker (and epmd)
         os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C in its terminal sends
-        assert run.wait(60) == 0
+        # Up to 150 s: compose/local gives each component 15 s before SIGKILL;
+        # this test is about everything stopping, not about how fast.
+        try:
+            status = run.wait(150)
+        except subprocess.TimeoutExpired:
+            status = None
+        assert status == 0, f"compose/local run did not stop cleanly:\n{open(out_path).read()}"
         assert [pid for pid in started if alive(pid)] == []
         assert processes_mentioning(var) == []
 
