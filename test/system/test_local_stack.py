@@ -23,6 +23,14 @@ def recorded_pids(var):
     return pids
 
 
+def _terminal_signals():
+    """Give compose/local the SIGINT and SIGQUIT of a shell in a terminal. A
+    test run launched in the background (nohup, a CI runner) starts with them
+    ignored, and bash cannot trap a signal ignored when it started."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
 def alive(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -42,7 +50,8 @@ def test_run_serves_refuses_a_second_run_stops_on_ctrl_c_and_keeps_the_data():
     out_path = os.path.join(var, "run.out")
     with open(out_path, "w") as out:
         run = subprocess.Popen([str(COMPOSE_LOCAL), "run"], env=env, cwd=REPO, stdout=out,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+                               stderr=subprocess.STDOUT, start_new_session=True,
+                               preexec_fn=_terminal_signals)
     try:
         wait_until(lambda: "celeriac is running at " + url in open(out_path).read(), 120,
                    interval=0.2, message="compose/local run to print its URL")
