@@ -106,6 +106,11 @@ main(int argc, char **argv)
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    /* Started in the background (nohup, a non-interactive shell's '&'), SIGINT
+     * arrives ignored, and an ignored signal is dropped before sigwait() sees
+     * it: stop on it all the same, as the worker does. */
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
     signal(SIGPIPE, SIG_IGN); /* a client gone mid-answer is an error return, not a death */
 
     if (check_schema(cfg.database_url) < 0)
