@@ -64,18 +64,29 @@ wire_from_capture(const cJSON *cap, struct celery_wire *w)
     w->body_len = strlen(w->body);
 }
 
+/* Decode the n-th captured message named what; it must decode. */
+static void
+decode_capture(const char *file, const char *what, int n, struct celery_msg *m)
+{
+    cJSON *cap = fixture(file, what, n);
+    struct celery_wire w;
+    char err[256] = "";
+
+    wire_from_capture(cap, &w);
+    if (celery_decode(&w, m, err, sizeof err) != 0)
+        fail_msg("%s #%d does not decode: %s", what, n, err);
+    celery_wire_fini(&w);
+    cJSON_Delete(cap);
+}
+
 static void
 decodes_a_captured_celery_task_message(void **state)
 {
-    cJSON *cap = fixture(FIXTURES "capture_basic.jsonl", "A.task_message.default_queue", 0);
-    struct celery_wire w;
     struct celery_msg m;
-    char err[256] = "";
     char *args, *kwargs;
 
     (void)state;
-    wire_from_capture(cap, &w);
-    assert_int_equal(celery_decode(&w, &m, err, sizeof err), 0);
+    decode_capture(FIXTURES "capture_basic.jsonl", "A.task_message.default_queue", 0, &m);
     assert_string_equal(m.task, "proj.add");
     assert_string_equal(m.id, "8f6dcd6a-fb7e-48f2-9aaa-84fc0a0811df");
     assert_string_equal(m.root_id, m.id);
@@ -93,21 +104,15 @@ decodes_a_captured_celery_task_message(void **state)
     cJSON_free(args);
     cJSON_free(kwargs);
     celery_msg_fini(&m);
-    celery_wire_fini(&w);
-    cJSON_Delete(cap);
 }
 
 static void
 decodes_eta_expires_priority_and_hard_soft_time_limits(void **state)
 {
-    cJSON *cap = fixture(FIXTURES "capture_basic.jsonl", "A.task_message.default_queue", 1);
-    struct celery_wire w;
     struct celery_msg m;
-    char err[256] = "";
 
     (void)state;
-    wire_from_capture(cap, &w);
-    assert_int_equal(celery_decode(&w, &m, err, sizeof err), 0);
+    decode_capture(FIXTURES "capture_basic.jsonl", "A.task_message.default_queue", 1, &m);
     assert_string_equal(m.eta, "2026-11-22T12:13:46.578256+00:00");
     assert_string_equal(m.expires, "2026-11-22T12:15:16.578256+00:00");
     /* Celery's code sends [hard, soft]: [30, 20]. */
@@ -115,27 +120,19 @@ decodes_eta_expires_priority_and_hard_soft_time_limits(void **state)
     assert_true(m.soft_time_limit == 20);
     assert_int_equal(m.priority, 5);
     celery_msg_fini(&m);
-    celery_wire_fini(&w);
-    cJSON_Delete(cap);
 }
 
 static void
 decodes_a_celery_retry_republish(void **state)
 {
-    cJSON *cap = fixture(FIXTURES "capture_retry_unknown.jsonl", "retry_republish", 0);
-    struct celery_wire w;
     struct celery_msg m;
-    char err[256] = "";
 
     (void)state;
-    wire_from_capture(cap, &w);
-    assert_int_equal(celery_decode(&w, &m, err, sizeof err), 0);
+    decode_capture(FIXTURES "capture_retry_unknown.jsonl", "retry_republish", 0, &m);
     assert_string_equal(m.task, "proj.flaky");
     assert_int_equal(m.retries, 1);
     assert_string_equal(m.parent_id, m.id); /* 5.2.6 sets the retried task as its own parent */
     celery_msg_fini(&m);
-    celery_wire_fini(&w);
-    cJSON_Delete(cap);
 }
 
 /* Encode, carry the headers through a real AMQP table encoding, decode. */
