@@ -49,8 +49,6 @@ int broker_declare_topology(struct broker *b);
 int broker_declare_queue(struct broker *b, const char *queue);
 /* Messages ready in queue, or -1. */
 long broker_queue_depth(struct broker *b, const char *queue);
-/* Drop every ready message of queue. Count purged, or -1. */
-long broker_purge(struct broker *b, const char *queue);
 
 /* The queue celeriac routes a task name to: scrape.* -> scrape, convert.* ->
  * convert, chat.* -> chat, anything else -> celery. */
@@ -82,9 +80,6 @@ int broker_consume(struct broker *b, const char *queues_csv, int prefetch);
  * broker_delivery_fini), 0 on timeout, -1 when the connection is lost. */
 int broker_next(struct broker *b, struct broker_delivery *d, int timeout_ms);
 int broker_ack(struct broker *b, uint64_t tag);
-/* Stop the consumers started by broker_consume(); deliveries already
- * prefetched stay unacked and return to the queue when the connection closes. */
-int broker_cancel(struct broker *b);
 /* Republish a copy of d to celeriac.dead with its original properties and
  * headers plus x-celeriac-reason/-queue/-worker, and wait for the confirm.
  * Does not ack d: the caller acks once this returned 0. */

@@ -178,9 +178,6 @@ broker_close(struct broker *b)
         free(d->queue);
         free(d);
     }
-    for (int i = 0; i < b->n_consumers; i++)
-        amqp_bytes_free(b->consumer_tags[i]);
-    free(b->consumer_tags);
     free(b);
 }
 

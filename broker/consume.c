@@ -169,24 +169,16 @@ broker_consume(struct broker *b, const char *queues_csv, int prefetch)
     if (broker_reply_ok(b, amqp_get_rpc_reply(b->conn), "basic.qos") < 0)
         goto fail;
     for (char *q = strtok_r(list, ",", &save); q != NULL; q = strtok_r(NULL, ",", &save)) {
-        amqp_basic_consume_ok_t *ok;
-        amqp_bytes_t *tags;
-
         while (*q == ' ')
             q++;
         if (*q == '\0')
             continue;
         if (broker_declare_queue(b, q) < 0)
             goto fail;
-        ok = amqp_basic_consume(b->conn, BROKER_CHANNEL, amqp_cstring_bytes(q), amqp_empty_bytes,
-                                0, 0, 0, amqp_empty_table);
+        amqp_basic_consume(b->conn, BROKER_CHANNEL, amqp_cstring_bytes(q), amqp_empty_bytes, 0, 0,
+                           0, amqp_empty_table);
         if (broker_reply_ok(b, amqp_get_rpc_reply(b->conn), "basic.consume") < 0)
             goto fail;
-        tags = realloc(b->consumer_tags, sizeof *tags * (size_t)(b->n_consumers + 1));
-        if (tags == NULL)
-            goto fail;
-        b->consumer_tags = tags;
-        tags[b->n_consumers++] = amqp_bytes_malloc_dup(ok->consumer_tag);
     }
     free(list);
     return 0;
@@ -224,19 +216,4 @@ broker_ack(struct broker *b, uint64_t tag)
     if (st != AMQP_STATUS_OK)
         return broker_status_fail(b, st, "basic.ack");
     return 0;
-}
-
-int
-broker_cancel(struct broker *b)
-{
-    int rc = 0;
-
-    for (int i = 0; i < b->n_consumers && b->open; i++) {
-        amqp_basic_cancel(b->conn, BROKER_CHANNEL, b->consumer_tags[i]);
-        /* Deliveries may arrive before cancel-ok: amqp_simple_rpc queues them,
-         * and they stay unacked until the connection closes. */
-        if (broker_reply_ok(b, amqp_get_rpc_reply(b->conn), "basic.cancel") < 0)
-            rc = -1;
-    }
-    return rc;
 }

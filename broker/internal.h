@@ -28,8 +28,6 @@ struct broker {
     bool nacked, returned;   /* seen while waiting for the current confirm */
     struct stashed *stash_head, *stash_tail;
     struct declared *declared;
-    amqp_bytes_t *consumer_tags;
-    int n_consumers;
 };
 
 /* rabbitmq-c's die_on_amqp_error made to log and return -1 (marking the broker

@@ -114,14 +114,3 @@ broker_queue_depth(struct broker *b, const char *queue)
         return -1;
     return (long)ok->message_count;
 }
-
-long
-broker_purge(struct broker *b, const char *queue)
-{
-    amqp_queue_purge_ok_t *ok;
-
-    ok = amqp_queue_purge(b->conn, BROKER_CHANNEL, amqp_cstring_bytes(queue));
-    if (broker_reply_ok(b, amqp_get_rpc_reply(b->conn), "queue.purge") < 0)
-        return -1;
-    return (long)ok->message_count;
-}
