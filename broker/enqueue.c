@@ -53,6 +53,8 @@ enqueue_task(PGconn *db, enqueue_publish_fn publish, void *ctx, const struct enq
         return rc;
     queue = r->queue != NULL ? r->queue : broker_queue_for_task(r->name);
     uuid_new(id);
+    /* m borrows the request's values (never celery_msg_fini()ed): the
+     * publisher only reads it, through celery_encode(). */
     m.id = id;
     m.task = (char *)r->name;
     m.args = (cJSON *)r->args;
