@@ -99,6 +99,7 @@ run: deps
 	compose/local run
 
 bench: deps
+	compose/install-deps bench
 	@$(MAKE) --no-print-directory all test/bench/bench
 	test/bench/run
 
