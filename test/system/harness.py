@@ -214,6 +214,22 @@ def stop_stack(stack, keep_var=False):
         raise AssertionError("\n".join(problems))
 
 
+def _stat_fields(pid):
+    """The fields of /proc/PID/stat after the command name (state first), or None
+    when there is no such process."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def pid_alive(pid):
+    """PID is a live process, not a zombie (init may never reap orphans here)."""
+    fields = _stat_fields(pid)
+    return fields is not None and fields[0] != "Z"
+
+
 def processes_mentioning(text):
     """(pid, command line) of live processes whose command line contains text."""
     found = []
@@ -222,10 +238,9 @@ def processes_mentioning(text):
             continue
         try:
             cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            state = (d / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if text in cmd and state != "Z":
+        if text in cmd and pid_alive(d.name):
             found.append((int(d.name), cmd.strip()))
     return found
 
@@ -276,13 +291,8 @@ def _killpg(pgid, sig):
 
 def _group_alive(pgid):
     for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
+        fields = _stat_fields(d.name) if d.name.isdigit() else None
+        if fields is not None and fields[0] != "Z" and int(fields[2]) == pgid:
             return True
     return False
 

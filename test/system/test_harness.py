@@ -72,22 +72,14 @@ def test_a_started_process_logs_and_reports_its_exit_status(procs):
     assert p.log_path.parent == harness._current_stack.log_dir
 
 
-def _running(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def test_stop_ends_what_a_killed_process_left_in_its_group(procs):
     p = procs.start(["/bin/sh", "-c", "sleep 300 & echo forked=$!; wait"], name="parent")
     p.wait_for_log("forked=", 5)
     child = int(p.log_text().split("forked=")[1].split()[0])
     assert p.kill() == -9
-    assert _running(child)  # the child outlives its parent, as a worker's children would
+    assert harness.pid_alive(child)  # the child outlives its parent, as a worker's children would
     p.stop()
-    harness.wait_until(lambda: not _running(child), 5, message="the orphaned child is gone")
+    harness.wait_until(lambda: not harness.pid_alive(child), 5, message="the orphaned child is gone")
 
 
 def test_sanitizer_reports_are_caught():

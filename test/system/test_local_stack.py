@@ -9,7 +9,8 @@ import tempfile
 
 import requests
 
-from harness import COMPOSE_LOCAL, REPO, free_ports, processes_mentioning, wait_until
+from harness import (COMPOSE_LOCAL, REPO, free_ports, pid_alive, processes_mentioning,
+                     wait_until)
 
 
 def recorded_pids(var):
@@ -29,14 +30,6 @@ def _terminal_signals():
     ignored, and bash cannot trap a signal ignored when it started."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGQUIT, signal.SIG_DFL)
-
-
-def alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def test_run_serves_refuses_a_second_run_stops_on_ctrl_c_and_keeps_the_data():
@@ -77,7 +70,7 @@ def test_run_serves_refuses_a_second_run_stops_on_ctrl_c_and_keeps_the_data():
         except subprocess.TimeoutExpired:
             status = None
         assert status == 0, f"compose/local run did not stop cleanly:\n{open(out_path).read()}"
-        assert [pid for pid in started if alive(pid)] == []
+        assert [pid for pid in started if pid_alive(pid)] == []
         assert processes_mentioning(var) == []
 
         again = subprocess.run([str(COMPOSE_LOCAL), "up"], env=env, cwd=REPO,
