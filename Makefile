@@ -27,7 +27,7 @@ override CFLAGS  += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fn
 override LDFLAGS += -fsanitize=address,undefined
 endif
 
-COMMON_OBJ = common/log.o common/config.o common/json.o common/uuid.o common/clock.o
+COMMON_OBJ = common/buf.o common/log.o common/config.o common/json.o common/uuid.o common/clock.o
 BROKER_OBJ = broker/celery.o broker/conn.o broker/table.o broker/topology.o broker/publish.o \
              broker/consume.o broker/enqueue.o
 STORE_OBJ  = sql/store.o sql/store_tasks.o sql/store_workers.o sql/migrate.o sql/migrations.o

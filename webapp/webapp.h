@@ -13,6 +13,7 @@
 #include <microhttpd.h>
 
 #include "broker/enqueue.h"
+#include "common/buf.h"
 #include "common/config.h"
 #include "common/uuid.h"
 
@@ -20,25 +21,8 @@
 #define WEBAPP_LIST_DEFAULT 50        /* tasks listed when ?limit= is absent */
 #define WEBAPP_ID_MAX 128             /* longest {id} path segment kept */
 
-/* ----- growable string (html.c) ----- */
+/* ----- text (html.c) ----- */
 
-/* A NUL-terminated string that grows as it is appended to. Starts as {0}.
- * Allocation failure sets oom and makes every later append a no-op, so
- * builders check once at the end instead of after every call. */
-struct buf {
-    char *data;
-    size_t len, cap;
-    bool oom;
-};
-
-void buf_putn(struct buf *b, const char *s, size_t n);
-void buf_put(struct buf *b, const char *s);
-void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void buf_reset(struct buf *b);
-void buf_fini(struct buf *b);
-/* Bytes of s to keep so that at most max bytes remain and no UTF-8 sequence
- * is cut in half. */
-size_t utf8_prefix_len(const char *s, size_t max);
 /* Make s one line in place: runs of newlines, tabs and spaces (libpq's
  * messages have "\n\t") become one space; trailing space goes. */
 void text_one_line(char *s);

@@ -1,5 +1,6 @@
 """Smoke tests of the system-test harness itself: the private servers answer, helpers work."""
 
+import os
 import socket
 import uuid
 
@@ -99,3 +100,14 @@ def test_wait_until_returns_the_value_or_says_what_it_waited_for():
     with pytest.raises(AssertionError, match="last error: ConnectionRefusedError"):
         harness.wait_until(lambda: socket.create_connection(("127.0.0.1", harness.free_port())),
                            0.2)
+
+
+def test_rabbitmq_runs_with_its_working_directory_under_var(stack):
+    """Erlang drops MnesiaCore.* and erl_crash.dump into its working directory when the node
+    crashes: that must be under VAR, never the checkout."""
+    beams = [pid for pid, cmd in harness.processes_mentioning(str(stack.var / "rabbitmq"))
+             if "beam" in cmd]
+    assert beams, "no RabbitMQ (beam) process found for this stack"
+    for pid in beams:
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+        assert cwd.startswith(str(stack.var)), cwd
