@@ -30,10 +30,10 @@ endif
 COMMON_OBJ = common/buf.o common/log.o common/config.o common/json.o common/uuid.o common/clock.o
 BROKER_OBJ = broker/celery.o broker/conn.o broker/table.o broker/topology.o broker/publish.o \
              broker/consume.o broker/enqueue.o
-STORE_OBJ  = sql/store.o sql/store_tasks.o sql/store_workers.o sql/migrate.o sql/migrations.o
+STORE_OBJ  = sql/store.o sql/store_engine.o sql/store_tasks.o sql/store_workers.o sql/migrate.o sql/migrations.o
 CORE_OBJ   = $(COMMON_OBJ) $(BROKER_OBJ) $(STORE_OBJ)
 CATALOG_OBJ = worker/catalog.o # what the tasks are: data both the worker and the webapp use
-WORKER_OBJ = worker/master.o worker/child.o worker/registry.o worker/task.o worker/tasks/demo.o
+WORKER_OBJ = worker/master.o worker/child.o worker/engine.o worker/registry.o worker/task.o worker/tasks/demo.o
 WEBAPP_OBJ = webapp/server.o webapp/routes.o webapp/api.o webapp/pages.o webapp/html.o \
              webapp/publisher.o webapp/dbpool.o
 

@@ -79,7 +79,20 @@ int broker_consume(struct broker *b, const char *queues_csv, int prefetch);
 /* Wait up to timeout_ms for the next delivery. 1 with *d filled (free with
  * broker_delivery_fini), 0 on timeout, -1 when the connection is lost. */
 int broker_next(struct broker *b, struct broker_delivery *d, int timeout_ms);
-int broker_ack(struct broker *b, uint64_t tag);
+/* Ack tag, or with multiple every unacked delivery up to tag. 0 or -1. */
+int broker_ack(struct broker *b, uint64_t tag, bool multiple);
+/* Give a delivery back to its queue (basic.reject, requeue): another
+ * consumer may take it. 0 or -1. */
+int broker_requeue(struct broker *b, uint64_t tag);
+/* Reject a delivery without requeueing it: the last resort when even the
+ * dead-letter queue refuses it. 0 or -1. */
+int broker_drop(struct broker *b, uint64_t tag);
+/* Stop receiving deliveries (basic.cancel of every consumer) while the
+ * caller runs a long task, and start again. Unacked deliveries stay ours;
+ * deliveries that crossed the cancel are still handed out by broker_next().
+ * 0 or -1. */
+int broker_pause(struct broker *b);
+int broker_resume(struct broker *b);
 /* Republish a copy of d to celeriac.dead with its original properties and
  * headers plus x-celeriac-reason/-queue/-worker, and wait for the confirm.
  * Does not ack d: the caller acks once this returned 0. */

@@ -178,6 +178,10 @@ broker_close(struct broker *b)
         free(d->queue);
         free(d);
     }
+    for (int i = 0; i < b->n_consumers; i++)
+        free(b->consumer_tags[i]);
+    free(b->consumer_tags);
+    free(b->consume_queues);
     free(b);
 }
 

@@ -158,33 +158,84 @@ broker_pump(struct broker *b, int timeout_ms, struct broker_delivery *d)
     }
 }
 
-int
-broker_consume(struct broker *b, const char *queues_csv, int prefetch)
+/* Start one consumer per queue of b->consume_queues, keeping their tags. */
+static int
+start_consumers(struct broker *b)
 {
-    char *list = strdup(queues_csv), *save = NULL;
+    char *list = strdup(b->consume_queues), *save = NULL;
 
     if (list == NULL)
         return -1;
-    amqp_basic_qos(b->conn, BROKER_CHANNEL, 0, (uint16_t)prefetch, 0);
-    if (broker_reply_ok(b, amqp_get_rpc_reply(b->conn), "basic.qos") < 0)
-        goto fail;
     for (char *q = strtok_r(list, ",", &save); q != NULL; q = strtok_r(NULL, ",", &save)) {
+        amqp_basic_consume_ok_t *ok;
+        char **tags;
+
         while (*q == ' ')
             q++;
         if (*q == '\0')
             continue;
         if (broker_declare_queue(b, q) < 0)
             goto fail;
-        amqp_basic_consume(b->conn, BROKER_CHANNEL, amqp_cstring_bytes(q), amqp_empty_bytes, 0, 0,
-                           0, amqp_empty_table);
+        ok = amqp_basic_consume(b->conn, BROKER_CHANNEL, amqp_cstring_bytes(q), amqp_empty_bytes,
+                                0, 0, 0, amqp_empty_table);
         if (broker_reply_ok(b, amqp_get_rpc_reply(b->conn), "basic.consume") < 0)
             goto fail;
+        tags = realloc(b->consumer_tags, sizeof *tags * (size_t)(b->n_consumers + 1));
+        if (tags == NULL)
+            goto fail;
+        b->consumer_tags = tags;
+        tags[b->n_consumers] = malloc(ok->consumer_tag.len + 1);
+        if (tags[b->n_consumers] == NULL)
+            goto fail;
+        memcpy(tags[b->n_consumers], ok->consumer_tag.bytes, ok->consumer_tag.len);
+        tags[b->n_consumers++][ok->consumer_tag.len] = '\0';
     }
     free(list);
     return 0;
 fail:
     free(list);
+    b->open = false;
     return -1;
+}
+
+int
+broker_consume(struct broker *b, const char *queues_csv, int prefetch)
+{
+    amqp_basic_qos(b->conn, BROKER_CHANNEL, 0, (uint16_t)prefetch, 0);
+    if (broker_reply_ok(b, amqp_get_rpc_reply(b->conn), "basic.qos") < 0)
+        return -1;
+    free(b->consume_queues);
+    b->consume_queues = strdup(queues_csv);
+    if (b->consume_queues == NULL)
+        return -1;
+    return start_consumers(b);
+}
+
+int
+broker_pause(struct broker *b)
+{
+    if (!b->open)
+        return -1;
+    /* Deliveries that cross the cancel on the wire are kept in the stash by
+     * rabbitmq-c's RPC and handed out by broker_next() afterwards. */
+    while (b->n_consumers > 0) {
+        char *tag = b->consumer_tags[--b->n_consumers];
+        amqp_basic_cancel(b->conn, BROKER_CHANNEL, amqp_cstring_bytes(tag));
+        free(tag);
+        if (broker_reply_ok(b, amqp_get_rpc_reply(b->conn), "basic.cancel") < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int
+broker_resume(struct broker *b)
+{
+    if (!b->open)
+        return -1;
+    if (b->n_consumers > 0)
+        return 0;
+    return start_consumers(b);
 }
 
 int
@@ -206,14 +257,40 @@ broker_next(struct broker *b, struct broker_delivery *d, int timeout_ms)
 }
 
 int
-broker_ack(struct broker *b, uint64_t tag)
+broker_ack(struct broker *b, uint64_t tag, bool multiple)
 {
     int st;
 
     if (!b->open)
         return -1;
-    st = amqp_basic_ack(b->conn, BROKER_CHANNEL, tag, 0);
+    st = amqp_basic_ack(b->conn, BROKER_CHANNEL, tag, multiple);
     if (st != AMQP_STATUS_OK)
         return broker_status_fail(b, st, "basic.ack");
+    return 0;
+}
+
+int
+broker_requeue(struct broker *b, uint64_t tag)
+{
+    int st;
+
+    if (!b->open)
+        return -1;
+    st = amqp_basic_reject(b->conn, BROKER_CHANNEL, tag, 1);
+    if (st != AMQP_STATUS_OK)
+        return broker_status_fail(b, st, "basic.reject");
+    return 0;
+}
+
+int
+broker_drop(struct broker *b, uint64_t tag)
+{
+    int st;
+
+    if (!b->open)
+        return -1;
+    st = amqp_basic_reject(b->conn, BROKER_CHANNEL, tag, 0);
+    if (st != AMQP_STATUS_OK)
+        return broker_status_fail(b, st, "basic.reject");
     return 0;
 }

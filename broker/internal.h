@@ -28,6 +28,10 @@ struct broker {
     bool nacked, returned;   /* seen while waiting for the current confirm */
     struct stashed *stash_head, *stash_tail;
     struct declared *declared;
+    /* What broker_consume() was asked for, for broker_pause()/resume(). */
+    char *consume_queues;
+    char **consumer_tags; /* one per queue consumed; empty while paused */
+    int n_consumers;
 };
 
 /* rabbitmq-c's die_on_amqp_error made to log and return -1 (marking the broker
@@ -40,6 +44,10 @@ int broker_status_fail(struct broker *b, int status, const char *what);
  * into d (a full copy). 0 or -1. */
 int broker_read_delivery(struct broker *b, const amqp_basic_deliver_t *deliver,
                          struct broker_delivery *d);
+
+/* Forget that queue was declared on this connection (it may have been
+ * deleted since): the next broker_declare_queue() declares it again. */
+void broker_forget_declared(struct broker *b, const char *queue);
 
 /* JSON object <-> AMQP field table (broker/table.c). The table's memory comes
  * from pool and points into obj's strings: keep both until it is sent. */

@@ -72,6 +72,11 @@ wait_confirm(struct broker *b, uint64_t seq, int timeout_ms, char *err, size_t e
             return -1;
         }
     }
+    /* Every frame read so far has been handled: free rabbitmq-c's frame
+     * memory, which a connection that only publishes never gives back
+     * otherwise (its pool grew with every confirm). Deliveries read meanwhile
+     * were copied into the stash. */
+    amqp_maybe_release_buffers(b->conn);
     if (b->returned || b->nacked) {
         snprintf(err, errlen, b->returned ? "unroutable: no queue is bound for this routing key"
                                           : "RabbitMQ refused the message (nack)");
@@ -169,9 +174,20 @@ broker_dead_letter(struct broker *b, const struct broker_delivery *d, const char
     w.headers = h;
     w.expiration = NULL; /* a dead letter must not vanish with the original's TTL */
     w.delivery_mode = 2;
-    rc = broker_publish_wire(b, BROKER_DEAD_QUEUE, &w, 10000, err, sizeof err);
+    /* Declared here, on this connection, not trusted to the master's one
+     * declare: someone may have deleted it since. A return (unroutable) says
+     * so: declare it again and publish once more. */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        rc = broker_declare_queue(b, BROKER_DEAD_QUEUE);
+        if (rc == 0)
+            rc = broker_publish_wire(b, BROKER_DEAD_QUEUE, &w, 10000, err, sizeof err);
+        if (rc == 0 || !b->open)
+            break;
+        log_warn("dead-letter to %s: %s: declaring it again", BROKER_DEAD_QUEUE, err);
+        broker_forget_declared(b, BROKER_DEAD_QUEUE);
+    }
     if (rc < 0)
-        log_error("dead-letter to %s: %s", BROKER_DEAD_QUEUE, err);
+        log_error("dead-letter to %s failed", BROKER_DEAD_QUEUE);
     cJSON_Delete(h);
     return rc;
 }

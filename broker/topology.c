@@ -65,6 +65,20 @@ declare_queue(struct broker *b, const char *queue)
     return broker_reply_ok(b, amqp_get_rpc_reply(b->conn), "queue.declare");
 }
 
+void
+broker_forget_declared(struct broker *b, const char *queue)
+{
+    for (struct declared **p = &b->declared; *p != NULL; p = &(*p)->next) {
+        if (strcmp((*p)->queue, queue) == 0) {
+            struct declared *d = *p;
+            *p = d->next;
+            free(d->queue);
+            free(d);
+            return;
+        }
+    }
+}
+
 int
 broker_declare_queue(struct broker *b, const char *queue)
 {

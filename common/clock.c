@@ -2,6 +2,7 @@
 #include "common/clock.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <time.h>
 
 double
@@ -34,4 +35,17 @@ clock_sleep(double seconds, volatile sig_atomic_t *cancel)
         if (nanosleep(&ts, NULL) < 0 && errno != EINTR)
             return 0;
     }
+}
+
+void
+clock_iso_now(char out[CLOCK_ISO_LEN])
+{
+    struct timespec ts;
+    struct tm tm;
+    size_t n;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    n = strftime(out, CLOCK_ISO_LEN, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, CLOCK_ISO_LEN - n, ".%06ldZ", ts.tv_nsec / 1000);
 }

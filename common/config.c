@@ -58,7 +58,7 @@ cfg_load_env(struct config *c, char *err, size_t errlen)
     c->hostname = env_or("WORKER_HOSTNAME", NULL);
     if (env_int("WORKER_CONCURRENCY", 0, 1024, 0, &c->concurrency, err, errlen) < 0)
         return -1;
-    if (env_int("WORKER_PREFETCH", 1, 65535, 1, &c->prefetch, err, errlen) < 0)
+    if (env_int("WORKER_PREFETCH", 1, 65535, CFG_DEFAULT_PREFETCH, &c->prefetch, err, errlen) < 0)
         return -1;
     return 0;
 }

@@ -8,6 +8,8 @@
 #define CFG_DEFAULT_AMQP_URL "amqp://guest:guest@127.0.0.1:5672/"
 #define CFG_DEFAULT_DATABASE_URL "postgresql://celeriac@127.0.0.1:5432/celeriac"
 #define CFG_DEFAULT_LISTEN "127.0.0.1:8080"
+/* Deliveries a child holds unacked: its largest batch (docs/architecture.md). */
+#define CFG_DEFAULT_PREFETCH 100
 
 /* Strings point into the environment or argv: never freed. */
 struct config {

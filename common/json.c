@@ -19,45 +19,70 @@ json_print(const cJSON *v)
     return v == NULL ? NULL : cJSON_PrintUnformatted(v);
 }
 
+/* Length of the valid UTF-8 sequence at s[0..len), or 0 when it is not one
+ * (overlong, surrogate, out of range, cut short). */
+static size_t
+utf8_seq_len(const unsigned char *s, size_t len)
+{
+    unsigned char c = s[0];
+    size_t n;
+    unsigned int cp;
+
+    if (c < 0x80)
+        return 1;
+    if ((c & 0xE0) == 0xC0) {
+        n = 1;
+        cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+        n = 2;
+        cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+        n = 3;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (len <= n) /* truncated sequence */
+        return 0;
+    for (size_t k = 1; k <= n; k++) {
+        if ((s[k] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[k] & 0x3F);
+    }
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n + 1;
+}
+
 bool
 utf8_valid(const char *buf, size_t len)
 {
     const unsigned char *s = (const unsigned char *)buf;
-    size_t i = 0;
 
-    while (i < len) {
-        unsigned char c = s[i];
-        size_t n;
-        unsigned int cp;
-
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xE0) == 0xC0) {
-            n = 1;
-            cp = c & 0x1F;
-        } else if ((c & 0xF0) == 0xE0) {
-            n = 2;
-            cp = c & 0x0F;
-        } else if ((c & 0xF8) == 0xF0) {
-            n = 3;
-            cp = c & 0x07;
-        } else {
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_seq_len(s + i, len - i);
+        if (n == 0)
             return false;
-        }
-        if (len - i <= n) /* truncated sequence */
-            return false;
-        for (size_t k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += n + 1;
+        i += n;
     }
     return true;
+}
+
+void
+utf8_scrub(char *str)
+{
+    unsigned char *s = (unsigned char *)str;
+    size_t len = strlen(str);
+
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_seq_len(s + i, len - i);
+        if (n == 0) {
+            s[i] = '?';
+            n = 1;
+        }
+        i += n;
+    }
 }
 
 /* Checks cJSON 1.7.15 does not make: nesting (its own limit is 1000) and

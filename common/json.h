@@ -18,6 +18,8 @@ char *json_print(const cJSON *v);
 cJSON *json_parse(const char *buf, size_t len, char *err, size_t errlen);
 /* True when buf holds valid UTF-8 (no overlongs, no surrogates). */
 bool utf8_valid(const char *buf, size_t len);
+/* Replace each byte of str that is not part of valid UTF-8 by '?', in place. */
+void utf8_scrub(char *str);
 /* strdup that keeps NULL. */
 char *xstrdup_or_null(const char *s);
 

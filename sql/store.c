@@ -65,8 +65,8 @@ store_classify(PGconn *db, PGresult *res)
 }
 
 PGresult *
-store_exec(PGconn *db, const char *what, const char *sql, int n, const char *const *params,
-           ExecStatusType want, int *rc)
+store_exec_quiet(PGconn *db, const char *sql, int n, const char *const *params,
+                 ExecStatusType want, int *rc)
 {
     PGresult *res = PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
 
@@ -75,7 +75,106 @@ store_exec(PGconn *db, const char *what, const char *sql, int n, const char *con
         return res;
     }
     *rc = store_classify(db, res);
-    log_error("%s: %s", what, PQerrorMessage(db));
+    PQclear(res);
+    return NULL;
+}
+
+PGresult *
+store_exec(PGconn *db, const char *what, const char *sql, int n, const char *const *params,
+           ExecStatusType want, int *rc)
+{
+    PGresult *res = store_exec_quiet(db, sql, n, params, want, rc);
+
+    if (res == NULL)
+        log_error("%s: %s", what, store_error_message(db));
+    return res;
+}
+
+const char *
+store_error_message(PGconn *db)
+{
+    /* libpq's messages end in a newline and may span lines ("DETAIL: ..."). */
+    static _Thread_local char line[512];
+    size_t n = 0;
+
+    for (const char *s = db != NULL ? PQerrorMessage(db) : "no connection"; *s && n < sizeof line - 1; s++)
+        line[n++] = (*s == '\n' || *s == '\t') ? ' ' : *s;
+    while (n > 0 && line[n - 1] == ' ')
+        n--;
+    line[n] = '\0';
+    return line;
+}
+
+/* A command without parameters or rows: BEGIN, COMMIT, SAVEPOINT... */
+static int
+command(PGconn *db, const char *sql)
+{
+    int rc;
+
+    PQclear(store_exec_quiet(db, sql, 0, NULL, PGRES_COMMAND_OK, &rc));
+    return rc;
+}
+
+int
+store_begin(PGconn *db)
+{
+    return command(db, "BEGIN");
+}
+
+int
+store_commit(PGconn *db)
+{
+    int rc = command(db, "COMMIT");
+
+    /* COMMIT of a failed transaction "succeeds" as a ROLLBACK: not a commit. */
+    if (rc == STORE_OK && PQtransactionStatus(db) != PQTRANS_IDLE)
+        rc = STORE_ERR;
+    return rc;
+}
+
+int
+store_rollback(PGconn *db)
+{
+    return command(db, "ROLLBACK");
+}
+
+int
+store_savepoint(PGconn *db)
+{
+    return command(db, "SAVEPOINT task");
+}
+
+int
+store_release_savepoint(PGconn *db)
+{
+    return command(db, "RELEASE SAVEPOINT task");
+}
+
+int
+store_rollback_to_savepoint(PGconn *db)
+{
+    return command(db, "ROLLBACK TO SAVEPOINT task");
+}
+
+bool
+store_in_transaction(PGconn *db)
+{
+    PGTransactionStatusType st = PQtransactionStatus(db);
+
+    return st == PQTRANS_INTRANS || st == PQTRANS_INERROR || st == PQTRANS_ACTIVE;
+}
+
+PGresult *
+store_task_sql(PGconn *db, const char *sql, int n, const char *const *params, int *rc)
+{
+    PGresult *res = PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(res);
+
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        *rc = STORE_OK;
+        return res;
+    }
+    *rc = store_classify(db, res);
     PQclear(res);
     return NULL;
 }

@@ -49,9 +49,18 @@ bool store_state_valid(const char *state);
 /* True for SUCCESS, FAILURE and REVOKED: a task in one of these never runs again. */
 bool store_state_final(const char *state);
 
-/* ----- tasks, as a worker child moves them ----- */
+/* ----- tasks, as a worker child's engine moves them (store_engine.c) ----- */
 
-struct celery_msg;
+/* A task as the store records it: plain values, nothing of the wire. */
+struct store_task {
+    const char *id;          /* UUID text */
+    const char *name;
+    const char *queue;
+    const char *args_json;   /* JSON text; NULL means [] */
+    const char *kwargs_json; /* JSON text; NULL means {} */
+    const char *origin;      /* the sender's node name, or NULL */
+    int retries;
+};
 
 /* A log line kept by a running task until its final state is written. */
 struct store_log_line {
@@ -60,26 +69,57 @@ struct store_log_line {
     char at[40]; /* ISO 8601 time it was logged */
 };
 
-/* Mark the task RECEIVED by worker (creating the row when a foreign client
- * sent the task). 1: run it; 0: its row is already final, do not run it again;
- * or a negative enum store_rc.
- * RECEIVED and STARTED are progress marks: they commit without waiting for
- * the WAL flush (synchronous_commit off, for that transaction only). A
- * database crash may lose them, never the final state, whose synchronous
- * commit flushes every earlier one; store_task_finish() needs no earlier row. */
-int store_task_receive(PGconn *db, const struct celery_msg *m, const char *queue,
-                       const char *worker);
-int store_task_start(PGconn *db, const char *id);
-/* Write the final state, result (JSON text or NULL), error (or NULL) and the
- * buffered log lines in one statement, creating the row from m if it is gone.
- * Committed synchronously: the caller acks after it. STORE_OK or negative. */
-int store_task_finish(PGconn *db, const struct celery_msg *m, const char *queue,
-                      const char *worker, const char *state, const char *result_json,
-                      const char *error, const struct store_log_line *logs, int nlogs);
-/* Record FAILURE for a message that cannot run (unknown task, bad data),
- * creating the row if needed. */
-int store_task_fail_unrunnable(PGconn *db, const char *id, const char *name, const char *queue,
-                               const char *error, const char *worker);
+/* One task's final state, as a child commits it with others. */
+struct store_final {
+    struct store_task task;
+    const char *state;       /* SUCCESS or FAILURE */
+    const char *result_json; /* valid JSON text, or NULL for SQL NULL */
+    const char *error;       /* FAILURE: what went wrong; NULL otherwise */
+    const char *received_at; /* ISO 8601 UTC times taken by the worker */
+    const char *started_at;
+    const char *finished_at;
+    const struct store_log_line *logs;
+    int nlogs;
+};
+
+/* Set final[i] for each ids[i] whose row is already SUCCESS, FAILURE or
+ * REVOKED (such a task must not run again). ids must be valid UUIDs.
+ * STORE_OK or negative. */
+int store_tasks_final(PGconn *db, const char *const *ids, int n, bool *final);
+/* Mark t STARTED by worker, creating its row when a foreign client sent it.
+ * A progress mark: it commits without waiting for the WAL flush (a crash
+ * may lose it, never a final state). 1 when marked, 0 when the row is final
+ * already (do not run the task), or negative. */
+int store_task_started(PGconn *db, const struct store_task *t, const char *worker);
+/* Inside an open transaction: lock t's row until commit (creating it), so
+ * that two runs of one task id cannot both commit effects. 1 when claimed, 0
+ * when the row is final already, or negative. */
+int store_task_claim(PGconn *db, const struct store_task *t, const char *worker);
+/* Write n final states by worker and their log lines in one statement with
+ * one notification, in the caller's transaction when one is open. A row that
+ * is final already is left as it is (with no log lines added). STORE_OK,
+ * STORE_BAD_DATA when PostgreSQL refused a value, or STORE_ERR. */
+int store_tasks_finish(PGconn *db, const struct store_final *f, int n, const char *worker);
+
+/* ----- transactions (store.c) ----- */
+
+/* BEGIN, COMMIT, ROLLBACK; the savepoint functions use one savepoint named
+ * "task" (one task writes at a time). STORE_OK or negative; failures are not
+ * logged: the caller knows what it was doing (store_error_message()). */
+int store_begin(PGconn *db);
+int store_commit(PGconn *db);
+int store_rollback(PGconn *db);
+int store_savepoint(PGconn *db);
+int store_release_savepoint(PGconn *db);
+int store_rollback_to_savepoint(PGconn *db);
+/* True while db is inside a transaction block (open or failed). */
+bool store_in_transaction(PGconn *db);
+/* The last error on db, one line, for a log message. */
+const char *store_error_message(PGconn *db);
+
+/* Run a handler's statement (text params). The result (caller PQclear()s)
+ * when it succeeded, else NULL with *rc a store_rc. Not logged. */
+PGresult *store_task_sql(PGconn *db, const char *sql, int n, const char *const *params, int *rc);
 
 /* ----- workers ----- */
 

@@ -9,6 +9,9 @@
  * server's message logged under what. */
 PGresult *store_exec(PGconn *db, const char *what, const char *sql, int n,
                      const char *const *params, ExecStatusType want, int *rc);
+/* The same without logging. */
+PGresult *store_exec_quiet(PGconn *db, const char *sql, int n, const char *const *params,
+                           ExecStatusType want, int *rc);
 /* STORE_BAD_DATA when res failed on the values, STORE_ERR otherwise. */
 int store_classify(PGconn *db, PGresult *res);
 

@@ -8,5 +8,7 @@ const struct task_info task_catalog[] = {
     {"demo.noop", "demo.noop(): does nothing, returns null", "[]"},
     {"demo.sleep", "demo.sleep(seconds): sleeps (fractions allowed), returns seconds", "[1.5]"},
     {"demo.fail", "demo.fail(message): always fails with message", "[\"boom\"]"},
+    {"demo.record", "demo.record(key): stores one row keyed by its task id, returns key",
+     "[\"k1\"]"},
     {NULL, NULL, NULL},
 };

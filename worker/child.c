@@ -1,7 +1,7 @@
-/* worker/child.c - a child's life: connect, consume, run, commit, ack.
- * Runs in: child only. The ack always comes after the task's final row is
- * committed, so a crash at any point means redelivery, never loss; a
- * redelivered task whose row is already final is acked without running. */
+/* worker/child.c - a child's life: connect, then let the engine (engine.c)
+ * take, run, commit and ack batches until told to stop. Runs in: child only.
+ * Acks always follow the commit of what they ack, so a crash at any point
+ * means redelivery, never loss. */
 #include "worker/worker.h"
 
 #include <errno.h>
@@ -14,25 +14,15 @@
 
 #include "broker/broker.h"
 #include "common/clock.h"
-#include "common/json.h"
 #include "common/log.h"
 #include "sql/store.h"
-#include "worker/registry.h"
-#include "worker/task.h"
+#include "worker/engine.h"
 
-#define POLL_MS 250        /* how often the consume loop looks at the stop flag */
+#define POLL_MS 250        /* how often an idle child looks at the stop flag */
 #define BACKOFF_MAX_S 5.0 /* longest wait between reconnection attempts */
 
-static volatile sig_atomic_t stop_requested; /* SIGTERM/SIGINT: finish the task, then exit */
+static volatile sig_atomic_t stop_requested; /* SIGTERM/SIGINT: finish the batch, then exit */
 static volatile sig_atomic_t cancel_task;    /* asks a running task to stop early */
-
-struct child {
-    const struct worker_cfg *cfg;
-    int slot;
-    int report_fd;
-    struct broker *b;
-    PGconn *db;
-};
 
 static void
 on_stop(int sig)
@@ -41,203 +31,40 @@ on_stop(int sig)
     stop_requested = 1;
 }
 
-static void
-report(struct child *c, char kind, const char *id)
-{
-    struct child_report r = {.kind = kind};
-
-    snprintf(r.id, sizeof r.id, "%s", id);
-    /* The master may be gone (then PDEATHSIG stops us): nothing to do on error. */
-    if (write(c->report_fd, &r, sizeof r) < 0 && errno != EPIPE)
-        log_warn("report to master: %s", strerror(errno));
-}
-
-static double
-backoff(double cur)
-{
-    return cur * 2 < BACKOFF_MAX_S ? cur * 2 : BACKOFF_MAX_S;
-}
-
-/* (Re)connect to PostgreSQL, waiting with capped back-off. false when asked to
- * stop first. */
 static bool
-db_connect(struct child *c)
-{
-    double wait = 0.25;
-    char err[512];
-
-    store_close(c->db);
-    c->db = NULL;
-    while (!stop_requested) {
-        c->db = store_open(c->cfg->database_url, "celeriac-worker", err, sizeof err);
-        if (c->db != NULL)
-            return true;
-        log_warn("%s (retrying in %.1f s)", err, wait);
-        clock_sleep(wait, &stop_requested);
-        wait = backoff(wait);
-    }
-    return false;
-}
-
-static bool
-broker_connect(struct child *c)
+broker_connect(struct engine *g)
 {
     double wait = 0.25;
     char err[512], name[128];
+    int tries = 0;
 
-    broker_close(c->b);
-    c->b = NULL;
-    snprintf(name, sizeof name, "%s child.%d", c->cfg->nodename, c->slot);
+    broker_close(g->b);
+    g->b = NULL;
+    snprintf(name, sizeof name, "%s child", g->cfg->nodename);
     while (!stop_requested) {
-        c->b = broker_open(c->cfg->amqp_url, name, err, sizeof err);
-        if (c->b != NULL && broker_consume(c->b, c->cfg->queues, c->cfg->prefetch) == 0)
+        g->b = broker_open(g->cfg->amqp_url, name, err, sizeof err);
+        if (g->b != NULL && broker_consume(g->b, g->cfg->queues, g->cfg->prefetch) == 0) {
+            if (tries > 0)
+                log_info("connected to RabbitMQ again");
             return true;
-        if (c->b != NULL)
-            snprintf(err, sizeof err, "cannot consume from %s", c->cfg->queues);
-        broker_close(c->b);
-        c->b = NULL;
-        log_warn("%s (retrying in %.1f s)", err, wait);
+        }
+        if (g->b != NULL)
+            snprintf(err, sizeof err, "cannot consume from %s", g->cfg->queues);
+        broker_close(g->b);
+        g->b = NULL;
+        if (tries++ == 0)
+            log_warn("%s (retrying with back-off up to %.0f s)", err, BACKOFF_MAX_S);
         clock_sleep(wait, &stop_requested);
-        wait = backoff(wait);
+        wait = wait * 2 < BACKOFF_MAX_S ? wait * 2 : BACKOFF_MAX_S;
     }
     return false;
-}
-
-/* The message cannot run: fail its row (when it has an id), dead-letter a copy
- * with the reason, then ack. 0, or -1 when the broker connection is gone
- * (the message stays unacked and comes back). */
-static int
-reject(struct child *c, const struct broker_delivery *d, const struct celery_msg *m,
-       const char *reason)
-{
-    log_task(LL_WARN, m->id, "dead-lettering message from %s: %s", d->routing_key, reason);
-    if (m->id != NULL) {
-        int rc = store_task_fail_unrunnable(c->db, m->id, m->task, d->routing_key, reason,
-                                            c->cfg->nodename);
-        if (rc == STORE_ERR && db_connect(c))
-            store_task_fail_unrunnable(c->db, m->id, m->task, d->routing_key, reason,
-                                       c->cfg->nodename);
-    }
-    if (broker_dead_letter(c->b, d, reason, c->cfg->nodename) < 0)
-        return -1;
-    return broker_ack(c->b, d->tag);
-}
-
-/* Write the outcome, reconnecting to PostgreSQL as often as needed. 0 once
- * committed, -1 when told to stop before that. *ok turns false when a result
- * PostgreSQL refuses had to be stored as a failure instead. */
-static int
-finish(struct child *c, struct task_ctx *t, const char *queue, bool *okp)
-{
-    bool ok = *okp;
-    char *result = NULL, *meta = NULL;
-    const char *state = ok ? "SUCCESS" : "FAILURE";
-    int rc;
-
-    if (ok)
-        result = t->result != NULL ? json_print(t->result) : NULL;
-    else
-        meta = task_failure_meta(t);
-    for (;;) {
-        rc = store_task_finish(c->db, t->msg, queue, c->cfg->nodename, state,
-                               ok ? result : meta, ok ? NULL : t->error, t->logs, t->nlogs);
-        if (rc == STORE_OK)
-            break;
-        if (rc == STORE_BAD_DATA && ok) {
-            /* e.g. a \u0000 in the result: jsonb refuses it. Fail visibly instead. */
-            ok = false;
-            state = "FAILURE";
-            task_fail(t, "EncodeError", "the task's result cannot be stored in PostgreSQL");
-            cJSON_free(meta);
-            meta = task_failure_meta(t);
-            continue;
-        }
-        if (rc == STORE_BAD_DATA) {
-            /* The log lines are the only other input: drop them. */
-            t->nlogs = 0;
-            continue;
-        }
-        if (!db_connect(c))
-            break;
-    }
-    cJSON_free(result);
-    cJSON_free(meta);
-    *okp = ok;
-    return rc == STORE_OK ? 0 : -1;
-}
-
-/* Take one delivery to its ack. 0 when acked, -1 when it was left unacked
- * (broker lost or stopping with the database down): it will be redelivered. */
-static int
-process(struct child *c, struct broker_delivery *d)
-{
-    struct celery_msg m;
-    struct task_ctx t;
-    const struct task_def *def;
-    char reason[512];
-    double t0;
-    int rc = -1, st;
-    bool ok;
-
-    if (celery_decode(&d->wire, &m, reason, sizeof reason) < 0) {
-        rc = reject(c, d, &m, reason);
-        celery_msg_fini(&m);
-        return rc;
-    }
-    def = registry_find(m.task);
-    if (def == NULL) {
-        snprintf(reason, sizeof reason, "NotRegistered: no task named '%s' in this worker",
-                 m.task);
-        rc = reject(c, d, &m, reason);
-        celery_msg_fini(&m);
-        return rc;
-    }
-    while ((st = store_task_receive(c->db, &m, d->routing_key, c->cfg->nodename)) < 0) {
-        if (st == STORE_BAD_DATA) {
-            rc = reject(c, d, &m, "the database refused the task's arguments");
-            celery_msg_fini(&m);
-            return rc;
-        }
-        if (!db_connect(c)) {
-            celery_msg_fini(&m);
-            return -1;
-        }
-    }
-    if (st == 0) {
-        log_task(LL_INFO, m.id, "already finished: acked without running it again");
-        rc = broker_ack(c->b, d->tag);
-        celery_msg_fini(&m);
-        return rc;
-    }
-    if (store_task_start(c->db, m.id) == STORE_ERR && db_connect(c))
-        store_task_start(c->db, m.id);
-
-    report(c, 'S', m.id);
-    log_task(LL_DEBUG, m.id, "%s started", m.task);
-    task_ctx_init(&t, &m, c->db, c->cfg->nodename, &cancel_task);
-    t0 = clock_mono();
-    ok = def->run(&t) == TASK_OK;
-    if (ok)
-        log_task(LL_INFO, m.id, "%s succeeded in %.3f s", m.task, clock_mono() - t0);
-    else
-        log_task(LL_INFO, m.id, "%s failed in %.3f s: %s: %s", m.task, clock_mono() - t0,
-                 t.exc_type, t.error);
-    t.db = NULL; /* a task must not keep the connection past its return */
-    if (finish(c, &t, d->routing_key, &ok) == 0) {
-        report(c, ok ? 'D' : 'F', m.id);
-        rc = broker_ack(c->b, d->tag);
-    }
-    task_ctx_fini(&t);
-    celery_msg_fini(&m);
-    return rc;
 }
 
 void
 child_main(const struct worker_cfg *cfg, int slot, int report_fd, const sigset_t *old_mask)
 {
-    struct child c = {.cfg = cfg, .slot = slot, .report_fd = report_fd};
+    struct engine g;
     struct sigaction sa = {0};
-    struct broker_delivery d;
 
     log_set_child(slot);
     sa.sa_handler = on_stop;
@@ -253,23 +80,25 @@ child_main(const struct worker_cfg *cfg, int slot, int report_fd, const sigset_t
     if (getppid() == 1)
         stop_requested = 1;
 
-    if (db_connect(&c) && broker_connect(&c)) {
+    engine_init(&g, cfg, report_fd, &stop_requested, &cancel_task);
+    if (engine_db_connect(&g) && broker_connect(&g)) {
         log_info("consuming %s (prefetch %d)", cfg->queues, cfg->prefetch);
         while (!stop_requested) {
-            int r;
-
-            if (!broker_is_open(c.b) && !broker_connect(&c))
-                break;
-            r = broker_next(c.b, &d, POLL_MS);
-            if (r == 1) {
-                process(&c, &d);
-                broker_delivery_fini(&d);
+            if (!broker_is_open(g.b)) {
+                /* Its deliveries went back to the queues with the connection. */
+                engine_discard(&g);
+                if (!broker_connect(&g))
+                    break;
             }
+            engine_step(&g, POLL_MS);
         }
+        if (broker_is_open(g.b))
+            engine_flush(&g); /* what ran is committed and acked before we go */
     }
     /* Closing the channel returns any prefetched, unacked message to its queue. */
-    broker_close(c.b);
-    store_close(c.db);
+    engine_fini(&g);
+    broker_close(g.b);
+    store_close(g.db);
     close(report_fd);
     log_info("stopped");
     exit(0);

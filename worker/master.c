@@ -130,11 +130,10 @@ read_reports(struct master *m, struct slot *s)
         r.id[UUID_STR_LEN - 1] = '\0';
         if (r.kind == 'S') {
             memcpy(s->task, r.id, sizeof s->task);
-        } else {
+        } else if (r.kind == 'B') {
             s->task[0] = '\0';
-            m->processed++;
-            if (r.kind == 'F')
-                m->failed++;
+            m->processed += r.n;
+            m->failed += r.failed;
         }
     }
     if (n == 0) { /* the child closed its end: it is exiting */

@@ -6,11 +6,12 @@
 #include "worker/tasks/tasks.h"
 
 const struct task_def registry_tasks[] = {
-    {"demo.add", task_demo_add},
-    {"demo.noop", task_demo_noop},
-    {"demo.sleep", task_demo_sleep},
-    {"demo.fail", task_demo_fail},
-    {NULL, NULL},
+    {"demo.add", task_demo_add, true},
+    {"demo.noop", task_demo_noop, true},
+    {"demo.sleep", task_demo_sleep, false},
+    {"demo.fail", task_demo_fail, true},
+    {"demo.record", task_demo_record, true},
+    {NULL, NULL, false},
 };
 
 const struct task_def *

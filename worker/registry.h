@@ -9,6 +9,12 @@
 struct task_def {
     const char *name;
     task_fn run;
+    /* Quick tasks run in microseconds and never block (no network, no
+     * sleeping): many run in one batch and commit together. Any other task
+     * runs alone: the batch before it commits first, the deliveries
+     * prefetched behind it go back to the queue for other children, its row
+     * shows STARTED while it runs (see docs/architecture.md). */
+    bool quick;
 };
 
 /* The handler for name, or NULL when this worker does not know the task. */

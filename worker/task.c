@@ -5,18 +5,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/buf.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "worker/engine.h"
 
 void
-task_ctx_init(struct task_ctx *t, const struct celery_msg *m, PGconn *db, const char *worker,
-              volatile sig_atomic_t *cancel)
+task_ctx_init(struct task_ctx *t, const struct celery_msg *m, struct engine *engine,
+              const char *worker, volatile sig_atomic_t *cancel)
 {
     memset(t, 0, sizeof *t);
     t->msg = m;
-    t->db = db;
+    t->engine = engine;
     t->worker = worker;
     t->cancel = cancel;
 }
@@ -37,9 +38,6 @@ static void
 add_line(struct task_ctx *t, const char *level, char *message)
 {
     struct store_log_line *l;
-    struct timespec ts;
-    struct tm tm;
-    size_t n;
 
     if (t->nlogs == t->logs_cap) {
         int cap = t->logs_cap ? t->logs_cap * 2 : 8;
@@ -54,10 +52,7 @@ add_line(struct task_ctx *t, const char *level, char *message)
     l = &t->logs[t->nlogs++];
     l->level = level;
     l->message = message;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    n = strftime(l->at, sizeof l->at, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(l->at + n, sizeof l->at - n, ".%06ldZ", ts.tv_nsec / 1000);
+    clock_iso_now(l->at);
 }
 
 void
@@ -99,7 +94,22 @@ task_fail(struct task_ctx *t, const char *exc_type, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(t->error, sizeof t->error, fmt, ap);
     va_end(ap);
+    /* vsnprintf cuts bytes, not characters, and a message may quote anything:
+     * PostgreSQL refuses invalid UTF-8, which would leave the task unwritable. */
+    t->error[utf8_prefix_len(t->error, sizeof t->error - 1)] = '\0';
+    if (!utf8_valid(t->error, strlen(t->error)))
+        utf8_scrub(t->error);
     return TASK_FAILED;
+}
+
+PGresult *
+task_sql(struct task_ctx *t, const char *sql, int nparams, const char *const *params)
+{
+    if (t->engine == NULL) {
+        task_fail(t, "RuntimeError", "%s: no database in this context", t->msg->task);
+        return NULL;
+    }
+    return engine_task_sql(t->engine, t, sql, nparams, params);
 }
 
 int

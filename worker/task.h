@@ -1,5 +1,7 @@
-/* worker/task.h - what a task handler sees: its arguments, a log, and a way to
- * fail with a reason. Runs in: child only. */
+/* worker/task.h - what a task handler sees: its arguments, a log, a way to
+ * fail with a reason, and task_sql(), through which its database writes join
+ * the transaction that commits its final state. Handlers never see a
+ * connection. Runs in: child only. */
 #ifndef CELERIAC_TASK_H
 #define CELERIAC_TASK_H
 
@@ -8,14 +10,17 @@
 #include <cJSON.h>
 
 #include "broker/celery.h"
+#include "common/clock.h"
 #include "sql/store.h"
 
 #define TASK_ERROR_MAX 1024
 #define TASK_LOG_LINES_MAX 1000 /* further lines are counted, then dropped with a marker */
 
+struct engine; /* worker/engine.c: the child's batch and connections */
+
 struct task_ctx {
     const struct celery_msg *msg; /* the task's message: args, kwargs, headers */
-    PGconn *db;                   /* the child's connection, for tasks that store data */
+    struct engine *engine;        /* where task_sql() goes; NULL: no database (unit tests) */
     const char *worker;           /* node name of this worker */
     volatile sig_atomic_t *cancel; /* non-zero: stop early (polled by long tasks) */
     cJSON *result;                /* set by the handler on success; owned here */
@@ -23,6 +28,10 @@ struct task_ctx {
     char error[TASK_ERROR_MAX];   /* set by task_fail(): the message */
     struct store_log_line *logs;  /* buffered until the final state is written */
     int nlogs, logs_cap, logs_dropped;
+    /* Kept by the engine: */
+    bool wrote;     /* task_sql() opened the task's savepoint and claimed its row */
+    bool db_lost;   /* a statement failed on the connection: the run does not count */
+    bool duplicate; /* the claim found the row final already: the run does not count */
 };
 
 /* A handler returns TASK_OK with t->result set (NULL means JSON null), or the
@@ -30,8 +39,8 @@ struct task_ctx {
 enum { TASK_OK = 0, TASK_FAILED = -1 };
 typedef int (*task_fn)(struct task_ctx *t);
 
-void task_ctx_init(struct task_ctx *t, const struct celery_msg *m, PGconn *db, const char *worker,
-                   volatile sig_atomic_t *cancel);
+void task_ctx_init(struct task_ctx *t, const struct celery_msg *m, struct engine *engine,
+                   const char *worker, volatile sig_atomic_t *cancel);
 void task_ctx_fini(struct task_ctx *t);
 
 /* Add a line to the task's log (task_logs), written with its final state. */
@@ -39,6 +48,14 @@ void task_log(struct task_ctx *t, const char *fmt, ...) __attribute__((format(pr
 /* Record why the task failed, Celery style (exc_type + message). Returns TASK_FAILED. */
 int task_fail(struct task_ctx *t, const char *exc_type, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Run one parameterized statement (text parameters, NULL = SQL NULL) in the
+ * task's transaction: the first call opens a savepoint for the task and
+ * claims its row, so the task's writes commit with its final state, or not
+ * at all if it fails or already finished elsewhere. The result (PQclear() it)
+ * once the statement succeeded, else NULL with the task failed (its error
+ * says why): return TASK_FAILED then. */
+PGresult *task_sql(struct task_ctx *t, const char *sql, int nparams, const char *const *params);
 
 /* Check the call matches the parameter names (positional, then by name, no
  * unknown or duplicated ones), like a Python signature. TASK_OK or TASK_FAILED

@@ -18,9 +18,14 @@ struct worker_cfg {
     int prefetch;
 };
 
-/* Child -> master, one write(2) each (smaller than PIPE_BUF, so atomic). */
+/* Child -> master, one write(2) each (smaller than PIPE_BUF, so atomic).
+ * 'S': a long task (id) started and runs alone; 'B': a batch committed and
+ * acked, n tasks of which failed ended FAILURE (the long task, if any, is
+ * over). Quick tasks are reported per batch only: one write per task would
+ * wake the master thousands of times a second. */
 struct child_report {
-    char kind; /* 'S' task started, 'D' task done, 'F' task failed */
+    char kind;
+    int n, failed;
     char id[UUID_STR_LEN];
 };
 

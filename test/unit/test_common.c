@@ -79,7 +79,7 @@ config_reads_the_environment_and_rejects_bad_numbers(void **state)
     assert_int_equal(cfg_load_env(&c, err, sizeof err), 0);
     assert_string_equal(c.amqp_url, CFG_DEFAULT_AMQP_URL);
     assert_int_equal(c.concurrency, 3);
-    assert_int_equal(c.prefetch, 1);
+    assert_int_equal(c.prefetch, CFG_DEFAULT_PREFETCH);
     setenv("WORKER_PREFETCH", "lots", 1);
     assert_int_equal(cfg_load_env(&c, err, sizeof err), -1);
     assert_non_null(strstr(err, "WORKER_PREFETCH"));

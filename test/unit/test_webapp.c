@@ -466,7 +466,7 @@ the_catalog_lists_the_demo_tasks(void **state)
     (void)state;
     for (const struct task_info *t = task_catalog; t->name != NULL; t++, n++)
         assert_non_null(t->doc);
-    assert_int_equal(n, 4);
+    assert_int_equal(n, 5);
     assert_string_equal(task_catalog[0].name, "demo.add");
 }
 

@@ -66,3 +66,27 @@ task_demo_fail(struct task_ctx *t)
         return task_fail(t, "RuntimeError", "%s", m->valuestring);
     return task_fail(t, "RuntimeError", "demo.fail() called without a message");
 }
+
+int
+task_demo_record(struct task_ctx *t)
+{
+    static const char *const params[] = {"key"};
+    const char *values[2];
+    const cJSON *key;
+    PGresult *res;
+
+    if (task_bind_args(t, params, 1) != TASK_OK)
+        return TASK_FAILED;
+    key = task_arg(t, 0, "key");
+    if (!cJSON_IsString(key))
+        return task_fail(t, "TypeError", "demo.record(): key must be a string");
+    values[0] = t->msg->id;
+    values[1] = key->valuestring;
+    res = task_sql(t, "INSERT INTO demo_records (task_id, key) VALUES ($1::uuid, $2)", 2, values);
+    if (res == NULL)
+        return TASK_FAILED;
+    PQclear(res);
+    task_log(t, "recorded %s", key->valuestring);
+    t->result = cJSON_CreateString(key->valuestring);
+    return TASK_OK;
+}

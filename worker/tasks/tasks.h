@@ -8,5 +8,6 @@ int task_demo_add(struct task_ctx *t);
 int task_demo_noop(struct task_ctx *t);
 int task_demo_sleep(struct task_ctx *t);
 int task_demo_fail(struct task_ctx *t);
+int task_demo_record(struct task_ctx *t);
 
 #endif

@@ -1,0 +1,230 @@
+/* sql/store_engine.c - the tasks and task_logs writes of a worker child's
+ * engine: which tasks are final already, the STARTED mark of a long task, the
+ * claim of a task that writes effects, and the final states of a whole batch
+ * in one statement with one notification. Every statement is unnamed and
+ * parameterized, so it runs behind PgBouncer in transaction mode. */
+#include "sql/store.h"
+#include "sql/store_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/buf.h"
+#include "common/uuid.h"
+
+#define FINAL_STATES "('SUCCESS', 'FAILURE', 'REVOKED')"
+
+/* NOTIFY payloads stay under PostgreSQL's 8,000-byte limit: past this, the
+ * notification only says how many tasks changed. */
+#define NOTIFY_MAX 7900
+
+int
+store_tasks_final(PGconn *db, const char *const *ids, int n, bool *final)
+{
+    static const char sql[] = "SELECT id::text FROM tasks WHERE id = ANY($1::uuid[])"
+                              " AND state IN " FINAL_STATES;
+    struct buf arr = {0};
+    const char *params[1];
+    PGresult *res;
+    int rc;
+
+    for (int i = 0; i < n; i++)
+        final[i] = false;
+    if (n == 0)
+        return STORE_OK;
+    /* Ids are checked UUIDs: nothing in them needs quoting in an array literal. */
+    buf_put(&arr, "{");
+    for (int i = 0; i < n; i++) {
+        buf_put(&arr, i > 0 ? "," : "");
+        buf_put(&arr, ids[i]);
+    }
+    buf_put(&arr, "}");
+    if (arr.oom) {
+        buf_fini(&arr);
+        return STORE_ERR;
+    }
+    params[0] = arr.data;
+    res = store_exec_quiet(db, sql, 1, params, PGRES_TUPLES_OK, &rc);
+    buf_fini(&arr);
+    if (res == NULL)
+        return rc;
+    for (int r = 0; r < PQntuples(res); r++) {
+        const char *id = PQgetvalue(res, r, 0);
+        for (int i = 0; i < n; i++)
+            if (strcasecmp(ids[i], id) == 0)
+                final[i] = true;
+    }
+    PQclear(res);
+    return STORE_OK;
+}
+
+/* Insert t as STARTED by worker, or move its row to STARTED unless it is
+ * final; returns the row (id, state, name) when it did. */
+#define START_TASK                                                                                 \
+    "INSERT INTO tasks AS k (id, name, queue, args, kwargs, state, retries, worker, origin,"       \
+    " received_at, started_at)"                                                                    \
+    " VALUES ($1::uuid, $2, $3, $4::jsonb, $5::jsonb, 'STARTED', $6::int, $7, $8, now(), now())"  \
+    " ON CONFLICT (id) DO UPDATE SET state = 'STARTED', retries = EXCLUDED.retries,"              \
+    " worker = EXCLUDED.worker, received_at = coalesce(k.received_at, now()), started_at = now()" \
+    " WHERE k.state NOT IN " FINAL_STATES " RETURNING id, state, name"
+
+static int
+start_task(PGconn *db, const char *sql, const struct store_task *t, const char *worker)
+{
+    char retries[16];
+    const char *params[] = {t->id,
+                            t->name,
+                            t->queue,
+                            t->args_json ? t->args_json : "[]",
+                            t->kwargs_json ? t->kwargs_json : "{}",
+                            retries,
+                            worker,
+                            t->origin};
+    PGresult *res;
+    int rc;
+
+    snprintf(retries, sizeof retries, "%d", t->retries);
+    res = store_exec_quiet(db, sql, 8, params, PGRES_TUPLES_OK, &rc);
+    if (res == NULL)
+        return rc;
+    rc = PQntuples(res) == 1 ? 1 : 0;
+    PQclear(res);
+    return rc;
+}
+
+int
+store_task_started(PGconn *db, const struct store_task *t, const char *worker)
+{
+    /* set_config(..., true) lasts for this statement's transaction only. */
+    static const char sql[] =
+        "WITH t AS (" START_TASK ") SELECT pg_notify('task_state',"
+        " json_build_object('tasks', json_build_array(json_build_object('id', id, 'state', state,"
+        " 'name', name)))::text), set_config('synchronous_commit', 'off', true) FROM t";
+
+    return start_task(db, sql, t, worker);
+}
+
+int
+store_task_claim(PGconn *db, const struct store_task *t, const char *worker)
+{
+    return start_task(db, START_TASK, t, worker);
+}
+
+/* JSON text or null: values the caller already holds as JSON text. */
+static void
+put_raw_or_null(struct buf *b, const char *json)
+{
+    buf_put(b, json != NULL ? json : "null");
+}
+
+static void
+put_str_or_null(struct buf *b, const char *s)
+{
+    if (s == NULL)
+        buf_put(b, "null");
+    else
+        buf_json_str(b, s);
+}
+
+/* The batch as one JSON array for json_to_recordset(): building it costs
+ * less than an array parameter per column and needs no quoting rules but
+ * JSON's. */
+static void
+batch_json(struct buf *b, const struct store_final *f, int n)
+{
+    buf_put(b, "[");
+    for (int i = 0; i < n; i++) {
+        const struct store_task *t = &f[i].task;
+
+        buf_put(b, i > 0 ? ",{\"id\":" : "{\"id\":");
+        buf_json_str(b, t->id);
+        buf_put(b, ",\"name\":");
+        buf_json_str(b, t->name);
+        buf_put(b, ",\"queue\":");
+        buf_json_str(b, t->queue);
+        buf_put(b, ",\"args\":");
+        put_raw_or_null(b, t->args_json);
+        buf_put(b, ",\"kwargs\":");
+        put_raw_or_null(b, t->kwargs_json);
+        buf_put(b, ",\"origin\":");
+        put_str_or_null(b, t->origin);
+        buf_printf(b, ",\"retries\":%d,\"state\":", t->retries);
+        buf_json_str(b, f[i].state);
+        buf_put(b, ",\"result\":");
+        put_raw_or_null(b, f[i].result_json);
+        buf_put(b, ",\"error\":");
+        put_str_or_null(b, f[i].error);
+        buf_put(b, ",\"received_at\":");
+        put_str_or_null(b, f[i].received_at);
+        buf_put(b, ",\"started_at\":");
+        put_str_or_null(b, f[i].started_at);
+        buf_put(b, ",\"finished_at\":");
+        put_str_or_null(b, f[i].finished_at);
+        buf_put(b, ",\"logs\":[");
+        for (int l = 0; l < f[i].nlogs; l++) {
+            buf_put(b, l > 0 ? ",{\"level\":" : "{\"level\":");
+            buf_json_str(b, f[i].logs[l].level);
+            buf_put(b, ",\"message\":");
+            buf_json_str(b, f[i].logs[l].message);
+            buf_put(b, ",\"at\":");
+            buf_json_str(b, f[i].logs[l].at);
+            buf_put(b, "}");
+        }
+        buf_put(b, "]}");
+    }
+    buf_put(b, "]");
+}
+
+int
+store_tasks_finish(PGconn *db, const struct store_final *f, int n, const char *worker)
+{
+    /* x: the batch; t: the rows written (a final row is never overwritten);
+     * l: the log lines of those rows only; then one NOTIFY naming them all,
+     * or only their count when the list would not fit in a payload.
+     * Received and started times keep what a STARTED mark already wrote. */
+    static const char sql[] =
+        "WITH x AS (SELECT * FROM json_to_recordset($1::json) AS x(id uuid, name text,"
+        " queue text, args jsonb, kwargs jsonb, origin text, retries int, state text,"
+        " result jsonb, error text, received_at timestamptz, started_at timestamptz,"
+        " finished_at timestamptz, logs json)),"
+        " t AS (INSERT INTO tasks AS k (id, name, queue, args, kwargs, origin, retries, state,"
+        " result, error, worker, received_at, started_at, finished_at)"
+        " SELECT id, name, queue, coalesce(args, '[]'), coalesce(kwargs, '{}'), origin, retries,"
+        " state, result, error, $2, received_at, started_at, finished_at FROM x"
+        " ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, result = EXCLUDED.result,"
+        " error = EXCLUDED.error, retries = EXCLUDED.retries, worker = EXCLUDED.worker,"
+        " received_at = coalesce(k.received_at, EXCLUDED.received_at),"
+        " started_at = coalesce(k.started_at, EXCLUDED.started_at),"
+        " finished_at = EXCLUDED.finished_at"
+        " WHERE k.state NOT IN " FINAL_STATES " RETURNING id, state, name),"
+        " l AS (INSERT INTO task_logs (task_id, level, message, logged_at)"
+        " SELECT x.id, g.level, g.message, g.at FROM t JOIN x USING (id)"
+        " CROSS JOIN LATERAL json_to_recordset(x.logs) AS g(level text, message text,"
+        " at timestamptz))"
+        " SELECT n, pg_notify('task_state', CASE WHEN length(p) <= $3::int THEN p ELSE"
+        " json_build_object('tasks', '[]'::json, 'count', n, 'truncated', true)::text END)"
+        " FROM (SELECT count(*) AS n, json_build_object('tasks', json_agg(json_build_object("
+        "'id', id, 'state', state, 'name', name)))::text AS p FROM t) s WHERE n > 0";
+    struct buf doc = {0};
+    char limit[16];
+    const char *params[3];
+    PGresult *res;
+    int rc;
+
+    if (n == 0)
+        return STORE_OK;
+    batch_json(&doc, f, n);
+    if (doc.oom) {
+        buf_fini(&doc);
+        return STORE_ERR;
+    }
+    snprintf(limit, sizeof limit, "%d", NOTIFY_MAX);
+    params[0] = doc.data;
+    params[1] = worker;
+    params[2] = limit;
+    res = store_exec_quiet(db, sql, 3, params, PGRES_TUPLES_OK, &rc);
+    PQclear(res);
+    buf_fini(&doc);
+    return rc;
+}

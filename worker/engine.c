@@ -1,0 +1,730 @@
+/* worker/engine.c - see engine.h. The order of things is the whole point:
+ *
+ *   take the ready deliveries -> decode, drop poison, skip ids already final
+ *   (one query) -> run each quick task (a handler's writes go into the
+ *   batch's transaction inside a savepoint of its own) -> when the batch
+ *   closes: one statement writes every final state and log line and sends
+ *   one NOTIFY, COMMIT -> dead-letter what could not run -> one
+ *   multiple-ack -> tell the master.
+ *
+ * A failure before the commit rolls back every handler's writes: the engine
+ * then reconnects (or backs off while PostgreSQL refuses to write) and runs
+ * those handlers again before the next attempt; tasks that wrote nothing
+ * keep their outcome. A stop request while PostgreSQL is away exits with the
+ * batch unacked: RabbitMQ redelivers it, and the redelivered tasks whose
+ * rows are final by then are acked without running. */
+#include "worker/engine.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/uuid.h"
+#include "sql/store.h"
+#include "worker/registry.h"
+
+#define BACKOFF_MAX_S 5.0 /* longest wait between database attempts */
+
+enum entry_kind {
+    E_RUN,  /* a task to run */
+    E_SKIP, /* its row is final already (or it is in this batch twice): ack only */
+    E_DEAD, /* cannot run: FAILURE row when it has an id, dead-letter copy, ack */
+};
+
+struct entry {
+    struct broker_delivery d;
+    struct celery_msg m;
+    const struct task_def *def;
+    enum entry_kind kind;
+    bool settled;  /* requeued or dropped: not ours to ack any more */
+    bool ran, ok;  /* the handler has run, and its outcome */
+    char *reason;  /* E_DEAD: why */
+    struct task_ctx t;
+    struct store_task rec; /* points into m, d and the texts below */
+    char *args_json, *kwargs_json;
+    char *result_json; /* SUCCESS: the result; FAILURE: Celery's exception meta */
+    char received[CLOCK_ISO_LEN], started[CLOCK_ISO_LEN], finished[CLOCK_ISO_LEN];
+};
+
+static void
+entry_fini(struct entry *e)
+{
+    task_ctx_fini(&e->t);
+    celery_msg_fini(&e->m);
+    broker_delivery_fini(&e->d);
+    free(e->reason);
+    cJSON_free(e->args_json);
+    cJSON_free(e->kwargs_json);
+    cJSON_free(e->result_json);
+    memset(e, 0, sizeof *e);
+}
+
+void
+engine_init(struct engine *g, const struct worker_cfg *cfg, int report_fd,
+            volatile sig_atomic_t *stop, volatile sig_atomic_t *cancel)
+{
+    memset(g, 0, sizeof *g);
+    g->cfg = cfg;
+    g->report_fd = report_fd;
+    g->stop = stop;
+    g->cancel = cancel;
+}
+
+void
+engine_discard(struct engine *g)
+{
+    for (int i = 0; i < g->n; i++)
+        entry_fini(&g->e[i]);
+    g->n = 0;
+    g->first_done = 0;
+    g->effects_lost = false;
+    if (store_is_ok(g->db) && store_in_transaction(g->db))
+        store_rollback(g->db);
+}
+
+void
+engine_fini(struct engine *g)
+{
+    engine_discard(g);
+    free(g->e);
+    g->e = NULL;
+    g->cap = 0;
+}
+
+static void
+report(struct engine *g, char kind, int n, int failed, const char *id)
+{
+    struct child_report r = {.kind = kind, .n = n, .failed = failed};
+
+    if (id != NULL)
+        snprintf(r.id, sizeof r.id, "%s", id);
+    /* The master may be gone (then PDEATHSIG stops us): nothing to do on error. */
+    if (write(g->report_fd, &r, sizeof r) < 0 && errno != EPIPE)
+        log_warn("report to master: %s", strerror(errno));
+}
+
+/* ----- the database: connection, trouble, recovery ----- */
+
+static double
+backoff_s(int streak)
+{
+    double s = 0.1;
+
+    for (int i = 1; i < streak && s < BACKOFF_MAX_S; i++)
+        s *= 2;
+    return s < BACKOFF_MAX_S ? s : BACKOFF_MAX_S;
+}
+
+bool
+engine_db_connect(struct engine *g)
+{
+    char err[512];
+    int tries = 0;
+
+    store_close(g->db);
+    g->db = NULL;
+    while (!*g->stop) {
+        g->db = store_open(g->cfg->database_url, "celeriac-worker", err, sizeof err);
+        if (g->db != NULL) {
+            if (tries > 0)
+                log_info("connected to PostgreSQL again");
+            return true;
+        }
+        if (tries++ == 0)
+            log_warn("%s (retrying with back-off up to %.0f s)", err, BACKOFF_MAX_S);
+        clock_sleep(backoff_s(tries), g->stop);
+    }
+    return false;
+}
+
+/* PostgreSQL failed an engine statement (what): roll back, log once per
+ * streak, wait with capped back-off. false when asked to stop meanwhile. */
+static bool
+db_trouble(struct engine *g, const char *what)
+{
+    if (g->db_streak++ == 0)
+        log_warn("%s failed: %s (retrying with back-off up to %.0f s)", what,
+                 store_error_message(g->db), BACKOFF_MAX_S);
+    else
+        log_debug("%s failed again: %s", what, store_error_message(g->db));
+    if (store_is_ok(g->db) && store_in_transaction(g->db))
+        store_rollback(g->db);
+    g->effects_lost = true;
+    clock_sleep(backoff_s(g->db_streak), g->stop);
+    return !*g->stop;
+}
+
+static void
+db_recovered(struct engine *g)
+{
+    if (g->db_streak > 0)
+        log_info("PostgreSQL accepts writes again");
+    g->db_streak = 0;
+}
+
+/* ----- taking deliveries ----- */
+
+static void
+make_dead(struct entry *e, const char *reason)
+{
+    e->kind = E_DEAD;
+    free(e->reason);
+    e->reason = strdup(reason);
+    if (e->reason != NULL)
+        utf8_scrub(e->reason); /* it may quote the message's bytes */
+}
+
+/* The row a dead entry can have: one with a readable id. */
+static bool
+dead_has_row(const struct entry *e)
+{
+    return e->m.id != NULL && uuid_is_valid(e->m.id);
+}
+
+static void
+fill_record(struct entry *e)
+{
+    const char *name = e->m.task;
+
+    if (name == NULL || !utf8_valid(name, strlen(name)))
+        name = "(unknown)";
+    e->rec.id = e->m.id;
+    e->rec.name = name;
+    e->rec.queue = e->d.routing_key != NULL ? e->d.routing_key : "";
+    e->rec.args_json = e->args_json;
+    e->rec.kwargs_json = e->kwargs_json;
+    e->rec.origin = e->m.origin != NULL && utf8_valid(e->m.origin, strlen(e->m.origin))
+                        ? e->m.origin
+                        : NULL;
+    e->rec.retries = e->m.retries;
+}
+
+/* Append d (moved) to the batch and classify it. false on out of memory
+ * (d is left to the caller). */
+static bool
+take(struct engine *g, struct broker_delivery *d)
+{
+    struct entry *e;
+    char reason[512];
+
+    if (g->n == g->cap) {
+        int cap = g->cap ? g->cap * 2 : 16;
+        struct entry *p = realloc(g->e, sizeof *p * (size_t)cap);
+        if (p == NULL)
+            return false;
+        g->e = p;
+        g->cap = cap;
+    }
+    e = &g->e[g->n++];
+    memset(e, 0, sizeof *e);
+    e->d = *d;
+    memset(d, 0, sizeof *d);
+    clock_iso_now(e->received);
+    if (e->d.routing_key != NULL)
+        utf8_scrub(e->d.routing_key);
+    if (celery_decode(&e->d.wire, &e->m, reason, sizeof reason) < 0) {
+        make_dead(e, reason);
+    } else if ((e->def = registry_find(e->m.task)) == NULL) {
+        snprintf(reason, sizeof reason, "NotRegistered: no task named '%s' in this worker",
+                 e->m.task);
+        make_dead(e, reason);
+    } else {
+        e->kind = E_RUN;
+        e->args_json = json_print(e->m.args);
+        e->kwargs_json = json_print(e->m.kwargs);
+        if (e->args_json == NULL || e->kwargs_json == NULL)
+            make_dead(e, "out of memory while reading the task's arguments");
+    }
+    fill_record(e);
+    /* The same id twice in one batch (published twice): run it once. */
+    for (int i = 0; e->kind == E_RUN && i < g->n - 1; i++) {
+        if (g->e[i].kind != E_DEAD && strcasecmp(g->e[i].m.id, e->m.id) == 0) {
+            log_task(LL_INFO, e->m.id, "delivered twice in one batch: runs once");
+            e->kind = E_SKIP;
+        }
+    }
+    return true;
+}
+
+/* Mark the entries [from, n) whose rows are final already: they are acked
+ * without running. false when asked to stop while the database is away. */
+static bool
+skip_finished(struct engine *g, int from)
+{
+    const char **ids = malloc(sizeof *ids * (size_t)(g->n - from));
+    bool *final = malloc(sizeof *final * (size_t)(g->n - from));
+    int *at = malloc(sizeof *at * (size_t)(g->n - from));
+    int k = 0, rc = STORE_OK;
+
+    if (ids == NULL || final == NULL || at == NULL) {
+        free(ids);
+        free(final);
+        free(at);
+        return true; /* run them: the final write never overwrites a final row */
+    }
+    for (int i = from; i < g->n; i++) {
+        if (g->e[i].kind == E_RUN) {
+            ids[k] = g->e[i].m.id;
+            at[k++] = i;
+        }
+    }
+    while (k > 0 && (rc = store_tasks_final(g->db, ids, k, final)) != STORE_OK) {
+        if (!store_is_ok(g->db) ? !engine_db_connect(g) : !db_trouble(g, "checking for finished tasks"))
+            break;
+    }
+    if (k > 0 && rc == STORE_OK) {
+        db_recovered(g);
+        for (int j = 0; j < k; j++) {
+            if (final[j]) {
+                log_task(LL_INFO, ids[j], "already finished: acked without running it again");
+                g->e[at[j]].kind = E_SKIP;
+            }
+        }
+    }
+    free(ids);
+    free(final);
+    free(at);
+    return !*g->stop;
+}
+
+/* ----- running ----- */
+
+/* Close the task's savepoint: keep its writes when it succeeded, drop them
+ * when it failed. A failure here loses the transaction: replayed later. */
+static void
+settle_savepoint(struct engine *g, struct entry *e)
+{
+    int rc;
+
+    if (!e->t.wrote || e->t.db_lost || g->effects_lost)
+        return;
+    if (e->ok) {
+        rc = store_release_savepoint(g->db);
+    } else {
+        rc = store_rollback_to_savepoint(g->db);
+        if (rc == STORE_OK)
+            rc = store_release_savepoint(g->db);
+    }
+    if (rc != STORE_OK)
+        g->effects_lost = true;
+}
+
+/* A result PostgreSQL would refuse (invalid UTF-8 from a handler's string,
+ * \u0000 that jsonb cannot hold) fails the task rather than the batch. */
+static bool
+result_storable(const char *json)
+{
+    return json == NULL || (utf8_valid(json, strlen(json)) && strstr(json, "\\u0000") == NULL);
+}
+
+static void
+run_entry(struct engine *g, struct entry *e)
+{
+    double t0;
+
+    task_ctx_fini(&e->t);
+    cJSON_free(e->result_json);
+    e->result_json = NULL;
+    task_ctx_init(&e->t, &e->m, g, g->cfg->nodename, g->cancel);
+    clock_iso_now(e->started);
+    g->cur = e;
+    t0 = clock_mono();
+    e->ok = e->def->run(&e->t) == TASK_OK;
+    g->cur = NULL;
+    if (e->ok && e->t.result != NULL) {
+        e->result_json = json_print(e->t.result);
+        if (e->result_json == NULL || !result_storable(e->result_json)) {
+            e->ok = false;
+            task_fail(&e->t, "EncodeError", "%s: the task's result cannot be stored in PostgreSQL",
+                      e->m.task);
+            cJSON_free(e->result_json);
+            e->result_json = NULL;
+        }
+    }
+    if (!e->ok)
+        e->result_json = task_failure_meta(&e->t);
+    settle_savepoint(g, e);
+    clock_iso_now(e->finished);
+    e->ran = true;
+    if (e->t.duplicate) {
+        log_task(LL_INFO, e->m.id, "finished elsewhere meanwhile: its run here does not count");
+        e->kind = E_SKIP;
+    } else if (e->ok) {
+        log_task(LL_DEBUG, e->m.id, "%s succeeded in %.6f s", e->m.task, clock_mono() - t0);
+    } else if (!e->t.db_lost) {
+        log_task(LL_INFO, e->m.id, "%s failed in %.3f s: %s: %s", e->m.task, clock_mono() - t0,
+                 e->t.exc_type, e->t.error);
+    }
+    if (g->first_done == 0)
+        g->first_done = clock_mono();
+}
+
+PGresult *
+engine_task_sql(struct engine *g, struct task_ctx *t, const char *sql, int nparams,
+                const char *const *params)
+{
+    struct entry *e = g->cur;
+    PGresult *res;
+    int rc;
+
+    if (e == NULL || &e->t != t) {
+        task_fail(t, "RuntimeError", "task_sql() called outside the task's run");
+        return NULL;
+    }
+    if (g->effects_lost)
+        goto lost; /* the batch's transaction is gone: this run is replayed */
+    if (!t->wrote) {
+        if (!store_in_transaction(g->db) && store_begin(g->db) != STORE_OK)
+            goto lost;
+        if (store_savepoint(g->db) != STORE_OK)
+            goto lost;
+        t->wrote = true;
+        rc = store_task_claim(g->db, &e->rec, g->cfg->nodename);
+        if (rc == 0) {
+            t->duplicate = true;
+            task_fail(t, "Duplicate", "task %s finished elsewhere meanwhile", t->msg->id);
+            return NULL;
+        }
+        if (rc == STORE_BAD_DATA) {
+            task_fail(t, "EncodeError", "the database refused the task's row: %s",
+                      store_error_message(g->db));
+            return NULL;
+        }
+        if (rc < 0)
+            goto lost;
+    }
+    res = store_task_sql(g->db, sql, nparams, params, &rc);
+    if (res != NULL)
+        return res;
+    if (rc == STORE_BAD_DATA) { /* the statement's own fault: the task fails */
+        task_fail(t, "DatabaseError", "%s", store_error_message(g->db));
+        return NULL;
+    }
+lost:
+    /* Connection or server trouble: not the task's fault. Its run will not
+     * count; the engine runs it again once PostgreSQL takes writes. */
+    t->db_lost = true;
+    g->effects_lost = true;
+    task_fail(t, "DatabaseError", "%s", store_error_message(g->db));
+    return NULL;
+}
+
+/* Roll back what is left, reconnect if needed, and run again every handler
+ * whose writes (or whose run) were lost, until the batch's writes are whole
+ * again. false when asked to stop first. */
+static bool
+recover(struct engine *g)
+{
+    while (g->effects_lost || !store_is_ok(g->db)) {
+        if (*g->stop)
+            return false;
+        if (store_is_ok(g->db) && store_in_transaction(g->db))
+            store_rollback(g->db);
+        if (!store_is_ok(g->db) && !engine_db_connect(g))
+            return false;
+        g->effects_lost = false;
+        for (int i = 0; i < g->n && !g->effects_lost; i++) {
+            struct entry *e = &g->e[i];
+            if (e->kind == E_RUN && e->ran && (e->t.wrote || e->t.db_lost))
+                run_entry(g, e);
+        }
+        if (g->effects_lost && !db_trouble(g, "running the batch's tasks again"))
+            return false;
+    }
+    return true;
+}
+
+/* ----- committing ----- */
+
+static int
+fill_final(struct engine *g, int i, struct store_final *f)
+{
+    struct entry *e = &g->e[i];
+
+    if (e->kind == E_SKIP || (e->kind == E_DEAD && !dead_has_row(e)))
+        return 0;
+    memset(f, 0, sizeof *f);
+    f->task = e->rec;
+    f->received_at = e->received;
+    if (e->kind == E_DEAD) {
+        f->state = "FAILURE";
+        f->error = e->reason != NULL ? e->reason : "cannot be run";
+        f->started_at = e->received;
+        f->finished_at = e->received;
+        return 1;
+    }
+    f->state = e->ok ? "SUCCESS" : "FAILURE";
+    f->result_json = e->result_json;
+    f->error = e->ok ? NULL : e->t.error;
+    f->started_at = e->started;
+    f->finished_at = e->finished;
+    f->logs = e->t.logs;
+    f->nlogs = e->t.nlogs;
+    return 1;
+}
+
+/* Write the final states of entries [lo, hi) and commit. A store_rc. */
+static int
+write_finals(struct engine *g, int lo, int hi)
+{
+    struct store_final *f = calloc((size_t)(hi - lo), sizeof *f);
+    int k = 0, rc;
+
+    if (f == NULL)
+        return STORE_ERR;
+    for (int i = lo; i < hi; i++)
+        k += fill_final(g, i, &f[k]);
+    rc = store_tasks_finish(g->db, f, k, g->cfg->nodename);
+    free(f);
+    if (rc == STORE_OK && store_in_transaction(g->db))
+        rc = store_commit(g->db);
+    return rc;
+}
+
+/* PostgreSQL refused a value of the batch (it should not happen: results,
+ * errors and log lines are checked before): find which, one task at a
+ * time. A task whose result or log PostgreSQL keeps refusing ends FAILURE
+ * without them; one whose FAILURE row is refused too is only dead-lettered.
+ * Never loops on the same refusal. false when asked to stop. */
+static bool
+write_one_by_one(struct engine *g)
+{
+    for (int i = 0; i < g->n; i++) {
+        struct entry *e = &g->e[i];
+
+        for (;;) {
+            int rc;
+
+            if (e->kind == E_SKIP || (e->kind == E_DEAD && !dead_has_row(e)))
+                break;
+            if (e->kind == E_RUN && e->t.wrote) {
+                run_entry(g, e); /* its writes went with the failed batch */
+                if (g->effects_lost && !recover(g))
+                    return false;
+            }
+            rc = write_finals(g, i, i + 1);
+            if (rc == STORE_OK)
+                break;
+            if (store_is_ok(g->db) && store_in_transaction(g->db))
+                store_rollback(g->db);
+            g->effects_lost = false;
+            if (rc != STORE_BAD_DATA) {
+                if (!db_trouble(g, "writing a task's final state") || !recover(g))
+                    return false;
+                continue;
+            }
+            log_task(LL_ERROR, e->m.id, "PostgreSQL refused the final state: %s",
+                     store_error_message(g->db));
+            if (e->kind == E_RUN && (e->ok || e->t.nlogs > 0)) {
+                /* Drop what the handler produced: result, log lines, writes. */
+                e->ok = false;
+                e->t.nlogs = 0;
+                e->t.wrote = false;
+                task_fail(&e->t, "EncodeError",
+                          "%s: PostgreSQL refused the task's result or log lines", e->m.task);
+                cJSON_free(e->result_json);
+                e->result_json = task_failure_meta(&e->t);
+            } else {
+                make_dead(e, "PostgreSQL refused the task's final state");
+                free(e->m.id); /* no row for it: dead-letter only */
+                e->m.id = NULL;
+            }
+        }
+    }
+    return true;
+}
+
+/* Dead-letter every E_DEAD entry. 0, or -1 when the broker connection failed
+ * (the batch stays unacked and comes back). */
+static int
+dead_letter_all(struct engine *g)
+{
+    for (int i = 0; i < g->n; i++) {
+        struct entry *e = &g->e[i];
+        int attempt;
+
+        if (e->kind != E_DEAD)
+            continue;
+        log_task(LL_WARN, e->m.id, "dead-lettering message from %s: %s", e->d.routing_key,
+                 e->reason ? e->reason : "");
+        for (attempt = 0; attempt < 3; attempt++) {
+            if (broker_dead_letter(g->b, &e->d, e->reason ? e->reason : "", g->cfg->nodename) == 0)
+                break;
+            if (!broker_is_open(g->b))
+                return -1;
+            clock_sleep(0.2 * (attempt + 1), NULL); /* a nack: RabbitMQ's own trouble */
+        }
+        if (attempt == 3) {
+            /* Neither acked nor rejected, it would stall this child for good. */
+            log_task(LL_ERROR, e->m.id,
+                     "%s refused the dead letter %d times: rejecting the message without "
+                     "requeue (its row says why it failed)",
+                     BROKER_DEAD_QUEUE, attempt);
+            if (broker_drop(g->b, e->d.tag) < 0)
+                return -1;
+            e->settled = true;
+        }
+    }
+    return 0;
+}
+
+int
+engine_flush(struct engine *g)
+{
+    uint64_t ack = 0;
+    int done = 0, failed = 0;
+    const char *slow = NULL;
+
+    if (g->n == 0)
+        return 0;
+    for (;;) {
+        int rc;
+
+        if (!recover(g))
+            return -1;
+        rc = write_finals(g, 0, g->n);
+        if (rc == STORE_OK)
+            break;
+        if (store_is_ok(g->db) && store_in_transaction(g->db))
+            store_rollback(g->db);
+        g->effects_lost = true;
+        if (rc == STORE_BAD_DATA) {
+            g->effects_lost = false;
+            if (!write_one_by_one(g))
+                return -1;
+            break;
+        }
+        if (store_is_ok(g->db) && !db_trouble(g, "committing a batch"))
+            return -1;
+    }
+    db_recovered(g);
+    if (dead_letter_all(g) < 0)
+        return -1;
+    for (int i = 0; i < g->n; i++) {
+        struct entry *e = &g->e[i];
+        if (!e->settled && e->d.tag > ack)
+            ack = e->d.tag;
+        if (e->kind == E_RUN || e->kind == E_DEAD) {
+            done++;
+            failed += e->kind == E_DEAD || !e->ok;
+        }
+        if (e->def != NULL && !e->def->quick)
+            slow = e->m.id;
+    }
+    /* Every delivery before the last one of the batch is in the batch or
+     * settled: one multiple-ack covers exactly the batch. */
+    if (ack > 0 && broker_ack(g->b, ack, true) < 0)
+        return -1;
+    report(g, 'B', done, failed, slow);
+    engine_discard(g);
+    return 0;
+}
+
+/* ----- the step ----- */
+
+/* Give entries [from, n) back to the queue and forget them. */
+static void
+requeue_from(struct engine *g, int from)
+{
+    for (int i = from; i < g->n; i++) {
+        broker_requeue(g->b, g->e[i].d.tag);
+        entry_fini(&g->e[i]);
+    }
+    g->n = from;
+}
+
+/* Entry i is not quick: commit the batch before it, pause the consumers,
+ * give back every delivery prefetched behind it, mark it STARTED, run it
+ * alone, commit, resume. */
+static int
+run_alone(struct engine *g, int i)
+{
+    struct broker_delivery d;
+    struct entry *e;
+    int r, rc;
+
+    if (broker_pause(g->b) < 0)
+        return -1;
+    requeue_from(g, i + 1);
+    while ((r = broker_next(g->b, &d, 0)) == 1) { /* crossed the cancel on the wire */
+        broker_requeue(g->b, d.tag);
+        broker_delivery_fini(&d);
+    }
+    if (r < 0)
+        return -1;
+    if (i > 0) {
+        /* Commit the tasks before it; it moves to the front of a batch of its own. */
+        struct entry alone = g->e[i];
+        g->n = i;
+        if (engine_flush(g) < 0) {
+            g->e[g->n++] = alone; /* still unacked: discarded with the rest */
+            return -1;
+        }
+        g->e[0] = alone;
+        g->n = 1;
+    }
+    e = &g->e[0];
+    while ((rc = store_task_started(g->db, &e->rec, g->cfg->nodename)) < 0) {
+        if (rc == STORE_BAD_DATA) {
+            make_dead(e, "the database refused the task's arguments");
+            break;
+        }
+        if (!store_is_ok(g->db) ? !engine_db_connect(g) : !db_trouble(g, "marking a task STARTED"))
+            return -1;
+    }
+    if (rc == 0) {
+        log_task(LL_INFO, e->m.id, "already finished: acked without running it again");
+        e->kind = E_SKIP;
+    }
+    if (e->kind == E_RUN) {
+        report(g, 'S', 0, 0, e->m.id);
+        log_task(LL_DEBUG, e->m.id, "%s started", e->m.task);
+        run_entry(g, e);
+    }
+    if (engine_flush(g) < 0)
+        return -1;
+    return *g->stop ? 0 : broker_resume(g->b);
+}
+
+int
+engine_step(struct engine *g, int timeout_ms)
+{
+    struct broker_delivery d;
+    int from = g->n, max = g->cfg->prefetch, r;
+
+    /* Take what is ready: the first wait may block, the rest never do. */
+    while (g->n < max) {
+        r = broker_next(g->b, &d, g->n == from && g->n == 0 ? timeout_ms : 0);
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+        if (!take(g, &d)) {
+            broker_requeue(g->b, d.tag); /* out of memory: let someone else try */
+            broker_delivery_fini(&d);
+            break;
+        }
+    }
+    if (g->n == from) /* nothing more is ready: the batch closes */
+        return engine_flush(g) < 0 && !broker_is_open(g->b) ? -1 : 0;
+    if (!skip_finished(g, from))
+        return 0; /* stopping with the database away: leave it unacked */
+    for (int i = from; i < g->n; i++) {
+        struct entry *e = &g->e[i];
+        if (e->kind != E_RUN)
+            continue;
+        if (!e->def->quick)
+            return run_alone(g, i) < 0 && !broker_is_open(g->b) ? -1 : 0;
+        run_entry(g, e);
+    }
+    if (g->n >= max || (g->first_done > 0 && clock_mono() - g->first_done >= ENGINE_WINDOW_S))
+        return engine_flush(g) < 0 && !broker_is_open(g->b) ? -1 : 0;
+    return 0;
+}

@@ -1,0 +1,65 @@
+/* worker/engine.h - a child's task engine: it takes the deliveries that are
+ * ready, runs them in order, commits their final states, log lines and
+ * effects in one transaction with one notification, then acks them all with
+ * one multiple-ack. Nothing is acked before its commit. Runs in: child only.
+ *
+ * A batch closes when no further delivery is ready, when it holds
+ * --prefetch tasks, or ENGINE_WINDOW_S after its first task finished:
+ * alone, a task is committed at once; under load, one WAL flush serves many
+ * tasks. A task that is not quick (registry.h) runs alone, with the
+ * consumers paused and the deliveries prefetched behind it given back to the
+ * queue, so it never holds ready tasks hostage. */
+#ifndef CELERIAC_ENGINE_H
+#define CELERIAC_ENGINE_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <libpq-fe.h>
+
+#include "broker/broker.h"
+#include "worker/task.h"
+#include "worker/worker.h"
+
+#define ENGINE_WINDOW_S 0.003 /* a busy batch commits this long after its first task finished */
+
+struct entry;
+
+struct engine {
+    const struct worker_cfg *cfg;
+    int report_fd;                 /* to the master: struct child_report */
+    volatile sig_atomic_t *stop;   /* SIGTERM: finish what runs, commit, exit */
+    volatile sig_atomic_t *cancel; /* asks a running task to stop early */
+    struct broker *b;
+    PGconn *db;
+    struct entry *e; /* the batch, in delivery order */
+    int n, cap;
+    int ran;           /* e[0..ran) have run (or will not run) */
+    double first_done; /* clock_mono() when its first task finished; 0: none yet */
+    struct entry *cur; /* the entry whose handler runs now */
+    bool effects_lost; /* the transaction holding handlers' writes was rolled back */
+    int db_streak;     /* database failures in a row, for back-off and logging */
+};
+
+void engine_init(struct engine *g, const struct worker_cfg *cfg, int report_fd,
+                 volatile sig_atomic_t *stop, volatile sig_atomic_t *cancel);
+/* Wait up to timeout_ms for deliveries, run what is ready, commit and ack
+ * when the batch closes. Returns -1 when the broker connection was lost
+ * (reconnect: unacked deliveries come back by themselves), else 0. */
+int engine_step(struct engine *g, int timeout_ms);
+/* Commit and ack what has run (before stopping). 0, or -1 when it could not
+ * (those deliveries will be redelivered). */
+int engine_flush(struct engine *g);
+/* Forget the batch without acking (the broker connection is gone: its
+ * deliveries come back to some consumer). */
+void engine_discard(struct engine *g);
+void engine_fini(struct engine *g);
+
+/* (Re)connect to PostgreSQL, waiting with capped back-off. false when asked
+ * to stop first. */
+bool engine_db_connect(struct engine *g);
+
+/* task_sql() for a handler that runs in g (task.c calls it). */
+PGresult *engine_task_sql(struct engine *g, struct task_ctx *t, const char *sql, int nparams,
+                          const char *const *params);
+
+#endif
