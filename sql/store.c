@@ -58,10 +58,28 @@ store_classify(PGconn *db, PGresult *res)
     if (PQstatus(db) != CONNECTION_OK || state == NULL)
         return STORE_ERR;
     /* Class 22 is data exception (bad UTF-8 is 22021, NUL in jsonb 22P05),
-     * 23 integrity constraint violation: the values, not the server. */
-    if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)
+     * 23 integrity constraint violation, 54 program limit exceeded (a value
+     * too large): the values, not the server. */
+    if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0 ||
+        strncmp(state, "54", 2) == 0)
         return STORE_BAD_DATA;
     return STORE_ERR;
+}
+
+/* SQLSTATE classes that say the server cannot take the statement now, whatever
+ * the statement: connection exception, invalid transaction state (read-only
+ * after a failover is 25006), transaction rollback (serialization, deadlock),
+ * insufficient resources (disk full), operator intervention (shutdown),
+ * system error (I/O). */
+static bool
+server_trouble(const char *state)
+{
+    static const char *const classes[] = {"08", "25", "40", "53", "57", "58"};
+
+    for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
+        if (strncmp(state, classes[i], 2) == 0)
+            return true;
+    return false;
 }
 
 PGresult *
@@ -170,11 +188,16 @@ store_task_sql(PGconn *db, const char *sql, int n, const char *const *params, in
     PGresult *res = PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(res);
 
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
         *rc = STORE_OK;
         return res;
     }
-    *rc = store_classify(db, res);
+    /* The handler's own statement: anything but server trouble is its fault
+     * (a bad value, a syntax error, a constraint) and fails the task. */
+    *rc = PQstatus(db) != CONNECTION_OK || state == NULL || server_trouble(state) ? STORE_ERR
+                                                                                : STORE_BAD_DATA;
     PQclear(res);
     return NULL;
 }

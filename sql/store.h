@@ -118,7 +118,10 @@ bool store_in_transaction(PGconn *db);
 const char *store_error_message(PGconn *db);
 
 /* Run a handler's statement (text params). The result (caller PQclear()s)
- * when it succeeded, else NULL with *rc a store_rc. Not logged. */
+ * when it succeeded, else NULL with *rc STORE_ERR when the server cannot
+ * take statements now (connection lost, read-only, disk full, deadlock...)
+ * or STORE_BAD_DATA when PostgreSQL refused this one (the task's fault).
+ * Not logged. */
 PGresult *store_task_sql(PGconn *db, const char *sql, int n, const char *const *params, int *rc);
 
 /* ----- workers ----- */

@@ -8,7 +8,9 @@ const struct task_info task_catalog[] = {
     {"demo.noop", "demo.noop(): does nothing, returns null", "[]"},
     {"demo.sleep", "demo.sleep(seconds): sleeps (fractions allowed), returns seconds", "[1.5]"},
     {"demo.fail", "demo.fail(message): always fails with message", "[\"boom\"]"},
-    {"demo.record", "demo.record(key): stores one row keyed by its task id, returns key",
+    {"demo.record",
+     "demo.record(key, fail_after=false): stores one row keyed by its task id, returns key "
+     "(fail_after: fail once written, which must undo the write)",
      "[\"k1\"]"},
     {NULL, NULL, NULL},
 };

@@ -90,15 +90,22 @@ task_fail(struct task_ctx *t, const char *exc_type, const char *fmt, ...)
 {
     va_list ap;
 
+    char *msg = NULL;
+
     snprintf(t->exc_type, sizeof t->exc_type, "%s", exc_type);
     va_start(ap, fmt);
-    vsnprintf(t->error, sizeof t->error, fmt, ap);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
     va_end(ap);
-    /* vsnprintf cuts bytes, not characters, and a message may quote anything:
-     * PostgreSQL refuses invalid UTF-8, which would leave the task unwritable. */
-    t->error[utf8_prefix_len(t->error, sizeof t->error - 1)] = '\0';
-    if (!utf8_valid(t->error, strlen(t->error)))
-        utf8_scrub(t->error);
+    /* A message may quote anything and be any length: keep whole characters
+     * only (PostgreSQL refuses a sequence cut in half, which would leave the
+     * task unwritable) and valid UTF-8. */
+    if (msg != NULL && !utf8_valid(msg, strlen(msg)))
+        utf8_scrub(msg);
+    snprintf(t->error, sizeof t->error, "%.*s",
+             msg != NULL ? (int)utf8_prefix_len(msg, sizeof t->error - 1) : 0,
+             msg != NULL ? msg : "");
+    free(msg);
     return TASK_FAILED;
 }
 

@@ -633,3 +633,17 @@ def purge(stack, queue):
             return ch.queue_purge(queue) or 0
     except amqp.exceptions.NotFound:
         return 0
+
+
+def rabbitmqctl(stack, *args, timeout=60):
+    """Run Debian's rabbitmqctl against this stack's node (policies, queue lists...);
+    returns its stdout. Fails on a non-zero exit."""
+    env = dict(os.environ, HOME=str(stack.var / "rabbitmq" / "home"),
+               ERL_EPMD_PORT=str(stack.epmd_port))
+    r = subprocess.run(["/usr/lib/rabbitmq/bin/rabbitmqctl", "-q", "-n",
+                        f"celeriac-{stack.amqp_port}@localhost", *args], env=env,
+                       capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise AssertionError(f"rabbitmqctl {' '.join(args)} failed (exit {r.returncode}):\n"
+                             f"{r.stdout}{r.stderr}")
+    return r.stdout

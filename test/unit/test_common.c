@@ -11,6 +11,8 @@
 
 #include <unistd.h>
 
+#include "common/buf.h"
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/json.h"
@@ -27,6 +29,46 @@ utf8_validation_rejects_overlongs_surrogates_and_truncation(void **state)
     assert_false(utf8_valid("\xe2\x82", 2));                         /* truncated */
     assert_false(utf8_valid("\xff", 1));
     assert_false(utf8_valid("\xf4\x90\x80\x80", 4)); /* above U+10FFFF */
+}
+
+static void
+utf8_scrub_replaces_only_the_bad_bytes(void **state)
+{
+    char s[] = "ok \xc3\xa9 \xff bad \xe2\x82 cut";
+
+    (void)state;
+    utf8_scrub(s);
+    assert_string_equal(s, "ok \xc3\xa9 ? bad ?? cut");
+    assert_true(utf8_valid(s, strlen(s)));
+}
+
+static void
+json_strings_are_escaped_for_documents_sent_to_postgresql(void **state)
+{
+    struct buf b = {0};
+    cJSON *v;
+
+    (void)state;
+    buf_json_str(&b, "a\"b\\c\n\x01\xc3\xa9");
+    assert_string_equal(b.data, "\"a\\\"b\\\\c\\u000a\\u0001\xc3\xa9\"");
+    v = cJSON_Parse(b.data);
+    assert_non_null(v);
+    assert_string_equal(v->valuestring, "a\"b\\c\n\x01\xc3\xa9");
+    cJSON_Delete(v);
+    buf_fini(&b);
+}
+
+static void
+iso_times_are_utc_with_microseconds(void **state)
+{
+    char at[CLOCK_ISO_LEN];
+
+    (void)state;
+    clock_iso_now(at);
+    assert_int_equal(strlen(at), 27); /* 2026-11-30T10:00:00.123456Z */
+    assert_int_equal(at[10], 'T');
+    assert_int_equal(at[19], '.');
+    assert_int_equal(at[26], 'Z');
 }
 
 static void
@@ -159,6 +201,9 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(utf8_validation_rejects_overlongs_surrogates_and_truncation),
         cmocka_unit_test(json_parse_names_the_problem),
+        cmocka_unit_test(utf8_scrub_replaces_only_the_bad_bytes),
+        cmocka_unit_test(json_strings_are_escaped_for_documents_sent_to_postgresql),
+        cmocka_unit_test(iso_times_are_utc_with_microseconds),
         cmocka_unit_test(config_reads_the_environment_and_rejects_bad_numbers),
         cmocka_unit_test(urls_are_redacted_before_logging),
         cmocka_unit_test(log_lines_are_single_bounded_lines_with_role_and_task),

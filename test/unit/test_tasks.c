@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "common/json.h"
 #include "worker/catalog.h"
 #include "worker/registry.h"
 #include "worker/task.h"
@@ -81,6 +82,36 @@ wrong_calls_fail_like_python_type_errors(void **state)
     run_done(&r);
     run_task(&r, "demo.add", "[1, \"2\"]", "{}");
     assert_string_equal(r.t.error, "demo.add(): argument 'y' must be a number");
+    run_done(&r);
+}
+
+static void
+a_long_failure_message_is_cut_on_a_character_boundary(void **state)
+{
+    char args[2000] = "[\"";
+    struct run r;
+
+    (void)state;
+    for (int i = 0; i < 700; i++)
+        strcat(args, "\xc3\xa9"); /* é: 1,400 bytes in all, more than the error holds */
+    strcat(args, "\"]");
+    run_task(&r, "demo.fail", args, "{}");
+    assert_int_equal(r.rc, TASK_FAILED);
+    assert_true(strlen(r.t.error) <= TASK_ERROR_MAX - 1);
+    assert_true(strlen(r.t.error) % 2 == 0); /* whole characters only */
+    assert_true(utf8_valid(r.t.error, strlen(r.t.error)));
+    run_done(&r);
+}
+
+static void
+task_sql_without_a_database_fails_the_task(void **state)
+{
+    struct run r;
+
+    (void)state;
+    run_task(&r, "demo.record", "[\"k\"]", "{}");
+    assert_int_equal(r.rc, TASK_FAILED);
+    assert_string_equal(r.t.error, "demo.record: no database in this context");
     run_done(&r);
 }
 
@@ -169,6 +200,8 @@ main(void)
         cmocka_unit_test(add_takes_arguments_by_position_or_by_name),
         cmocka_unit_test(wrong_calls_fail_like_python_type_errors),
         cmocka_unit_test(fail_reports_its_message_as_celery_failure_meta),
+        cmocka_unit_test(a_long_failure_message_is_cut_on_a_character_boundary),
+        cmocka_unit_test(task_sql_without_a_database_fails_the_task),
         cmocka_unit_test(sleep_accepts_fractions_and_refuses_negative_times),
         cmocka_unit_test(log_lines_stop_at_the_limit_with_a_marker),
         cmocka_unit_test(the_catalog_and_the_registry_agree),

@@ -70,14 +70,15 @@ task_demo_fail(struct task_ctx *t)
 int
 task_demo_record(struct task_ctx *t)
 {
-    static const char *const params[] = {"key"};
+    static const char *const params[] = {"key", "fail_after"};
     const char *values[2];
-    const cJSON *key;
+    const cJSON *key, *fail_after;
     PGresult *res;
 
-    if (task_bind_args(t, params, 1) != TASK_OK)
+    if (task_bind_args(t, params, 2) != TASK_OK)
         return TASK_FAILED;
     key = task_arg(t, 0, "key");
+    fail_after = task_arg(t, 1, "fail_after");
     if (!cJSON_IsString(key))
         return task_fail(t, "TypeError", "demo.record(): key must be a string");
     values[0] = t->msg->id;
@@ -87,6 +88,9 @@ task_demo_record(struct task_ctx *t)
         return TASK_FAILED;
     PQclear(res);
     task_log(t, "recorded %s", key->valuestring);
+    /* A handler that fails after writing: its row must not survive. */
+    if (cJSON_IsTrue(fail_after))
+        return task_fail(t, "RuntimeError", "demo.record(): failing after the write, as asked");
     t->result = cJSON_CreateString(key->valuestring);
     return TASK_OK;
 }
