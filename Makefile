@@ -21,7 +21,7 @@ endif
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wformat=2 -Wshadow \
                    -Wno-missing-field-initializers -I. -MMD -MP \
                    $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-override LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+override LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
 ifeq ($(SANITIZE),1)
 override CFLAGS  += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 override LDFLAGS += -fsanitize=address,undefined
@@ -29,20 +29,20 @@ endif
 
 COMMON_OBJ = common/buf.o common/log.o common/config.o common/json.o common/uuid.o common/clock.o
 BROKER_OBJ = broker/celery.o broker/conn.o broker/table.o broker/topology.o broker/publish.o \
-             broker/consume.o broker/enqueue.o
+             broker/consume.o
 STORE_OBJ  = sql/store.o sql/store_engine.o sql/store_tasks.o sql/store_workers.o sql/migrate.o sql/migrations.o
-CORE_OBJ   = $(COMMON_OBJ) $(BROKER_OBJ) $(STORE_OBJ)
-CATALOG_OBJ = worker/catalog.o # what the tasks are: data both the worker and the webapp use
+CLIENT_OBJ = client/producer.o # above broker/ and sql/: the webapp, the CLI, the sweeper
+CORE_OBJ   = $(COMMON_OBJ) $(BROKER_OBJ) $(STORE_OBJ) $(CLIENT_OBJ)
 WORKER_OBJ = worker/master.o worker/child.o worker/engine.o worker/registry.o worker/task.o worker/tasks/demo.o
 WEBAPP_OBJ = webapp/server.o webapp/routes.o webapp/api.o webapp/pages.o webapp/html.o \
-             webapp/publisher.o webapp/dbpool.o
+             webapp/dbpool.o
 
 BINS = bin/celeriac bin/celeriac-worker bin/celeriac-webapp
 all: $(BINS)
 
 bin/celeriac:        cli/main.o $(CORE_OBJ)
-bin/celeriac-worker: worker/main.o $(WORKER_OBJ) $(CATALOG_OBJ) $(CORE_OBJ)
-bin/celeriac-webapp: webapp/main.o $(WEBAPP_OBJ) $(CATALOG_OBJ) $(CORE_OBJ)
+bin/celeriac-worker: worker/main.o $(WORKER_OBJ) $(CORE_OBJ)
+bin/celeriac-webapp: webapp/main.o $(WEBAPP_OBJ) $(CORE_OBJ)
 $(BINS):
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -53,7 +53,7 @@ sql/migrations.c: sql/gen-migrations.sh $(sort $(wildcard sql/[0-9][0-9][0-9]_*.
 # Unit tests: one cmocka program per test/unit/test_*.c, linked with everything
 # but the programs' main.o.
 UNIT = $(patsubst %.c,%,$(wildcard test/unit/test_*.c))
-$(UNIT): %: %.o $(CORE_OBJ) $(CATALOG_OBJ) $(WORKER_OBJ) $(WEBAPP_OBJ)
+$(UNIT): %: %.o $(CORE_OBJ) $(WORKER_OBJ) $(WEBAPP_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 # Fuzz targets: built with test/fuzz/replay.c, they replay their corpus in
@@ -61,7 +61,7 @@ $(UNIT): %: %.o $(CORE_OBJ) $(CATALOG_OBJ) $(WORKER_OBJ) $(WEBAPP_OBJ)
 # reading the seeds in test/fuzz/corpus/ and writing what it finds (new inputs,
 # crashes) to test/fuzz/out/: copy a crash into the seeds as a regression.
 FUZZ = $(patsubst %.c,%,$(wildcard test/fuzz/fuzz_*.c))
-$(FUZZ): %: %.o test/fuzz/replay.o $(CORE_OBJ) $(CATALOG_OBJ) $(WEBAPP_OBJ)
+$(FUZZ): %: %.o test/fuzz/replay.o $(CORE_OBJ) $(WEBAPP_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 FUZZ_SECONDS ?= 60
 fuzz: sql/migrations.c
@@ -71,7 +71,7 @@ fuzz: sql/migrations.c
 	  clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -I. \
 	    $$(pkg-config --cflags $(PKGS)) -o test/fuzz/out/$$name $$t.c \
 	    $(CORE_OBJ:.o=.c) \
-	    $(CATALOG_OBJ:.o=.c) $(WEBAPP_OBJ:.o=.c) $(LDLIBS) && \
+	    $(WEBAPP_OBJ:.o=.c) $(LDLIBS) && \
 	  mkdir -p test/fuzz/out/corpus-$$name && \
 	  test/fuzz/out/$$name -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=test/fuzz/out/ \
 	    test/fuzz/out/corpus-$$name test/fuzz/corpus/$${name#fuzz_} || exit 1; done

@@ -69,6 +69,19 @@ int broker_publish_nowait(struct broker *b, const char *routing_key, const struc
 /* Wait until every publish so far is confirmed. 0, or -1 with err set when one
  * was nacked or unroutable, or on timeout or a lost connection. */
 int broker_wait_confirms(struct broker *b, int timeout_ms, char *err, size_t errlen);
+/* The confirm sequence number of the last publish on b. */
+uint64_t broker_last_seq(const struct broker *b);
+
+/* What became of one message of a batch, once broker_wait_confirms()
+ * returned (0 or -1): RETURNED (unroutable) and NACKED name only the messages
+ * RabbitMQ named; UNKNOWN when the wait ended (timeout, lost connection)
+ * before its confirm: it may or may not be stored. */
+enum broker_outcome { BROKER_CONFIRMED, BROKER_NACKED, BROKER_RETURNED, BROKER_UNKNOWN };
+enum broker_outcome broker_outcome(const struct broker *b, uint64_t seq,
+                                   const char *correlation_id);
+/* Forget the outcomes recorded so far: call before publishing a batch. */
+void broker_outcomes_clear(struct broker *b);
+
 /* Encode m as Celery v2 and publish it to queue as above. */
 int broker_publish_task(struct broker *b, const char *queue, const struct celery_msg *m,
                         int timeout_ms, char *err, size_t errlen);

@@ -178,6 +178,9 @@ broker_close(struct broker *b)
         free(d->queue);
         free(d);
     }
+    broker_outcomes_clear(b);
+    free(b->returned_ids);
+    free(b->nacked_tags);
     for (int i = 0; i < b->n_consumers; i++)
         free(b->consumer_tags[i]);
     free(b->consumer_tags);

@@ -73,6 +73,67 @@ broker_delivery_fini(struct broker_delivery *d)
     memset(d, 0, sizeof *d);
 }
 
+static void
+note_nack(struct broker *b, uint64_t tag)
+{
+    if (b->n_nacked == b->nacked_cap) {
+        size_t cap = b->nacked_cap ? b->nacked_cap * 2 : 16;
+        uint64_t *p = realloc(b->nacked_tags, sizeof *p * cap);
+        if (p == NULL)
+            return; /* the batch-wide flag still says a nack came */
+        b->nacked_tags = p;
+        b->nacked_cap = cap;
+    }
+    b->nacked_tags[b->n_nacked++] = tag;
+}
+
+static void
+note_return(struct broker *b, amqp_bytes_t correlation_id)
+{
+    char *id;
+
+    if (b->n_returned == b->returned_cap) {
+        size_t cap = b->returned_cap ? b->returned_cap * 2 : 8;
+        char **p = realloc(b->returned_ids, sizeof *p * cap);
+        if (p == NULL)
+            return;
+        b->returned_ids = p;
+        b->returned_cap = cap;
+    }
+    if ((id = dup_bytes(correlation_id)) != NULL)
+        b->returned_ids[b->n_returned++] = id;
+}
+
+void
+broker_outcomes_clear(struct broker *b)
+{
+    for (size_t i = 0; i < b->n_returned; i++)
+        free(b->returned_ids[i]);
+    b->n_returned = 0;
+    b->n_nacked = 0;
+    b->nacked = b->returned = false;
+}
+
+uint64_t
+broker_last_seq(const struct broker *b)
+{
+    return b->published;
+}
+
+enum broker_outcome
+broker_outcome(const struct broker *b, uint64_t seq, const char *correlation_id)
+{
+    for (size_t i = 0; correlation_id != NULL && i < b->n_returned; i++)
+        if (strcmp(b->returned_ids[i], correlation_id) == 0)
+            return BROKER_RETURNED;
+    if (seq > b->confirmed)
+        return BROKER_UNKNOWN;
+    for (size_t i = 0; i < b->n_nacked; i++)
+        if (b->nacked_tags[i] == seq)
+            return BROKER_NACKED;
+    return BROKER_CONFIRMED;
+}
+
 /* Read and handle one frame. A delivery goes to *d when d is given (1 is
  * returned), else to the stash. 0 on timeout or any other frame, -1 when the
  * connection or channel is gone. */
@@ -102,6 +163,9 @@ broker_pump(struct broker *b, int timeout_ms, struct broker_delivery *d)
     case AMQP_BASIC_NACK_METHOD: {
         amqp_basic_nack_t *n = f.payload.method.decoded;
         b->nacked = true;
+        for (uint64_t tag = n->multiple ? b->confirmed + 1 : n->delivery_tag;
+             tag <= n->delivery_tag; tag++)
+            note_nack(b, tag);
         if (n->delivery_tag > b->confirmed)
             b->confirmed = n->delivery_tag;
         return 0;
@@ -112,6 +176,8 @@ broker_pump(struct broker *b, int timeout_ms, struct broker_delivery *d)
         if (broker_reply_ok(b, amqp_read_message(b->conn, BROKER_CHANNEL, &msg, 0),
                             "read returned message") < 0)
             return -1;
+        if (msg.properties._flags & AMQP_BASIC_CORRELATION_ID_FLAG)
+            note_return(b, msg.properties.correlation_id);
         amqp_destroy_message(&msg);
         return 0;
     }

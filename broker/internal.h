@@ -26,6 +26,11 @@ struct broker {
     uint64_t published;      /* delivery tags of our publishes, for confirms */
     uint64_t confirmed;      /* highest tag the broker acked */
     bool nacked, returned;   /* seen while waiting for the current confirm */
+    /* Per message, for broker_outcome(), since broker_outcomes_clear(): */
+    uint64_t *nacked_tags;   /* delivery tags RabbitMQ nacked */
+    size_t n_nacked, nacked_cap;
+    char **returned_ids;     /* correlation ids of messages returned unroutable */
+    size_t n_returned, returned_cap;
     struct stashed *stash_head, *stash_tail;
     struct declared *declared;
     /* What broker_consume() was asked for, for broker_pause()/resume(). */

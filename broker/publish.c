@@ -100,6 +100,8 @@ int
 broker_publish_wire(struct broker *b, const char *routing_key, const struct celery_wire *w,
                     int timeout_ms, char *err, size_t errlen)
 {
+    if (b != NULL)
+        broker_outcomes_clear(b);
     if (broker_publish_nowait(b, routing_key, w, err, errlen) < 0)
         return -1;
     return wait_confirm(b, b->published, timeout_ms, err, errlen);

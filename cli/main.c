@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "broker/broker.h"
-#include "broker/enqueue.h"
+#include "client/producer.h"
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/json.h"
@@ -59,18 +59,6 @@ cmd_migrate(const struct config *cfg)
     printf("schema at version %d (%d migration%s applied)\n", migrate_latest(), n,
            n == 1 ? "" : "s");
     return 0;
-}
-
-static int
-publish_direct(void *ctx, const char *queue, const struct celery_msg *m, char *err, size_t errlen)
-{
-    struct broker *b = ctx;
-
-    if (broker_declare_queue(b, queue) < 0) {
-        snprintf(err, errlen, "cannot declare queue %s", queue);
-        return -1;
-    }
-    return broker_publish_task(b, queue, m, CONFIRM_TIMEOUT_MS, err, errlen);
 }
 
 static cJSON *
@@ -139,10 +127,11 @@ cmd_enqueue(const struct config *cfg, int argc, char **argv)
     };
     struct enqueue_req req = {0};
     cJSON *args = NULL, *kwargs = NULL;
-    struct broker *b = NULL;
+    struct producer *p = NULL;
     PGconn *db = NULL;
     char err[512], id[UUID_STR_LEN];
     double wait = -1;
+    bool unconfirmed;
     int opt, rc = 1;
 
     optind = 1;
@@ -189,25 +178,22 @@ cmd_enqueue(const struct config *cfg, int argc, char **argv)
         rc = 2;
         goto out;
     }
-    if ((db = open_db(cfg)) == NULL)
-        goto out;
-    b = broker_open(cfg->amqp_url, "celeriac-cli", err, sizeof err);
-    if (b == NULL || broker_declare_topology(b) < 0) {
-        fprintf(stderr, "celeriac enqueue: %s\n", b == NULL ? err : "cannot declare the queues");
+    p = producer_new(cfg->amqp_url, cfg->database_url, "celeriac-cli", CONFIRM_TIMEOUT_MS);
+    if (p == NULL || producer_enqueue(p, &req, id, &unconfirmed, err, sizeof err) != ENQUEUE_OK) {
+        fprintf(stderr, "celeriac enqueue: %s\n", p == NULL ? "out of memory" : err);
         goto out;
     }
-    if (enqueue_task(db, publish_direct, b, &req, id, err, sizeof err) != ENQUEUE_OK) {
-        fprintf(stderr, "celeriac enqueue: %s\n", err);
-        goto out;
-    }
+    if (unconfirmed)
+        fprintf(stderr, "celeriac enqueue: %s: stored, but RabbitMQ never confirmed the message; "
+                        "it will be published again if it was lost\n", id);
     if (wait < 0) {
         printf("%s\n", id);
         rc = 0;
-    } else {
+    } else if ((db = open_db(cfg)) != NULL) {
         rc = wait_and_print(db, id, wait);
     }
 out:
-    broker_close(b);
+    producer_free(p);
     store_close(db);
     cJSON_Delete(args);
     cJSON_Delete(kwargs);

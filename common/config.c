@@ -60,6 +60,9 @@ cfg_load_env(struct config *c, char *err, size_t errlen)
         return -1;
     if (env_int("WORKER_PREFETCH", 1, 65535, CFG_DEFAULT_PREFETCH, &c->prefetch, err, errlen) < 0)
         return -1;
+    if (env_int("WORKER_REPUBLISH_AFTER", 1, 86400, CFG_DEFAULT_REPUBLISH_AFTER,
+                &c->republish_after, err, errlen) < 0)
+        return -1;
     return 0;
 }
 

@@ -10,6 +10,9 @@
 #define CFG_DEFAULT_LISTEN "127.0.0.1:8080"
 /* Deliveries a child holds unacked: its largest batch (docs/architecture.md). */
 #define CFG_DEFAULT_PREFETCH 100
+/* Seconds a webapp/CLI task may stay PENDING with no confirmed publish before
+ * a worker master's sweeper publishes it again. */
+#define CFG_DEFAULT_REPUBLISH_AFTER 60
 
 /* Strings point into the environment or argv: never freed. */
 struct config {
@@ -21,6 +24,7 @@ struct config {
     const char *hostname;     /* worker node name, NULL = derived */
     int concurrency;          /* WORKER_CONCURRENCY, 0 = number of CPUs */
     int prefetch;             /* WORKER_PREFETCH */
+    int republish_after;      /* WORKER_REPUBLISH_AFTER, seconds */
 };
 
 /* Fill c from the environment and the defaults. -1 (message in err) when a

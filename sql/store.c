@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/log.h"
 
 /* libpq prints NOTICEs (e.g. "relation already exists, skipping") on stderr:
@@ -210,4 +211,23 @@ store_ping(PGconn *db)
 
     PQclear(res);
     return rc;
+}
+
+char *
+store_uuid_array(const char *const *ids, int n)
+{
+    struct buf arr = {0};
+
+    /* Ids are checked UUIDs: nothing in them needs quoting in an array literal. */
+    buf_put(&arr, "{");
+    for (int i = 0; i < n; i++) {
+        buf_put(&arr, i > 0 ? "," : "");
+        buf_put(&arr, ids[i]);
+    }
+    buf_put(&arr, "}");
+    if (arr.oom) {
+        buf_fini(&arr);
+        return NULL;
+    }
+    return arr.data;
 }

@@ -31,12 +31,24 @@ int store_ping(PGconn *db);
 
 /* ----- tasks, as the webapp and CLI see them ----- */
 
-/* Insert a PENDING row before the message is published. */
-int store_task_create(PGconn *db, const char *id, const char *name, const char *queue,
-                      const char *args_json, const char *kwargs_json, const char *origin,
-                      char *err, size_t errlen);
-/* Delete the row again when its publish failed, unless a worker already took it. */
-int store_task_forget_pending(PGconn *db, const char *id);
+struct store_task;
+
+/* Insert n PENDING rows in one statement and one commit (before their
+ * messages are published), marking the npublished tasks of an earlier group
+ * published in the same statement. STORE_OK, STORE_BAD_DATA (a value was
+ * refused: none is stored) or STORE_ERR. */
+int store_tasks_create(PGconn *db, const struct store_task *t, int n, const char *const *published,
+                       int npublished);
+/* Record that the broker confirmed these tasks' messages (a progress mark:
+ * it does not wait for the WAL flush). */
+int store_tasks_mark_published(PGconn *db, const char *const *ids, int n);
+/* Delete rows whose publish definitely failed, unless a worker took them. */
+int store_tasks_forget_pending(PGconn *db, const char *const *ids, int n);
+/* Inside a transaction: lock up to limit rows left PENDING with no confirmed
+ * publish for more than age_s seconds, oldest first, skipping rows another
+ * sweeper holds. A JSON array of {id, name, queue, args, kwargs, origin}, or
+ * NULL with *rc set. */
+cJSON *store_tasks_unpublished(PGconn *db, double age_s, int limit, int *rc);
 /* One task as a JSON object (caller frees), or NULL with *rc set. */
 cJSON *store_task_get(PGconn *db, const char *id, int *rc);
 /* Newest first; state and name are optional filters (NULL = any). */
@@ -82,10 +94,10 @@ struct store_final {
     int nlogs;
 };
 
-/* Set final[i] for each ids[i] whose row is already SUCCESS, FAILURE or
- * REVOKED (such a task must not run again). ids must be valid UUIDs.
- * STORE_OK or negative. */
-int store_tasks_final(PGconn *db, const char *const *ids, int n, bool *final);
+/* Set found[i] for each ids[i] that has a row; with final_only, only rows
+ * already SUCCESS, FAILURE or REVOKED (such a task must not run again). ids
+ * must be valid UUIDs. STORE_OK or negative. */
+int store_tasks_find(PGconn *db, const char *const *ids, int n, bool final_only, bool *found);
 /* Mark t STARTED by worker, creating its row when a foreign client sent it.
  * A progress mark: it commits without waiting for the WAL flush (a crash
  * may lose it, never a final state). 1 when marked, 0 when the row is final
@@ -126,8 +138,14 @@ PGresult *store_task_sql(PGconn *db, const char *sql, int n, const char *const *
 
 /* ----- workers ----- */
 
+/* Upsert the worker's row; registered_json (its tasks, as registry_json()
+ * writes them) replaces the stored list unless NULL. */
 int store_worker_heartbeat(PGconn *db, const char *hostname, int pid, int concurrency,
-                           const char *queues_csv, long processed, long failed, int active);
+                           const char *queues_csv, long processed, long failed, int active,
+                           const char *registered_json);
 int store_worker_stopped(PGconn *db, const char *hostname);
+/* The tasks the workers that are up registered, one per name, sorted:
+ * [{"name", "doc", "example_args", "queue"}]. NULL with *rc set. */
+cJSON *store_registered_tasks(PGconn *db, int *rc);
 
 #endif

@@ -7,6 +7,7 @@
 #include "sql/store_internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -20,40 +21,32 @@
 #define NOTIFY_MAX 7900
 
 int
-store_tasks_final(PGconn *db, const char *const *ids, int n, bool *final)
+store_tasks_find(PGconn *db, const char *const *ids, int n, bool final_only, bool *found)
 {
     static const char sql[] = "SELECT id::text FROM tasks WHERE id = ANY($1::uuid[])"
-                              " AND state IN " FINAL_STATES;
-    struct buf arr = {0};
-    const char *params[1];
+                              " AND (NOT $2::bool OR state IN " FINAL_STATES ")";
+    const char *params[2];
+    char *arr;
     PGresult *res;
     int rc;
 
     for (int i = 0; i < n; i++)
-        final[i] = false;
+        found[i] = false;
     if (n == 0)
         return STORE_OK;
-    /* Ids are checked UUIDs: nothing in them needs quoting in an array literal. */
-    buf_put(&arr, "{");
-    for (int i = 0; i < n; i++) {
-        buf_put(&arr, i > 0 ? "," : "");
-        buf_put(&arr, ids[i]);
-    }
-    buf_put(&arr, "}");
-    if (arr.oom) {
-        buf_fini(&arr);
+    if ((arr = store_uuid_array(ids, n)) == NULL)
         return STORE_ERR;
-    }
-    params[0] = arr.data;
-    res = store_exec_quiet(db, sql, 1, params, PGRES_TUPLES_OK, &rc);
-    buf_fini(&arr);
+    params[0] = arr;
+    params[1] = final_only ? "true" : "false";
+    res = store_exec_quiet(db, sql, 2, params, PGRES_TUPLES_OK, &rc);
+    free(arr);
     if (res == NULL)
         return rc;
     for (int r = 0; r < PQntuples(res); r++) {
         const char *id = PQgetvalue(res, r, 0);
         for (int i = 0; i < n; i++)
             if (strcasecmp(ids[i], id) == 0)
-                final[i] = true;
+                found[i] = true;
     }
     PQclear(res);
     return STORE_OK;

@@ -15,4 +15,8 @@ PGresult *store_exec_quiet(PGconn *db, const char *sql, int n, const char *const
 /* STORE_BAD_DATA when res failed on the values, STORE_ERR otherwise. */
 int store_classify(PGconn *db, PGresult *res);
 
+/* The PostgreSQL array literal of n UUIDs ("{a,b}"), for "= ANY($1::uuid[])".
+ * The ids must be valid UUIDs. Caller frees; NULL on out of memory. */
+char *store_uuid_array(const char *const *ids, int n);
+
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/json.h"
 #include "common/log.h"
 
@@ -34,37 +35,125 @@ store_state_final(const char *state)
                              strcmp(state, "REVOKED") == 0);
 }
 
-int
-store_task_create(PGconn *db, const char *id, const char *name, const char *queue,
-                  const char *args_json, const char *kwargs_json, const char *origin,
-                  char *err, size_t errlen)
+/* {"id", "name", "queue", "args", "kwargs", "origin"} for each task, as one
+ * JSON array for json_to_recordset(). */
+static void
+tasks_json(struct buf *b, const struct store_task *t, int n)
 {
-    static const char sql[] =
-        "WITH t AS (INSERT INTO tasks (id, name, queue, args, kwargs, origin)"
-        " VALUES ($1::uuid, $2, $3, $4::jsonb, $5::jsonb, $6) RETURNING id, state, name)"
-        NOTIFY_FROM_T;
-    const char *params[] = {id, name, queue, args_json, kwargs_json, origin};
-    int rc;
-    PGresult *res = store_exec(db, "insert task", sql, 6, params, PGRES_TUPLES_OK, &rc);
+    buf_put(b, "[");
+    for (int i = 0; i < n; i++) {
+        buf_put(b, i > 0 ? ",{\"id\":" : "{\"id\":");
+        buf_json_str(b, t[i].id);
+        buf_put(b, ",\"name\":");
+        buf_json_str(b, t[i].name);
+        buf_put(b, ",\"queue\":");
+        buf_json_str(b, t[i].queue);
+        buf_put(b, ",\"args\":");
+        buf_put(b, t[i].args_json != NULL ? t[i].args_json : "[]");
+        buf_put(b, ",\"kwargs\":");
+        buf_put(b, t[i].kwargs_json != NULL ? t[i].kwargs_json : "{}");
+        buf_put(b, ",\"origin\":");
+        if (t[i].origin != NULL)
+            buf_json_str(b, t[i].origin);
+        else
+            buf_put(b, "null");
+        buf_put(b, "}");
+    }
+    buf_put(b, "]");
+}
 
-    if (res == NULL)
-        snprintf(err, errlen, rc == STORE_BAD_DATA ? "the database refused the task's values"
-                                                   : "the database is unavailable");
-    PQclear(res);
+int
+store_tasks_create(PGconn *db, const struct store_task *t, int n, const char *const *published,
+                   int npublished)
+{
+    /* One statement, one commit, one notification for the whole group; the
+     * published marks of an earlier group ride along for free. */
+    static const char sql[] =
+        "WITH m AS (UPDATE tasks SET published_at = now() WHERE id = ANY($2::uuid[])"
+        " AND published_at IS NULL),"
+        " t AS (INSERT INTO tasks (id, name, queue, args, kwargs, origin)"
+        " SELECT id, name, queue, args, kwargs, origin FROM json_to_recordset($1::json)"
+        " AS x(id uuid, name text, queue text, args jsonb, kwargs jsonb, origin text)"
+        " RETURNING id, state, name)" NOTIFY_FROM_T;
+    struct buf doc = {0};
+    char *marks = store_uuid_array(published, npublished);
+    const char *params[2];
+    int rc;
+
+    tasks_json(&doc, t, n);
+    if (doc.oom || marks == NULL) {
+        buf_fini(&doc);
+        free(marks);
+        return STORE_ERR;
+    }
+    params[0] = doc.data;
+    params[1] = marks;
+    PQclear(store_exec(db, "insert tasks", sql, 2, params, PGRES_TUPLES_OK, &rc));
+    buf_fini(&doc);
+    free(marks);
     return rc;
 }
 
 int
-store_task_forget_pending(PGconn *db, const char *id)
+store_tasks_mark_published(PGconn *db, const char *const *ids, int n)
 {
-    const char *params[] = {id};
-    int rc;
-    PGresult *res = store_exec(db, "forget pending task",
-                               "DELETE FROM tasks WHERE id = $1::uuid AND state = 'PENDING'", 1,
-                               params, PGRES_COMMAND_OK, &rc);
+    /* A lost mark only makes the sweeper publish the task again (ids make
+     * that harmless): no need to wait for the WAL flush. */
+    static const char sql[] =
+        "WITH m AS (UPDATE tasks SET published_at = now() WHERE id = ANY($1::uuid[])"
+        " AND published_at IS NULL) SELECT set_config('synchronous_commit', 'off', true)";
+    char *arr = store_uuid_array(ids, n);
+    const char *params[1] = {arr};
+    int rc = STORE_ERR;
 
-    PQclear(res);
+    if (arr != NULL)
+        PQclear(store_exec(db, "mark published", sql, 1, params, PGRES_TUPLES_OK, &rc));
+    free(arr);
     return rc;
+}
+
+int
+store_tasks_forget_pending(PGconn *db, const char *const *ids, int n)
+{
+    static const char sql[] =
+        "DELETE FROM tasks WHERE id = ANY($1::uuid[]) AND state = 'PENDING'";
+    char *arr = store_uuid_array(ids, n);
+    const char *params[1] = {arr};
+    int rc = STORE_ERR;
+
+    if (arr != NULL)
+        PQclear(store_exec(db, "forget pending tasks", sql, 1, params, PGRES_COMMAND_OK, &rc));
+    free(arr);
+    return rc;
+}
+
+cJSON *
+store_tasks_unpublished(PGconn *db, double age_s, int limit, int *rc)
+{
+    /* SKIP LOCKED: several sweepers (one per worker master) share the rows,
+     * none publishes a row another is publishing. Locked until the caller's
+     * commit, after it marked them published. */
+    static const char sql[] =
+        "SELECT coalesce(json_agg(json_build_object('id', id, 'name', name, 'queue', queue,"
+        " 'args', args, 'kwargs', kwargs, 'origin', origin)), '[]')::text FROM (SELECT * FROM tasks"
+        " WHERE state = 'PENDING' AND published_at IS NULL"
+        " AND created_at < now() - make_interval(secs => $1::float8)"
+        " ORDER BY created_at LIMIT $2::int FOR UPDATE SKIP LOCKED) t";
+    char age[32], lim[16];
+    const char *params[] = {age, lim};
+    PGresult *res;
+    cJSON *rows = NULL;
+
+    snprintf(age, sizeof age, "%.3f", age_s);
+    snprintf(lim, sizeof lim, "%d", limit);
+    res = store_exec(db, "find unpublished tasks", sql, 2, params, PGRES_TUPLES_OK, rc);
+    if (res == NULL)
+        return NULL;
+    rows = cJSON_Parse(PQgetvalue(res, 0, 0));
+    if (rows == NULL)
+        *rc = STORE_ERR;
+    PQclear(res);
+    return rows;
 }
 
 /* Run a query returning one row with one JSON text column and parse it. */

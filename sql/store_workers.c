@@ -6,19 +6,23 @@
 
 int
 store_worker_heartbeat(PGconn *db, const char *hostname, int pid, int concurrency,
-                       const char *queues_csv, long processed, long failed, int active)
+                       const char *queues_csv, long processed, long failed, int active,
+                       const char *registered_json)
 {
     static const char sql[] =
-        "INSERT INTO workers (hostname, pid, concurrency, queues, processed, failed, active)"
-        " VALUES ($1, $2::int, $3::int, string_to_array($4, ','), $5::bigint, $6::bigint, $7::int)"
+        "INSERT INTO workers (hostname, pid, concurrency, queues, processed, failed, active,"
+        " registered)"
+        " VALUES ($1, $2::int, $3::int, string_to_array($4, ','), $5::bigint, $6::bigint, $7::int,"
+        " coalesce($8::jsonb, '[]'))"
         " ON CONFLICT (hostname) DO UPDATE SET pid = EXCLUDED.pid,"
         " concurrency = EXCLUDED.concurrency, queues = EXCLUDED.queues,"
         " processed = EXCLUDED.processed, failed = EXCLUDED.failed, active = EXCLUDED.active,"
+        " registered = CASE WHEN $8 IS NULL THEN workers.registered ELSE EXCLUDED.registered END,"
         " started_at = CASE WHEN workers.pid = EXCLUDED.pid AND workers.stopped_at IS NULL"
         " THEN workers.started_at ELSE now() END,"
         " heartbeat_at = now(), stopped_at = NULL";
     char p[16], c[16], pr[24], f[24], a[16];
-    const char *params[] = {hostname, p, c, queues_csv, pr, f, a};
+    const char *params[] = {hostname, p, c, queues_csv, pr, f, a, registered_json};
     int rc;
     PGresult *res;
 
@@ -27,7 +31,7 @@ store_worker_heartbeat(PGconn *db, const char *hostname, int pid, int concurrenc
     snprintf(pr, sizeof pr, "%ld", processed);
     snprintf(f, sizeof f, "%ld", failed);
     snprintf(a, sizeof a, "%d", active);
-    res = store_exec(db, "worker heartbeat", sql, 7, params, PGRES_COMMAND_OK, &rc);
+    res = store_exec(db, "worker heartbeat", sql, 8, params, PGRES_COMMAND_OK, &rc);
     PQclear(res);
     return rc;
 }
@@ -44,4 +48,26 @@ store_worker_stopped(PGconn *db, const char *hostname)
 
     PQclear(res);
     return rc;
+}
+
+cJSON *
+store_registered_tasks(PGconn *db, int *rc)
+{
+    /* One entry per name, from the workers that are up (a heartbeat in the
+     * last 30 s, written every 5 s); the newest heartbeat's description wins. */
+    static const char sql[] =
+        "SELECT coalesce(json_agg(t ORDER BY t->>'name'), '[]')::text FROM"
+        " (SELECT DISTINCT ON (r->>'name') r AS t FROM workers, jsonb_array_elements(registered) r"
+        " WHERE stopped_at IS NULL AND heartbeat_at > now() - interval '30 seconds'"
+        " ORDER BY r->>'name', heartbeat_at DESC) s";
+    PGresult *res = store_exec(db, "registered tasks", sql, 0, NULL, PGRES_TUPLES_OK, rc);
+    cJSON *v;
+
+    if (res == NULL)
+        return NULL;
+    v = cJSON_Parse(PQgetvalue(res, 0, 0));
+    if (v == NULL)
+        *rc = STORE_ERR;
+    PQclear(res);
+    return v;
 }

@@ -204,25 +204,15 @@ api_enqueue_req(const cJSON *body, struct enqueue_req *r, char *err, size_t errl
 /* ----- enqueueing, shared with the HTML form ----- */
 
 int
-app_enqueue(struct app *a, struct enqueue_req *r, char id[UUID_STR_LEN], char *err, size_t errlen)
+app_enqueue(struct app *a, struct enqueue_req *r, char id[UUID_STR_LEN], bool *unconfirmed,
+            char *err, size_t errlen)
 {
-    char why[512];
-    PGconn *db;
     int rc;
 
     r->origin = a->origin;
-    rc = enqueue_validate(r, err, errlen);
-    if (rc != ENQUEUE_OK)
-        return rc;
-    db = dbpool_get(a->db, DB_WAIT_MS, why, sizeof why);
-    if (db == NULL) {
-        snprintf(err, errlen, "database unavailable: %s", why);
-        return ENQUEUE_DB_DOWN;
-    }
-    rc = enqueue_task(db, publisher_publish, a->pub, r, id, err, errlen);
-    dbpool_put(a->db, db);
+    rc = producer_enqueue(a->producer, r, id, unconfirmed, err, errlen);
     if (rc == ENQUEUE_OK)
-        log_task(LL_INFO, id, "enqueued %s", r->name);
+        log_task(LL_DEBUG, id, "enqueued %s", r->name);
     return rc;
 }
 
@@ -245,6 +235,7 @@ api_task_create(struct app *a, struct request *r, struct response *resp)
     struct enqueue_req req;
     char err[1024], id[UUID_STR_LEN];
     cJSON *body = NULL, *out = NULL;
+    bool unconfirmed;
     int rc;
 
     if (r->too_big) {
@@ -257,7 +248,7 @@ api_task_create(struct app *a, struct request *r, struct response *resp)
         api_error(resp, MHD_HTTP_BAD_REQUEST, "%s", err);
         goto out;
     }
-    rc = app_enqueue(a, &req, id, err, sizeof err);
+    rc = app_enqueue(a, &req, id, &unconfirmed, err, sizeof err);
     if (rc != ENQUEUE_OK) {
         api_error(resp, app_enqueue_status(rc), "%s", err);
         goto out;
@@ -265,6 +256,9 @@ api_task_create(struct app *a, struct request *r, struct response *resp)
     out = cJSON_CreateObject();
     cJSON_AddStringToObject(out, "id", id);
     cJSON_AddStringToObject(out, "state", "PENDING");
+    /* false: the row is stored but RabbitMQ's confirm never came; the task
+     * still runs (the sweeper publishes it again if the message was lost). */
+    cJSON_AddBoolToObject(out, "confirmed", !unconfirmed);
     api_json(resp, MHD_HTTP_ACCEPTED, out);
     snprintf(resp->location, sizeof resp->location, "/api/tasks/%s", id);
 out:
@@ -396,7 +390,7 @@ api_healthz(struct app *a, struct request *r, struct response *resp)
             snprintf(db_why, sizeof db_why, "SELECT 1 failed: %s", PQerrorMessage(db));
         dbpool_put(a->db, db);
     }
-    mq_ok = publisher_check(a->pub, mq_why, sizeof mq_why) == 0;
+    mq_ok = producer_check_broker(a->producer, mq_why, sizeof mq_why) == 0;
     cJSON_AddStringToObject(out, "status", db_ok && mq_ok ? "ok" : "unavailable");
     cJSON_AddStringToObject(out, "database", db_ok ? "ok" : "down");
     cJSON_AddStringToObject(out, "broker", mq_ok ? "ok" : "down");

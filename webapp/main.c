@@ -119,14 +119,15 @@ main(int argc, char **argv)
     snprintf(app.origin, sizeof app.origin, "celeriac-webapp@%.100s", host);
     app.cfg = &cfg;
     app.db = dbpool_new(cfg.database_url, DB_POOL_SIZE);
-    app.pub = publisher_new(cfg.amqp_url, CONFIRM_TIMEOUT_MS);
-    if (app.db == NULL || app.pub == NULL) {
+    app.producer = producer_new(cfg.amqp_url, cfg.database_url, "celeriac-webapp",
+                                CONFIRM_TIMEOUT_MS);
+    if (app.db == NULL || app.producer == NULL) {
         fprintf(stderr, "celeriac-webapp: out of memory\n");
         goto out;
     }
     /* Connect to RabbitMQ now so the first enqueue does not pay for it; a
-     * failure is only logged (publisher_check did) and retried on demand. */
-    publisher_check(app.pub, err, sizeof err);
+     * failure is only logged (producer_check_broker did) and retried on demand. */
+    producer_check_broker(app.producer, err, sizeof err);
 
     srv = server_start(&app, cfg.listen, err, sizeof err);
     if (srv == NULL) {
@@ -144,7 +145,7 @@ main(int argc, char **argv)
     rc = 0;
 out:
     server_stop(srv);
-    publisher_free(app.pub);
+    producer_free(app.producer);
     dbpool_free(app.db);
     return rc;
 }

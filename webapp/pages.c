@@ -10,7 +10,6 @@
 
 #include "common/json.h"
 #include "sql/store.h"
-#include "worker/catalog.h"
 
 #define DB_WAIT_MS 5000
 #define SHORT_RESULT_MAX 80 /* bytes of result/error shown in the list */
@@ -144,11 +143,30 @@ put_json_pre(struct buf *b, const cJSON *v)
 
 /* ----- the form: GET / and POST /tasks ----- */
 
+/* The tasks the workers that are up registered (workers.registered), or
+ * NULL when the database cannot say: the form then takes any name. */
+static cJSON *
+registered_tasks(struct app *a)
+{
+    char why[512];
+    PGconn *db = dbpool_get(a->db, DB_WAIT_MS, why, sizeof why);
+    cJSON *tasks;
+    int rc;
+
+    if (db == NULL)
+        return NULL;
+    tasks = store_registered_tasks(db, &rc);
+    dbpool_put(a->db, db);
+    return tasks;
+}
+
 static void
-render_form(struct response *resp, unsigned int status, const char *name, const char *args,
-            const char *kwargs, const char *queue, const char *error)
+render_form(struct app *a, struct response *resp, unsigned int status, const char *name,
+            const char *args, const char *kwargs, const char *queue, const char *error)
 {
     struct buf *b = &resp->body;
+    cJSON *tasks = registered_tasks(a);
+    const cJSON *t;
 
     buf_reset(b);
     html_response(resp, status);
@@ -165,11 +183,12 @@ render_form(struct response *resp, unsigned int status, const char *name, const 
                " placeholder=\"demo.add\" value=\"");
     html_esc(b, name);
     buf_put(b, "\">\n<datalist id=\"task-names\">\n");
-    for (const struct task_info *t = task_catalog; t->name != NULL; t++) {
+    cJSON_ArrayForEach(t, tasks)
+    {
         buf_put(b, "<option value=\"");
-        html_esc(b, t->name);
+        html_esc(b, json_str(t, "name"));
         buf_put(b, "\">");
-        html_esc(b, t->doc);
+        html_esc(b, json_str(t, "doc"));
         buf_put(b, "</option>\n");
     }
     buf_put(b, "</datalist>\n"
@@ -186,28 +205,40 @@ render_form(struct response *resp, unsigned int status, const char *name, const 
                "<input id=\"queue\" name=\"queue\" value=\"");
     html_esc(b, queue);
     buf_put(b, "\">\n<button type=\"submit\">Enqueue</button>\n</form>\n"
-               "<h2>Known tasks</h2>\n<table>\n<tr><th>Name</th><th>What it does</th>"
-               "<th>Example args</th></tr>\n");
-    for (const struct task_info *t = task_catalog; t->name != NULL; t++) {
-        buf_put(b, "<tr><td><code>");
-        html_esc(b, t->name);
-        buf_put(b, "</code></td><td>");
-        html_esc(b, t->doc);
-        buf_put(b, "</td><td><code>");
-        html_esc(b, t->example_args);
-        buf_put(b, "</code></td></tr>\n");
+               "<h2>Tasks the workers registered</h2>\n");
+    if (cJSON_GetArraySize(tasks) == 0) {
+        buf_put(b, tasks == NULL ? "<p class=\"hint\">The database cannot say which tasks the "
+                                   "workers know right now.</p>\n"
+                                 : "<p class=\"hint\">No worker is up: start one "
+                                   "(<code>celeriac-worker</code>) to see its tasks here.</p>\n");
+    } else {
+        buf_put(b, "<table>\n<tr><th>Name</th><th>What it does</th><th>Queue</th>"
+                   "<th>Example args</th></tr>\n");
+        cJSON_ArrayForEach(t, tasks)
+        {
+            buf_put(b, "<tr><td><code>");
+            html_esc(b, json_str(t, "name"));
+            buf_put(b, "</code></td><td>");
+            html_esc(b, json_str(t, "doc"));
+            buf_put(b, "</td><td>");
+            html_esc(b, json_str(t, "queue"));
+            buf_put(b, "</td><td><code>");
+            html_esc(b, json_str(t, "example_args"));
+            buf_put(b, "</code></td></tr>\n");
+        }
+        buf_put(b, "</table>\n");
     }
-    buf_put(b, "</table>\n<p class=\"hint\">Any other task name may be typed: a worker that "
-               "does not know it records a failure.</p>\n");
+    buf_put(b, "<p class=\"hint\">Any other task name may be typed: a worker that does not "
+               "know it records a failure.</p>\n");
     html_end(b);
+    cJSON_Delete(tasks);
 }
 
 void
 page_home(struct app *a, struct request *r, struct response *resp)
 {
-    (void)a;
     (void)r;
-    render_form(resp, MHD_HTTP_OK, "", "[]", "{}", "", NULL);
+    render_form(a, resp, MHD_HTTP_OK, "", "[]", "{}", "", NULL);
 }
 
 /* Parse a form's JSON text field into body[key]; empty means absent. */
@@ -241,6 +272,7 @@ page_task_create(struct app *a, struct request *r, struct response *resp)
     struct enqueue_req req;
     char err[1024], id[UUID_STR_LEN];
     cJSON *body = NULL;
+    bool unconfirmed;
     int rc;
 
     if (r->too_big) {
@@ -250,12 +282,12 @@ page_task_create(struct app *a, struct request *r, struct response *resp)
         goto out;
     }
     if (r->form.malformed) {
-        render_form(resp, MHD_HTTP_BAD_REQUEST, "", "[]", "{}", "",
+        render_form(a, resp, MHD_HTTP_BAD_REQUEST, "", "[]", "{}", "",
                     "The form data could not be read; please submit it again.");
         goto out;
     }
     if (r->form.has_nul) {
-        render_form(resp, MHD_HTTP_BAD_REQUEST, "", "[]", "{}", "",
+        render_form(a, resp, MHD_HTTP_BAD_REQUEST, "", "[]", "{}", "",
                     "The form values must not contain NUL characters.");
         goto out;
     }
@@ -269,12 +301,12 @@ page_task_create(struct app *a, struct request *r, struct response *resp)
     if (add_json_field(body, "args", args, err, sizeof err) < 0 ||
         add_json_field(body, "kwargs", kwargs, err, sizeof err) < 0 ||
         api_enqueue_req(body, &req, err, sizeof err) < 0) {
-        render_form(resp, MHD_HTTP_BAD_REQUEST, name, args, kwargs, queue, err);
+        render_form(a, resp, MHD_HTTP_BAD_REQUEST, name, args, kwargs, queue, err);
         goto out;
     }
-    rc = app_enqueue(a, &req, id, err, sizeof err);
+    rc = app_enqueue(a, &req, id, &unconfirmed, err, sizeof err);
     if (rc != ENQUEUE_OK) {
-        render_form(resp, app_enqueue_status(rc), name, args, kwargs, queue, err);
+        render_form(a, resp, app_enqueue_status(rc), name, args, kwargs, queue, err);
         if (rc != ENQUEUE_INVALID)
             resp->retry_after = 5;
         goto out;

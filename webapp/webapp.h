@@ -1,5 +1,5 @@
 /* webapp/webapp.h - what the webapp's files share: the application state every
- * handler reaches (database pool, publisher), one request, one response, the
+ * handler reaches (database pool, producer), one request, one response, the
  * route table, and the pure helpers (escaping, routing, body validation) that
  * the unit tests call without a server. Nothing outside webapp/ includes it. */
 #ifndef CELERIAC_WEBAPP_H
@@ -12,7 +12,7 @@
 #include <libpq-fe.h>
 #include <microhttpd.h>
 
-#include "broker/enqueue.h"
+#include "client/producer.h"
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/uuid.h"
@@ -146,25 +146,12 @@ PGconn *dbpool_get(struct dbpool *p, int wait_ms, char *err, size_t errlen);
 /* Give db back (NULL is fine); a broken one is closed, its slot freed. */
 void dbpool_put(struct dbpool *p, PGconn *db);
 
-/* ----- the shared broker connection (publisher.c) ----- */
-
-struct publisher;
-
-struct publisher *publisher_new(const char *amqp_url, int confirm_timeout_ms);
-void publisher_free(struct publisher *p);
-/* enqueue_publish_fn for enqueue_task(): ctx is the struct publisher. */
-int publisher_publish(void *ctx, const char *queue, const struct celery_msg *m, char *err,
-                      size_t errlen);
-/* Is the broker reachable? Probes the open connection, reopens it once if
- * needed. 0, or -1 with the reason in err. Never publishes. */
-int publisher_check(struct publisher *p, char *err, size_t errlen);
-
 /* ----- the application (main.c fills it) ----- */
 
 struct app {
     const struct config *cfg;
     struct dbpool *db;
-    struct publisher *pub;
+    struct producer *producer; /* enqueues: rows and publishes, group-committed */
     char origin[128]; /* tasks.origin of what the webapp enqueues */
 };
 
@@ -186,8 +173,9 @@ cJSON *api_parse_body(const char *buf, size_t len, char *err, size_t errlen);
 /* Check body's fields and point r at them (r borrows from body). 0, or -1
  * with a message naming the field in err. Nothing is stored either way. */
 int api_enqueue_req(const cJSON *body, struct enqueue_req *r, char *err, size_t errlen);
-/* enqueue_task() with a pooled connection and the shared publisher. */
-int app_enqueue(struct app *a, struct enqueue_req *r, char id[UUID_STR_LEN], char *err,
+/* producer_enqueue() with the webapp's origin. */
+int app_enqueue(struct app *a, struct enqueue_req *r, char id[UUID_STR_LEN], bool *unconfirmed,
+                char *err,
                 size_t errlen);
 /* The HTTP status for an enqueue_rc. */
 unsigned int app_enqueue_status(int rc);

@@ -275,7 +275,7 @@ skip_finished(struct engine *g, int from)
             at[k++] = i;
         }
     }
-    while (k > 0 && (rc = store_tasks_final(g->db, ids, k, final)) != STORE_OK) {
+    while (k > 0 && (rc = store_tasks_find(g->db, ids, k, true, final)) != STORE_OK) {
         if (!store_is_ok(g->db) ? !engine_db_connect(g) : !db_trouble(g, "checking for finished tasks"))
             break;
     }

@@ -8,7 +8,7 @@
 #include "broker/broker.h"
 #include "common/config.h"
 #include "common/log.h"
-#include "worker/catalog.h"
+#include "worker/registry.h"
 #include "worker/worker.h"
 
 static void
@@ -22,10 +22,12 @@ usage(FILE *out)
             "      --prefetch N      unacked messages per child, its largest batch\n"
             "                        (WORKER_PREFETCH; default: 100)\n"
             "  -n, --hostname NAME   node name (WORKER_HOSTNAME; default: celeriac.PID@HOST)\n"
+            "      --republish-after S  publish again tasks left PENDING with no confirmed\n"
+            "                        publish for S seconds (WORKER_REPUBLISH_AFTER; default: 60)\n"
             "  -h, --help            this text\n\n"
             "Environment: AMQP_URL, DATABASE_URL, LOG_LEVEL (debug|info|warn|error).\n"
             "Tasks:\n");
-    for (const struct task_info *t = task_catalog; t->name != NULL; t++)
+    for (const struct task_def *t = registry_tasks; t->name != NULL; t++)
         fprintf(out, "  %s\n", t->doc);
 }
 
@@ -48,6 +50,7 @@ main(int argc, char **argv)
     static const struct option opts[] = {
         {"concurrency", required_argument, NULL, 'c'}, {"queues", required_argument, NULL, 'Q'},
         {"prefetch", required_argument, NULL, 'p'},    {"hostname", required_argument, NULL, 'n'},
+        {"republish-after", required_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0},
     };
     struct config cfg;
@@ -79,6 +82,12 @@ main(int argc, char **argv)
             break;
         case 'n':
             cfg.hostname = optarg;
+            break;
+        case 'r':
+            if (cfg_parse_int(optarg, 1, 86400, &cfg.republish_after) < 0) {
+                fprintf(stderr, "celeriac-worker: --republish-after wants 1..86400 seconds\n");
+                return 2;
+            }
             break;
         case 'h':
             usage(stdout);
@@ -113,5 +122,6 @@ main(int argc, char **argv)
     wc.nodename = cfg.hostname;
     wc.concurrency = cfg.concurrency;
     wc.prefetch = cfg.prefetch;
+    wc.republish_after = cfg.republish_after;
     return master_run(&wc);
 }

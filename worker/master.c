@@ -15,12 +15,16 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "client/producer.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "sql/migrate.h"
 #include "sql/store.h"
+#include "worker/registry.h"
 
 #define HEARTBEAT_S 5.0
+#define SWEEP_MAX_S 10.0  /* the sweeper looks at least this often */
+#define SWEEP_LIMIT 500   /* rows one sweep publishes at most */
 #define RESPAWN_MAX_S 30.0
 #define STABLE_S 5.0 /* a child that lived this long is not crash-looping */
 
@@ -38,6 +42,8 @@ struct master {
     const struct worker_cfg *cfg;
     struct slot *slots;
     PGconn *db;
+    char *registered;          /* registry_json(): written with each heartbeat */
+    struct producer *sweeper;  /* publishes again what was never confirmed */
     long processed, failed;
     bool stopping; /* warm: children finish their task */
     bool cold;     /* children were SIGKILLed */
@@ -227,7 +233,8 @@ heartbeat(struct master *m)
         }
     }
     if (store_worker_heartbeat(m->db, m->cfg->nodename, (int)getpid(), m->cfg->concurrency,
-                               m->cfg->queues, m->processed, m->failed, active) != STORE_OK)
+                               m->cfg->queues, m->processed, m->failed, active,
+                               m->registered) != STORE_OK)
         log_warn("heartbeat not written");
 }
 
@@ -276,7 +283,9 @@ int
 master_run(const struct worker_cfg *cfg)
 {
     struct master m = {.cfg = cfg};
-    double next_heartbeat = 0;
+    double next_heartbeat = 0, next_sweep = 0;
+    double sweep_every = cfg->republish_after / 2.0 < SWEEP_MAX_S ? cfg->republish_after / 2.0
+                                                                  : SWEEP_MAX_S;
     int rc;
 
     if (install_signals() < 0) {
@@ -290,10 +299,13 @@ master_run(const struct worker_cfg *cfg)
     }
     declare_topology(&m);
     m.slots = calloc((size_t)cfg->concurrency, sizeof *m.slots);
-    if (m.slots == NULL) {
+    m.registered = registry_json();
+    m.sweeper = producer_new(cfg->amqp_url, cfg->database_url, "celeriac-sweeper", 10000);
+    if (m.slots == NULL || m.registered == NULL || m.sweeper == NULL) {
         store_close(m.db);
         return 1;
     }
+    next_sweep = clock_mono() + sweep_every;
     for (int i = 0; i < cfg->concurrency; i++) {
         m.slots[i].index = i + 1;
         m.slots[i].report_fd = -1;
@@ -330,6 +342,13 @@ master_run(const struct worker_cfg *cfg)
             heartbeat(&m);
             next_heartbeat = now + HEARTBEAT_S;
         }
+        if (now >= next_sweep && !m.stopping) {
+            /* Several masters may sweep at once: rows are locked, SKIP LOCKED. */
+            producer_sweep(m.sweeper, cfg->republish_after, SWEEP_LIMIT);
+            next_sweep = clock_mono() + sweep_every;
+        }
+        if (next_sweep - now < timeout)
+            timeout = next_sweep - now;
         pfd[n++] = (struct pollfd){.fd = signal_pipe[0], .events = POLLIN};
         for (int i = 0; i < cfg->concurrency && n < (int)(sizeof pfd / sizeof pfd[0]); i++)
             if (m.slots[i].report_fd >= 0)
@@ -347,6 +366,8 @@ master_run(const struct worker_cfg *cfg)
         store_worker_stopped(m.db, cfg->nodename);
     }
     store_close(m.db);
+    producer_free(m.sweeper);
+    cJSON_free(m.registered);
     free(m.slots);
     close(signal_pipe[0]);
     close(signal_pipe[1]);

@@ -3,16 +3,43 @@
 
 #include <string.h>
 
+#include "broker/broker.h"
+#include "common/json.h"
+
 #include "worker/tasks/tasks.h"
 
 const struct task_def registry_tasks[] = {
-    {"demo.add", task_demo_add, true},
-    {"demo.noop", task_demo_noop, true},
-    {"demo.sleep", task_demo_sleep, false},
-    {"demo.fail", task_demo_fail, true},
-    {"demo.record", task_demo_record, true},
-    {NULL, NULL, false},
+    {"demo.add", task_demo_add, true, "demo.add(x, y): returns x + y", "[2, 3]"},
+    {"demo.noop", task_demo_noop, true, "demo.noop(): does nothing, returns null", "[]"},
+    {"demo.sleep", task_demo_sleep, false,
+     "demo.sleep(seconds): sleeps (fractions allowed), returns seconds", "[1.5]"},
+    {"demo.fail", task_demo_fail, true, "demo.fail(message): always fails with message",
+     "[\"boom\"]"},
+    {"demo.record", task_demo_record, true,
+     "demo.record(key, fail_after=false): stores one row keyed by its task id, returns key "
+     "(fail_after: fail once written, which must undo the write)",
+     "[\"k1\"]"},
+    {NULL, NULL, false, NULL, NULL},
 };
+
+char *
+registry_json(void)
+{
+    cJSON *arr = cJSON_CreateArray();
+    char *text;
+
+    for (const struct task_def *d = registry_tasks; arr != NULL && d->name != NULL; d++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", d->name);
+        cJSON_AddStringToObject(o, "doc", d->doc);
+        cJSON_AddStringToObject(o, "example_args", d->example_args);
+        cJSON_AddStringToObject(o, "queue", broker_queue_for_task(d->name));
+        cJSON_AddItemToArray(arr, o);
+    }
+    text = json_print(arr);
+    cJSON_Delete(arr);
+    return text;
+}
 
 const struct task_def *
 registry_find(const char *name)

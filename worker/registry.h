@@ -1,6 +1,8 @@
-/* worker/registry.h - task name -> handler. What each task does is described
- * in catalog.c; the queue it is routed to is broker_queue_for_task()'s
- * business (the webapp needs both without the handlers). */
+/* worker/registry.h - the tasks this worker runs: name, handler, whether it
+ * is quick, and what it does. Each master records the list beside its
+ * heartbeat (registry_json()), as Celery's `inspect registered` shows it:
+ * that is how the webapp, which links no worker code, learns which tasks
+ * exist. The queue a task is routed to is broker_queue_for_task()'s business. */
 #ifndef CELERIAC_REGISTRY_H
 #define CELERIAC_REGISTRY_H
 
@@ -15,10 +17,14 @@ struct task_def {
      * prefetched behind it go back to the queue for other children, its row
      * shows STARTED while it runs (see docs/architecture.md). */
     bool quick;
+    const char *doc;          /* e.g. "demo.add(x, y): returns x + y" */
+    const char *example_args; /* JSON text, for the webapp's form */
 };
 
 /* The handler for name, or NULL when this worker does not know the task. */
 const struct task_def *registry_find(const char *name);
+/* [{"name", "doc", "example_args", "queue"}] as JSON text (caller frees). */
+char *registry_json(void);
 /* All tasks, terminated by a row with name NULL. */
 extern const struct task_def registry_tasks[];
 

@@ -16,6 +16,7 @@ struct worker_cfg {
     const char *nodename; /* e.g. celeriac.4242@host: the `worker` column */
     int concurrency;
     int prefetch;
+    int republish_after; /* seconds: the sweeper's age for unconfirmed PENDING rows */
 };
 
 /* Child -> master, one write(2) each (smaller than PIPE_BUF, so atomic).

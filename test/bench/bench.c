@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "broker/broker.h"
-#include "broker/enqueue.h"
+#include "client/producer.h"
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/json.h"
@@ -56,12 +56,6 @@ preload(const struct config *cfg, long n)
 }
 
 static int
-publish_one(void *ctx, const char *queue, const struct celery_msg *m, char *err, size_t errlen)
-{
-    return broker_publish_task(ctx, queue, m, 10000, err, errlen);
-}
-
-static int
 cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -69,7 +63,8 @@ cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Wait for the notification saying id reached SUCCESS or FAILURE. */
+/* Wait for the notification saying id reached SUCCESS or FAILURE. Payloads
+ * are {"tasks": [{"id", "state", "name"}, ...]}. */
 static int
 wait_final(PGconn *listen, const char *id, double timeout)
 {
@@ -82,10 +77,15 @@ wait_final(PGconn *listen, const char *id, double timeout)
         poll(&p, 1, 100);
         PQconsumeInput(listen);
         while ((n = PQnotifies(listen)) != NULL) {
-            cJSON *v = cJSON_Parse(n->extra);
-            const char *nid = json_str(v, "id"), *state = json_str(v, "state");
-            int hit = nid && state && strcmp(nid, id) == 0 &&
-                      (strcmp(state, "SUCCESS") == 0 || strcmp(state, "FAILURE") == 0);
+            cJSON *v = cJSON_Parse(n->extra), *t;
+            int hit = 0;
+
+            cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(v, "tasks"))
+            {
+                const char *nid = json_str(t, "id"), *state = json_str(t, "state");
+                hit |= nid && state && strcmp(nid, id) == 0 &&
+                       (strcmp(state, "SUCCESS") == 0 || strcmp(state, "FAILURE") == 0);
+            }
             cJSON_Delete(v);
             PQfreemem(n);
             if (hit)
@@ -99,14 +99,14 @@ static int
 latency(const struct config *cfg, int n)
 {
     char err[512], id[UUID_STR_LEN];
-    struct broker *b = broker_open(cfg->amqp_url, "celeriac-bench", err, sizeof err);
-    PGconn *db = store_open(cfg->database_url, "celeriac-bench", err, sizeof err);
+    struct producer *p = producer_new(cfg->amqp_url, cfg->database_url, "celeriac-bench", 10000);
     PGconn *listen = store_open(cfg->database_url, "celeriac-bench-listen", err, sizeof err);
     struct enqueue_req req = {.name = "demo.noop"};
     double *lat = calloc((size_t)n, sizeof *lat);
     PGresult *res;
+    bool unconfirmed;
 
-    if (b == NULL || db == NULL || listen == NULL || lat == NULL) {
+    if (p == NULL || listen == NULL || lat == NULL) {
         fprintf(stderr, "bench: %s\n", err);
         return 1;
     }
@@ -115,7 +115,7 @@ latency(const struct config *cfg, int n)
     for (int i = 0; i < n; i++) {
         double t0 = clock_mono();
 
-        if (enqueue_task(db, publish_one, b, &req, id, err, sizeof err) != ENQUEUE_OK ||
+        if (producer_enqueue(p, &req, id, &unconfirmed, err, sizeof err) != ENQUEUE_OK ||
             wait_final(listen, id, 30) < 0) {
             fprintf(stderr, "bench: round trip %d failed: %s\n", i, err);
             return 1;
@@ -127,8 +127,7 @@ latency(const struct config *cfg, int n)
            lat[n / 2], lat[(int)(n * 0.99) < n ? (int)(n * 0.99) : n - 1], lat[n - 1]);
     free(lat);
     store_close(listen);
-    store_close(db);
-    broker_close(b);
+    producer_free(p);
     return 0;
 }
 

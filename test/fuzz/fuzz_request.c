@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/enqueue.h"
+#include "client/producer.h"
 #include "webapp/webapp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "webapp/webapp.h"
-#include "worker/catalog.h"
 
 #define A_UUID "0b6c2e1a-5d0e-4f47-9a51-8d2b1c3e7f10"
 
@@ -458,18 +457,6 @@ messages_become_one_line(void **state)
     assert_string_equal(t, "a b");
 }
 
-static void
-the_catalog_lists_the_demo_tasks(void **state)
-{
-    int n = 0;
-
-    (void)state;
-    for (const struct task_info *t = task_catalog; t->name != NULL; t++, n++)
-        assert_non_null(t->doc);
-    assert_int_equal(n, 5);
-    assert_string_equal(task_catalog[0].name, "demo.add");
-}
-
 int
 main(void)
 {
@@ -500,7 +487,6 @@ main(void)
         cmocka_unit_test(listen_addresses_parse_into_host_and_port),
         cmocka_unit_test(cross_origin_posts_are_recognised),
         cmocka_unit_test(messages_become_one_line),
-        cmocka_unit_test(the_catalog_lists_the_demo_tasks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

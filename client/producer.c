@@ -1,0 +1,614 @@
+/* client/producer.c - see producer.h. */
+#include "client/producer.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker.h"
+#include "broker/celery.h"
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "sql/migrate.h"
+#include "sql/store.h"
+
+/* A connection idle this long may have been closed by a broker restart
+ * without us noticing (rabbitmq-c only sees it on the next call): probe it
+ * before publishing rather than fail the user's request. */
+#define PROBE_AFTER_IDLE_S 1.0
+
+/* One caller's task on its way through the two stages. */
+struct job {
+    struct store_task rec; /* points into the fields below */
+    char id[UUID_STR_LEN];
+    const char *queue;
+    char *args_json, *kwargs_json;
+    struct celery_wire wire;
+    uint64_t seq; /* confirm sequence number; 0: never sent */
+    int rc;
+    bool unconfirmed;
+    char err[256];
+    bool stage_done; /* the stage it waits in is done with it */
+    struct job *next;
+};
+
+struct producer;
+
+/* A group-commit stage: jobs queue up; whoever finds the stage idle leads it
+ * for everything queued, without the lock, then wakes them all. */
+struct stage {
+    pthread_mutex_t mu;
+    pthread_cond_t done;
+    struct job *head, *tail;
+    bool busy;
+    void (*run)(struct producer *p, struct job *batch);
+};
+
+struct producer {
+    char *amqp_url, *database_url, *name;
+    int timeout_ms;
+    struct stage rows;    /* stage 1: INSERT the PENDING rows */
+    struct stage publish; /* stage 2: publish, wait for the confirms */
+    PGconn *db;           /* stage 1's connection */
+    PGconn *db_marks;     /* stage 2's: withdraws refused rows, marks confirmed ones */
+    struct broker *b;     /* stage 2's */
+    _Atomic double last_ok; /* clock_mono() of the broker's last good answer (health checks read it) */
+    bool schema_ok;       /* migrate_check() passed once */
+    bool warned_db, warned_mq; /* "cannot connect" logged once per outage */
+};
+
+/* ----- stages ----- */
+
+static void
+stage_init(struct stage *s, void (*run)(struct producer *, struct job *))
+{
+    memset(s, 0, sizeof *s);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->done, NULL);
+    s->run = run;
+}
+
+static void
+stage_fini(struct stage *s)
+{
+    pthread_cond_destroy(&s->done);
+    pthread_mutex_destroy(&s->mu);
+}
+
+static void
+stage_pass(struct producer *p, struct stage *s, struct job *me)
+{
+    pthread_mutex_lock(&s->mu);
+    me->stage_done = false;
+    me->next = NULL;
+    if (s->tail != NULL)
+        s->tail->next = me;
+    else
+        s->head = me;
+    s->tail = me;
+    while (!me->stage_done) {
+        struct job *batch, *q, *next;
+
+        if (s->busy) {
+            pthread_cond_wait(&s->done, &s->mu);
+            continue;
+        }
+        s->busy = true;
+        batch = s->head;
+        s->head = s->tail = NULL;
+        pthread_mutex_unlock(&s->mu);
+        s->run(p, batch);
+        pthread_mutex_lock(&s->mu);
+        for (q = batch; q != NULL; q = next) {
+            next = q->next; /* q may be reused as soon as its owner sees stage_done */
+            q->stage_done = true;
+        }
+        s->busy = false;
+        pthread_cond_broadcast(&s->done);
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Have the stage to oneself (health checks, the sweeper). */
+static void
+stage_lock(struct stage *s)
+{
+    pthread_mutex_lock(&s->mu);
+    while (s->busy)
+        pthread_cond_wait(&s->done, &s->mu);
+    s->busy = true;
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void
+stage_unlock(struct stage *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->busy = false;
+    pthread_cond_broadcast(&s->done);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* ----- connections ----- */
+
+/* An idle connection may have died since its last use (a server restart
+ * closes it, and libpq only notices on the next query, which would fail a
+ * user's request): an idle connection has nothing to say, so any input or
+ * hang-up means it is gone. */
+static bool
+db_usable(PGconn *db)
+{
+    struct pollfd pfd = {.fd = PQsocket(db), .events = POLLIN};
+
+    if (!store_is_ok(db) || PQtransactionStatus(db) != PQTRANS_IDLE || pfd.fd < 0)
+        return false;
+    return poll(&pfd, 1, 0) == 0;
+}
+
+static int
+db_ensure(struct producer *p, PGconn **db, char *err, size_t errlen)
+{
+    char why[512];
+
+    if (*db != NULL && db_usable(*db))
+        return 0;
+    store_close(*db);
+    *db = store_open(p->database_url, p->name, err, errlen);
+    if (*db != NULL && !p->schema_ok && migrate_check(*db, why, sizeof why) < 0) {
+        snprintf(err, errlen, "%s", why);
+        store_close(*db);
+        *db = NULL;
+    }
+    if (*db == NULL) {
+        if (!p->warned_db)
+            log_warn("%s", err);
+        p->warned_db = true;
+        return -1;
+    }
+    if (p->warned_db)
+        log_info("connected to PostgreSQL again");
+    p->warned_db = false;
+    p->schema_ok = true;
+    return 0;
+}
+
+/* With the publish stage ours: an open connection with the topology
+ * declared, probed first when idle for a while. Reconnects at most once. */
+static int
+broker_ensure(struct producer *p, char *err, size_t errlen)
+{
+    char safe[256];
+
+    /* A passive queue.declare is the cheapest round trip that proves the
+     * connection and channel are alive; a failure marks the broker broken. */
+    if (broker_is_open(p->b) && clock_mono() - p->last_ok >= PROBE_AFTER_IDLE_S &&
+        broker_queue_depth(p->b, "celery") < 0)
+        log_warn("the connection to RabbitMQ was lost: reconnecting");
+    if (broker_is_open(p->b))
+        return 0;
+    broker_close(p->b);
+    p->b = broker_open(p->amqp_url, p->name, err, errlen);
+    if (p->b == NULL) {
+        if (!p->warned_mq)
+            log_warn("%s", err);
+        p->warned_mq = true;
+        return -1;
+    }
+    if (broker_declare_topology(p->b) < 0) {
+        snprintf(err, errlen, "RabbitMQ refused to declare the celery exchange and queues");
+        broker_close(p->b);
+        p->b = NULL;
+        return -1;
+    }
+    cfg_redact_url(p->amqp_url, safe, sizeof safe);
+    log_info("connected to RabbitMQ at %s", safe);
+    p->warned_mq = false;
+    p->last_ok = clock_mono();
+    return 0;
+}
+
+/* ----- stage 1: rows ----- */
+
+static int
+count_jobs(const struct job *batch)
+{
+    int n = 0;
+
+    for (; batch != NULL; batch = batch->next)
+        n++;
+    return n;
+}
+
+static void __attribute__((format(printf, 3, 4)))
+fail_job(struct job *j, int rc, const char *fmt, ...)
+{
+    va_list ap;
+
+    j->rc = rc;
+    va_start(ap, fmt);
+    vsnprintf(j->err, sizeof j->err, fmt, ap);
+    va_end(ap);
+}
+
+static void
+insert_rows(struct producer *p, struct job *batch)
+{
+    int n = count_jobs(batch), i = 0, rc;
+    struct store_task *recs = calloc((size_t)n, sizeof *recs);
+    const char **ids = calloc((size_t)n, sizeof *ids);
+    bool *stored = calloc((size_t)n, sizeof *stored);
+    char err[512];
+    struct job *j;
+
+    if (recs == NULL || ids == NULL || stored == NULL) {
+        for (j = batch; j != NULL; j = j->next)
+            fail_job(j, ENQUEUE_DB_DOWN, "%s", "out of memory");
+        goto out;
+    }
+    for (j = batch; j != NULL; j = j->next, i++) {
+        recs[i] = j->rec;
+        ids[i] = j->id;
+    }
+    if (db_ensure(p, &p->db, err, sizeof err) < 0) {
+        for (j = batch; j != NULL; j = j->next)
+            fail_job(j, ENQUEUE_DB_DOWN, "database unavailable: %s", err);
+        goto out;
+    }
+    rc = store_tasks_create(p->db, recs, n, NULL, 0);
+    if (rc == STORE_OK)
+        goto out; /* every job keeps rc ENQUEUE_OK */
+    if (rc == STORE_BAD_DATA) {
+        /* One bad row refuses the statement: find it, store the others. */
+        for (i = 0, j = batch; j != NULL; j = j->next, i++)
+            if (store_tasks_create(p->db, &recs[i], 1, NULL, 0) != STORE_OK)
+                fail_job(j, ENQUEUE_INVALID, "%s",
+                         "the task's arguments cannot be stored (e.g. a \\u0000 in a string)");
+        goto out;
+    }
+    /* The connection failed: the commit may or may not have happened. Look,
+     * rather than answer 503 for rows that exist (and would run after all). */
+    snprintf(err, sizeof err, "%s", store_error_message(p->db));
+    if (db_ensure(p, &p->db, err, sizeof err) < 0 ||
+        store_tasks_find(p->db, ids, n, false, stored) != STORE_OK)
+        memset(stored, 0, sizeof *stored * (size_t)n);
+    for (i = 0, j = batch; j != NULL; j = j->next, i++)
+        if (!stored[i])
+            fail_job(j, ENQUEUE_DB_DOWN, "database unavailable: %s", err);
+out:
+    free(recs);
+    free(ids);
+    free(stored);
+}
+
+/* ----- stage 2: publish ----- */
+
+/* Withdraw (refused) or mark (confirmed) the rows of these ids on stage 2's
+ * own connection. A failed withdrawal leaves a PENDING row the sweeper will
+ * publish: logged, since the caller was told 503. */
+static void
+settle_rows(struct producer *p, const char **ids, int n, bool withdraw)
+{
+    char err[512];
+    int rc;
+
+    if (n == 0)
+        return;
+    if (db_ensure(p, &p->db_marks, err, sizeof err) < 0)
+        rc = STORE_ERR;
+    else if (withdraw)
+        rc = store_tasks_forget_pending(p->db_marks, ids, n);
+    else
+        rc = store_tasks_mark_published(p->db_marks, ids, n);
+    if (rc != STORE_OK && withdraw)
+        log_warn("%d refused task rows could not be withdrawn: the sweeper will publish them", n);
+}
+
+static void
+publish_all(struct producer *p, struct job *batch)
+{
+    int n = count_jobs(batch), nok = 0, nbad = 0;
+    const char **ok_ids = calloc((size_t)n, sizeof *ok_ids);
+    const char **bad_ids = calloc((size_t)n, sizeof *bad_ids);
+    char err[256] = "";
+    struct job *j;
+
+    if (ok_ids == NULL || bad_ids == NULL) {
+        free(ok_ids);
+        free(bad_ids);
+        for (j = batch; j != NULL; j = j->next)
+            if (j->rc == ENQUEUE_OK)
+                fail_job(j, ENQUEUE_BROKER_DOWN, "%s", "out of memory");
+        return;
+    }
+    if (broker_ensure(p, err, sizeof err) == 0) {
+        broker_outcomes_clear(p->b);
+        /* Publishes are mandatory through the default exchange: a queue
+         * nobody declared makes the message unroutable. Declares are RPCs:
+         * all of them first (the standard queues cost nothing, remembered). */
+        for (j = batch; j != NULL && broker_is_open(p->b); j = j->next)
+            if (j->rc == ENQUEUE_OK && broker_declare_queue(p->b, j->queue) < 0)
+                fail_job(j, ENQUEUE_BROKER_DOWN, "RabbitMQ refused to declare queue '%s'",
+                         j->queue);
+        for (j = batch; j != NULL && broker_is_open(p->b); j = j->next)
+            if (j->rc == ENQUEUE_OK &&
+                broker_publish_nowait(p->b, j->queue, &j->wire, err, sizeof err) == 0)
+                j->seq = broker_last_seq(p->b);
+        /* Whatever it returns, broker_outcome() says what became of each. */
+        broker_wait_confirms(p->b, p->timeout_ms, err, sizeof err);
+        if (broker_is_open(p->b))
+            p->last_ok = clock_mono();
+    }
+    for (j = batch; j != NULL; j = j->next) {
+        if (j->rc != ENQUEUE_OK)
+            continue;
+        if (j->seq == 0) { /* never sent */
+            fail_job(j, ENQUEUE_BROKER_DOWN, "broker unavailable: %s", err[0] ? err : "not sent");
+            bad_ids[nbad++] = j->id;
+            continue;
+        }
+        switch (broker_outcome(p->b, j->seq, j->id)) {
+        case BROKER_CONFIRMED:
+            ok_ids[nok++] = j->id;
+            break;
+        case BROKER_UNKNOWN: /* may be queued: keep the row, the sweeper decides */
+            j->unconfirmed = true;
+            log_task(LL_WARN, j->id, "no confirm from RabbitMQ (%s): left PENDING for the sweeper",
+                     err[0] ? err : "connection lost");
+            break;
+        case BROKER_RETURNED:
+            fail_job(j, ENQUEUE_BROKER_DOWN, "%s", "unroutable: no queue is bound for it");
+            bad_ids[nbad++] = j->id;
+            break;
+        case BROKER_NACKED:
+            fail_job(j, ENQUEUE_BROKER_DOWN, "%s", "broker unavailable: RabbitMQ refused it (nack)");
+            bad_ids[nbad++] = j->id;
+            break;
+        }
+    }
+    settle_rows(p, bad_ids, nbad, true);
+    settle_rows(p, ok_ids, nok, false);
+    free(ok_ids);
+    free(bad_ids);
+}
+
+/* ----- the producer ----- */
+
+struct producer *
+producer_new(const char *amqp_url, const char *database_url, const char *conn_name,
+             int confirm_timeout_ms)
+{
+    struct producer *p = calloc(1, sizeof *p);
+
+    if (p == NULL)
+        return NULL;
+    p->amqp_url = strdup(amqp_url);
+    p->database_url = strdup(database_url);
+    p->name = strdup(conn_name);
+    if (p->amqp_url == NULL || p->database_url == NULL || p->name == NULL) {
+        producer_free(p);
+        return NULL;
+    }
+    p->timeout_ms = confirm_timeout_ms;
+    stage_init(&p->rows, insert_rows);
+    stage_init(&p->publish, publish_all);
+    return p;
+}
+
+void
+producer_free(struct producer *p)
+{
+    if (p == NULL)
+        return;
+    if (p->rows.run != NULL) {
+        stage_fini(&p->rows);
+        stage_fini(&p->publish);
+    }
+    broker_close(p->b);
+    store_close(p->db);
+    store_close(p->db_marks);
+    free(p->amqp_url);
+    free(p->database_url);
+    free(p->name);
+    free(p);
+}
+
+int
+enqueue_validate(const struct enqueue_req *r, char *err, size_t errlen)
+{
+    if (r->name == NULL) {
+        snprintf(err, errlen, "'name' is required (a string)");
+        return ENQUEUE_INVALID;
+    }
+    if (!celery_name_valid(r->name)) {
+        snprintf(err, errlen,
+                 "invalid task name: use 1 to %d letters, digits and . _ : - (not starting with . "
+                 "or -)",
+                 CELERY_NAME_MAX);
+        return ENQUEUE_INVALID;
+    }
+    if (r->args != NULL && !cJSON_IsArray(r->args)) {
+        snprintf(err, errlen, "'args' must be a JSON array");
+        return ENQUEUE_INVALID;
+    }
+    if (r->kwargs != NULL && !cJSON_IsObject(r->kwargs)) {
+        snprintf(err, errlen, "'kwargs' must be a JSON object");
+        return ENQUEUE_INVALID;
+    }
+    if (r->queue != NULL && !broker_queue_name_valid(r->queue)) {
+        snprintf(err, errlen, "invalid queue name: use 1 to %d letters, digits and . _ : -",
+                 BROKER_QUEUE_MAX);
+        return ENQUEUE_INVALID;
+    }
+    return ENQUEUE_OK;
+}
+
+int
+producer_enqueue(struct producer *p, const struct enqueue_req *r, char id[UUID_STR_LEN],
+                 bool *unconfirmed, char *err, size_t errlen)
+{
+    struct celery_msg m = {0};
+    struct job me = {0};
+    int rc = enqueue_validate(r, err, errlen);
+
+    *unconfirmed = false;
+    if (rc != ENQUEUE_OK)
+        return rc;
+    uuid_new(me.id);
+    memcpy(id, me.id, UUID_STR_LEN);
+    me.queue = r->queue != NULL ? r->queue : broker_queue_for_task(r->name);
+    /* m borrows the request's values (never celery_msg_fini()ed): the
+     * encoder only reads them. */
+    m.id = me.id;
+    m.task = (char *)r->name;
+    m.args = (cJSON *)r->args;
+    m.kwargs = (cJSON *)r->kwargs;
+    m.origin = (char *)r->origin;
+    m.group_index = -1;
+    me.args_json = r->args != NULL ? json_print(r->args) : NULL;
+    me.kwargs_json = r->kwargs != NULL ? json_print(r->kwargs) : NULL;
+    if ((r->args != NULL && me.args_json == NULL) ||
+        (r->kwargs != NULL && me.kwargs_json == NULL)) {
+        snprintf(err, errlen, "out of memory");
+        rc = ENQUEUE_DB_DOWN;
+        goto out;
+    }
+    if (celery_encode(&m, &me.wire, err, errlen) < 0) {
+        rc = ENQUEUE_INVALID;
+        goto out;
+    }
+    me.rec = (struct store_task){.id = me.id,
+                                 .name = r->name,
+                                 .queue = me.queue,
+                                 .args_json = me.args_json,
+                                 .kwargs_json = me.kwargs_json,
+                                 .origin = r->origin};
+    /* Row first: a worker fast enough to finish before we return still finds it. */
+    stage_pass(p, &p->rows, &me);
+    if (me.rc == ENQUEUE_OK)
+        stage_pass(p, &p->publish, &me);
+    rc = me.rc;
+    *unconfirmed = me.unconfirmed;
+    if (rc != ENQUEUE_OK) {
+        snprintf(err, errlen, "%s", me.err);
+        log_task(LL_WARN, me.id, "enqueue %s: %s", r->name, me.err);
+    }
+out:
+    celery_wire_fini(&me.wire);
+    cJSON_free(me.args_json);
+    cJSON_free(me.kwargs_json);
+    return rc;
+}
+
+int
+producer_check_broker(struct producer *p, char *err, size_t errlen)
+{
+    int rc;
+
+    pthread_mutex_lock(&p->publish.mu);
+    if (p->publish.busy) {
+        /* A group is waiting for its confirms: do not queue behind it (a
+         * stuck broker must not hang health checks too); judge by how long
+         * RabbitMQ has been silent. */
+        double silent = clock_mono() - p->last_ok;
+        pthread_mutex_unlock(&p->publish.mu);
+        if (silent < PROBE_AFTER_IDLE_S + p->timeout_ms / 1000.0)
+            return 0;
+        snprintf(err, errlen, "RabbitMQ has confirmed nothing for %.0f s", silent);
+        return -1;
+    }
+    pthread_mutex_unlock(&p->publish.mu);
+    stage_lock(&p->publish);
+    p->last_ok = 0; /* probe now, whatever the last answer */
+    rc = broker_ensure(p, err, errlen);
+    stage_unlock(&p->publish);
+    return rc;
+}
+
+/* Encode one row of store_tasks_unpublished() as a Celery v2 message. */
+static int
+row_wire(const cJSON *row, struct celery_wire *w, char *err, size_t errlen)
+{
+    struct celery_msg m = {0};
+
+    m.id = (char *)json_str(row, "id");
+    m.task = (char *)json_str(row, "name");
+    m.args = cJSON_GetObjectItemCaseSensitive(row, "args");
+    m.kwargs = cJSON_GetObjectItemCaseSensitive(row, "kwargs");
+    m.origin = (char *)json_str(row, "origin");
+    m.group_index = -1;
+    if (m.id == NULL || m.task == NULL) {
+        snprintf(err, errlen, "a task row without id or name");
+        return -1;
+    }
+    return celery_encode(&m, w, err, errlen);
+}
+
+int
+producer_sweep(struct producer *p, double age_s, int limit)
+{
+    char err[512] = "";
+    cJSON *rows = NULL, *row;
+    const char **ids = NULL;
+    uint64_t *seqs = NULL;
+    int rc, n = 0, nok = 0;
+
+    stage_lock(&p->rows);
+    stage_lock(&p->publish);
+    if (db_ensure(p, &p->db, err, sizeof err) < 0 || store_begin(p->db) != STORE_OK)
+        goto fail;
+    rows = store_tasks_unpublished(p->db, age_s, limit, &rc);
+    if (rows == NULL)
+        goto fail;
+    n = cJSON_GetArraySize(rows);
+    if (n == 0) {
+        store_rollback(p->db);
+        goto out;
+    }
+    ids = calloc((size_t)n, sizeof *ids);
+    seqs = calloc((size_t)n, sizeof *seqs);
+    if (ids == NULL || seqs == NULL || broker_ensure(p, err, sizeof err) < 0)
+        goto fail;
+    broker_outcomes_clear(p->b);
+    n = 0;
+    cJSON_ArrayForEach(row, rows)
+    {
+        struct celery_wire w;
+        const char *queue = json_str(row, "queue");
+
+        if (queue == NULL || row_wire(row, &w, err, sizeof err) < 0)
+            continue;
+        if (broker_declare_queue(p->b, queue) == 0 &&
+            broker_publish_nowait(p->b, queue, &w, err, sizeof err) == 0) {
+            ids[n] = json_str(row, "id");
+            seqs[n++] = broker_last_seq(p->b);
+        }
+        celery_wire_fini(&w);
+    }
+    broker_wait_confirms(p->b, p->timeout_ms, err, sizeof err);
+    for (int i = 0; i < n; i++)
+        if (broker_outcome(p->b, seqs[i], ids[i]) == BROKER_CONFIRMED)
+            ids[nok++] = ids[i];
+    if (store_tasks_mark_published(p->db, ids, nok) != STORE_OK || store_commit(p->db) != STORE_OK)
+        goto fail;
+    if (nok > 0)
+        log_info("sweeper: published %d task%s again that had no confirmed publish for %.0f s",
+                 nok, nok == 1 ? "" : "s", age_s);
+    goto out;
+fail:
+    log_warn("sweeper: %s", err[0] ? err : store_error_message(p->db));
+    if (store_is_ok(p->db) && store_in_transaction(p->db))
+        store_rollback(p->db);
+    nok = -1;
+out:
+    cJSON_Delete(rows);
+    free(ids);
+    free(seqs);
+    stage_unlock(&p->publish);
+    stage_unlock(&p->rows);
+    return nok;
+}
