@@ -294,8 +294,8 @@ def test_batches_mixing_poison_unknown_and_good_tasks_lose_and_double_nothing(st
 
 
 def test_the_final_state_is_stored_even_if_the_progress_rows_were_lost(stack, worker):
-    """RECEIVED and STARTED commit without waiting for the WAL flush; a database
-    crash may lose them. The final write must not depend on them: here the row
+    """A long task's STARTED mark commits without waiting for the WAL flush; a database
+    crash may lose it. The final write must not depend on it: here the row
     vanishes while the task runs, and SUCCESS still lands with its log."""
     [task_id] = celery_send(stack, [["demo.sleep", [1], {}]])
     wait_until(lambda: (task_row(stack, task_id) or {}).get("state") == "STARTED", 20,
