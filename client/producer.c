@@ -58,8 +58,9 @@ struct producer {
     PGconn *db_marks;     /* stage 2's: withdraws refused rows, marks confirmed ones */
     struct broker *b;     /* stage 2's */
     _Atomic double last_ok; /* clock_mono() of the broker's last good answer (health checks read it) */
-    bool schema_ok;       /* migrate_check() passed once */
-    bool warned_db, warned_mq; /* "cannot connect" logged once per outage */
+    _Atomic bool schema_ok; /* migrate_check() passed once (either stage may check) */
+    _Atomic bool warned_db; /* "cannot connect" logged once per outage (either stage) */
+    bool warned_mq;         /* the same for RabbitMQ (stage 2 only) */
 };
 
 /* ----- stages ----- */
@@ -259,13 +260,13 @@ insert_rows(struct producer *p, struct job *batch)
             fail_job(j, ENQUEUE_DB_DOWN, "database unavailable: %s", err);
         goto out;
     }
-    rc = store_tasks_create(p->db, recs, n, NULL, 0);
+    rc = store_tasks_create(p->db, recs, n);
     if (rc == STORE_OK)
         goto out; /* every job keeps rc ENQUEUE_OK */
     if (rc == STORE_BAD_DATA) {
         /* One bad row refuses the statement: find it, store the others. */
         for (i = 0, j = batch; j != NULL; j = j->next, i++)
-            if (store_tasks_create(p->db, &recs[i], 1, NULL, 0) != STORE_OK)
+            if (store_tasks_create(p->db, &recs[i], 1) != STORE_OK)
                 fail_job(j, ENQUEUE_INVALID, "%s",
                          "the task's arguments cannot be stored (e.g. a \\u0000 in a string)");
         goto out;

@@ -34,11 +34,9 @@ int store_ping(PGconn *db);
 struct store_task;
 
 /* Insert n PENDING rows in one statement and one commit (before their
- * messages are published), marking the npublished tasks of an earlier group
- * published in the same statement. STORE_OK, STORE_BAD_DATA (a value was
- * refused: none is stored) or STORE_ERR. */
-int store_tasks_create(PGconn *db, const struct store_task *t, int n, const char *const *published,
-                       int npublished);
+ * messages are published). STORE_OK, STORE_BAD_DATA (a value was refused:
+ * none is stored) or STORE_ERR. */
+int store_tasks_create(PGconn *db, const struct store_task *t, int n);
 /* Record that the broker confirmed these tasks' messages (a progress mark:
  * it does not wait for the WAL flush). */
 int store_tasks_mark_published(PGconn *db, const char *const *ids, int n);

@@ -63,34 +63,26 @@ tasks_json(struct buf *b, const struct store_task *t, int n)
 }
 
 int
-store_tasks_create(PGconn *db, const struct store_task *t, int n, const char *const *published,
-                   int npublished)
+store_tasks_create(PGconn *db, const struct store_task *t, int n)
 {
-    /* One statement, one commit, one notification for the whole group; the
-     * published marks of an earlier group ride along for free. */
+    /* One statement, one commit, one notification for the whole group. */
     static const char sql[] =
-        "WITH m AS (UPDATE tasks SET published_at = now() WHERE id = ANY($2::uuid[])"
-        " AND published_at IS NULL),"
-        " t AS (INSERT INTO tasks (id, name, queue, args, kwargs, origin)"
+        "WITH t AS (INSERT INTO tasks (id, name, queue, args, kwargs, origin)"
         " SELECT id, name, queue, args, kwargs, origin FROM json_to_recordset($1::json)"
         " AS x(id uuid, name text, queue text, args jsonb, kwargs jsonb, origin text)"
         " RETURNING id, state, name)" NOTIFY_FROM_T;
     struct buf doc = {0};
-    char *marks = store_uuid_array(published, npublished);
-    const char *params[2];
+    const char *params[1];
     int rc;
 
     tasks_json(&doc, t, n);
-    if (doc.oom || marks == NULL) {
+    if (doc.oom) {
         buf_fini(&doc);
-        free(marks);
         return STORE_ERR;
     }
     params[0] = doc.data;
-    params[1] = marks;
-    PQclear(store_exec(db, "insert tasks", sql, 2, params, PGRES_TUPLES_OK, &rc));
+    PQclear(store_exec(db, "insert tasks", sql, 1, params, PGRES_TUPLES_OK, &rc));
     buf_fini(&doc);
-    free(marks);
     return rc;
 }
 
