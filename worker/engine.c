@@ -16,6 +16,7 @@
 #include "worker/engine.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@
 #include "worker/registry.h"
 
 #define BACKOFF_MAX_S 5.0 /* longest wait between database attempts */
+#define TRIM_AFTER 32     /* batches at least this big return their heap to the system */
 
 enum entry_kind {
     E_RUN,  /* a task to run */
@@ -242,6 +244,15 @@ take(struct engine *g, struct broker_delivery *d)
         if (e->args_json == NULL || e->kwargs_json == NULL)
             make_dead(e, "out of memory while reading the task's arguments");
     }
+    if (e->kind != E_DEAD) {
+        /* Decoded: only a dead letter needs the original headers and body. A
+         * batch holds hundreds of deliveries, so this is most of its memory. */
+        cJSON_Delete(e->d.wire.headers);
+        e->d.wire.headers = NULL;
+        free(e->d.wire.body);
+        e->d.wire.body = NULL;
+        e->d.wire.body_len = 0;
+    }
     fill_record(e);
     /* The same id twice in one batch (published twice): run it once. */
     for (int i = 0; e->kind == E_RUN && i < g->n - 1; i++) {
@@ -254,7 +265,8 @@ take(struct engine *g, struct broker_delivery *d)
 }
 
 /* Mark the entries [from, n) whose rows are final already: they are acked
- * without running. false when asked to stop while the database is away. */
+ * without running. false when asked to stop while the database is away
+ * (nothing was marked: the entries must not run). */
 static bool
 skip_finished(struct engine *g, int from)
 {
@@ -269,8 +281,13 @@ skip_finished(struct engine *g, int from)
         free(at);
         return true; /* run them: the final write never overwrites a final row */
     }
+    /* Only redeliveries: a message RabbitMQ never delivered before is not a
+     * lost ack's second chance. Should it still be a copy of a finished
+     * task (published twice), running it again changes nothing: its writes
+     * are void (the claim), its final write leaves the final row as it is,
+     * and a long task's STARTED mark finds the row final and skips it. */
     for (int i = from; i < g->n; i++) {
-        if (g->e[i].kind == E_RUN) {
+        if (g->e[i].kind == E_RUN && g->e[i].d.redelivered) {
             ids[k] = g->e[i].m.id;
             at[k++] = i;
         }
@@ -291,7 +308,7 @@ skip_finished(struct engine *g, int from)
     free(ids);
     free(final);
     free(at);
-    return !*g->stop;
+    return rc == STORE_OK;
 }
 
 /* ----- running ----- */
@@ -448,7 +465,8 @@ fill_final(struct engine *g, int i, struct store_final *f)
 {
     struct entry *e = &g->e[i];
 
-    if (e->kind == E_SKIP || (e->kind == E_DEAD && !dead_has_row(e)))
+    if (e->kind == E_SKIP || (e->kind == E_DEAD && !dead_has_row(e)) ||
+        (e->kind == E_RUN && !e->ran))
         return 0;
     memset(f, 0, sizeof *f);
     f->task = e->rec;
@@ -575,6 +593,21 @@ dead_letter_all(struct engine *g)
     return 0;
 }
 
+/* Give back to the queue the entries that were taken but never run (the
+ * child is stopping): neither their final state nor their ack is ours. */
+static void
+requeue_unrun(struct engine *g)
+{
+    for (int i = 0; i < g->n; i++) {
+        struct entry *e = &g->e[i];
+        if (e->kind == E_RUN && !e->ran && !e->settled) {
+            if (broker_requeue(g->b, e->d.tag) == 0)
+                e->settled = true;
+            e->kind = E_SKIP; /* no row written for it either way */
+        }
+    }
+}
+
 int
 engine_flush(struct engine *g)
 {
@@ -584,6 +617,7 @@ engine_flush(struct engine *g)
 
     if (g->n == 0)
         return 0;
+    requeue_unrun(g);
     for (;;) {
         int rc;
 
@@ -624,6 +658,8 @@ engine_flush(struct engine *g)
         return -1;
     report(g, 'B', done, failed, slow);
     engine_discard(g);
+    if (done >= TRIM_AFTER)
+        malloc_trim(0); /* give a big batch's memory back: children idle most of their life */
     return 0;
 }
 
@@ -697,7 +733,9 @@ int
 engine_step(struct engine *g, int timeout_ms)
 {
     struct broker_delivery d;
-    int from = g->n, max = g->cfg->prefetch, r;
+    /* Half the prefetch window per batch: while one batch commits, RabbitMQ
+     * already delivers the next into the other half. */
+    int from = g->n, max = g->cfg->prefetch > 1 ? g->cfg->prefetch / 2 : 1, r;
 
     /* Take what is ready: the first wait may block, the rest never do. */
     while (g->n < max) {
@@ -715,7 +753,7 @@ engine_step(struct engine *g, int timeout_ms)
     if (g->n == from) /* nothing more is ready: the batch closes */
         return engine_flush(g) < 0 && !broker_is_open(g->b) ? -1 : 0;
     if (!skip_finished(g, from))
-        return 0; /* stopping with the database away: leave it unacked */
+        return 0; /* stopping with the database away: engine_flush() gives them back */
     for (int i = from; i < g->n; i++) {
         struct entry *e = &g->e[i];
         if (e->kind != E_RUN)

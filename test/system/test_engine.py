@@ -86,6 +86,31 @@ def test_killing_children_during_a_3000_task_drain_loses_and_doubles_nothing(sta
     assert queue_count(stack, "celery") == 0
 
 
+def test_sigterm_during_a_drain_commits_what_ran_and_gives_back_the_rest(stack, start_proc):
+    """SIGTERM lands while batches are being taken, run and committed (no-ops: most of a
+    child's time goes to taking deliveries): what ran is committed and acked, what was
+    taken but not run goes back to the queue (not to the dead letters), and a second
+    worker finishes the rest. Each task runs once: one log line each."""
+    purge(stack, "celeriac.dead")
+    n = 6000
+    ids = celery_send(stack, [["demo.noop", [], {}]] * n)
+    first = start_proc([WORKER, "-c", "2", "-n", "term-a@test"], stack.env(), "term-a")
+    wait_until(lambda: states(stack, ids).get("SUCCESS", 0) > 500, 30, interval=0.01,
+               message="the drain never started")
+    assert first.terminate(timeout=30) == 0
+    done_by_first = states(stack, ids).get("SUCCESS", 0)
+    second = start_proc([WORKER, "-c", "2", "-n", "term-b@test"], stack.env(), "term-b")
+    wait_until(lambda: sum(states(stack, ids).values()) == n, 120, interval=0.2,
+               message="tasks lost after SIGTERM")
+    assert states(stack, ids) == {"SUCCESS": n}
+    assert second.terminate(timeout=30) == 0
+    assert done_by_first < n, "the first worker finished everything: SIGTERM came too late"
+    assert count(stack, "SELECT count(*) FROM task_logs WHERE task_id = ANY(%s::uuid[])",
+                 (ids,)) == n
+    assert queue_count(stack, "celeriac.dead") == 0
+    assert "refused" not in first.log_text() + second.log_text()
+
+
 def test_a_long_task_holds_no_ready_task_hostage(stack, start_proc):
     """Two children, a demo.sleep(5) then 20 demo.noop: whichever child took the sleep
     gives back what it prefetched behind it, and the other runs the 20 at once."""
