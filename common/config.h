@@ -8,8 +8,9 @@
 #define CFG_DEFAULT_AMQP_URL "amqp://guest:guest@127.0.0.1:5672/"
 #define CFG_DEFAULT_DATABASE_URL "postgresql://celeriac@127.0.0.1:5432/celeriac"
 #define CFG_DEFAULT_LISTEN "127.0.0.1:8080"
-/* Deliveries a child holds unacked: its largest batch (docs/architecture.md). */
-#define CFG_DEFAULT_PREFETCH 100
+/* Deliveries a child holds unacked; a batch is at most half of them
+ * (docs/architecture.md). */
+#define CFG_DEFAULT_PREFETCH 400
 /* Seconds a webapp/CLI task may stay PENDING with no confirmed publish before
  * a worker master's sweeper publishes it again. */
 #define CFG_DEFAULT_REPUBLISH_AFTER 60

@@ -3,8 +3,8 @@
  * effects in one transaction with one notification, then acks them all with
  * one multiple-ack. Nothing is acked before its commit. Runs in: child only.
  *
- * A batch closes when no further delivery is ready, when it holds
- * --prefetch tasks, or ENGINE_WINDOW_S after its first task finished:
+ * A batch closes when no further delivery is ready, when it holds half the
+ * --prefetch window, or ENGINE_WINDOW_S after its first task finished:
  * alone, a task is committed at once; under load, one WAL flush serves many
  * tasks. A task that is not quick (registry.h) runs alone, with the
  * consumers paused and the deliveries prefetched behind it given back to the
