@@ -16,10 +16,6 @@
 
 #define FINAL_STATES "('SUCCESS', 'FAILURE', 'REVOKED')"
 
-/* NOTIFY payloads stay under PostgreSQL's 8,000-byte limit: past this, the
- * notification only says how many tasks changed. */
-#define NOTIFY_MAX 7900
-
 int
 store_tasks_find(PGconn *db, const char *const *ids, int n, bool final_only, bool *found)
 {
@@ -173,8 +169,7 @@ int
 store_tasks_finish(PGconn *db, const struct store_final *f, int n, const char *worker)
 {
     /* x: the batch; t: the rows written (a final row is never overwritten);
-     * l: the log lines of those rows only; then one NOTIFY naming them all,
-     * or only their count when the list would not fit in a payload.
+     * l: the log lines of those rows only; then one NOTIFY for them all.
      * Received and started times keep what a STARTED mark already wrote. */
     static const char sql[] =
         "WITH x AS (SELECT * FROM json_to_recordset($1::json) AS x(id uuid, name text,"
@@ -195,13 +190,9 @@ store_tasks_finish(PGconn *db, const struct store_final *f, int n, const char *w
         " SELECT x.id, g.level, g.message, g.at FROM t JOIN x USING (id)"
         " CROSS JOIN LATERAL json_to_recordset(x.logs) AS g(level text, message text,"
         " at timestamptz))"
-        " SELECT n, pg_notify('task_state', CASE WHEN length(p) <= $3::int THEN p ELSE"
-        " json_build_object('tasks', '[]'::json, 'count', n, 'truncated', true)::text END)"
-        " FROM (SELECT count(*) AS n, json_build_object('tasks', json_agg(json_build_object("
-        "'id', id, 'state', state, 'name', name)))::text AS p FROM t) s WHERE n > 0";
+        " at timestamptz))" STORE_NOTIFY_FROM_T;
     struct buf doc = {0};
-    char limit[16];
-    const char *params[3];
+    const char *params[2];
     PGresult *res;
     int rc;
 
@@ -212,11 +203,9 @@ store_tasks_finish(PGconn *db, const struct store_final *f, int n, const char *w
         buf_fini(&doc);
         return STORE_ERR;
     }
-    snprintf(limit, sizeof limit, "%d", NOTIFY_MAX);
     params[0] = doc.data;
     params[1] = worker;
-    params[2] = limit;
-    res = store_exec_quiet(db, sql, 3, params, PGRES_TUPLES_OK, &rc);
+    res = store_exec_quiet(db, sql, 2, params, PGRES_TUPLES_OK, &rc);
     PQclear(res);
     buf_fini(&doc);
     return rc;

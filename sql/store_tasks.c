@@ -10,12 +10,6 @@
 #include "common/json.h"
 #include "common/log.h"
 
-/* Appended to a CTE named t returning (id, state, name): one notification for
- * the statement, in the shape every task_state payload has. */
-#define NOTIFY_FROM_T                                                                              \
-    " SELECT pg_notify('task_state', json_build_object('tasks', json_agg(json_build_object("      \
-    "'id', id, 'state', state, 'name', name)))::text) FROM t HAVING count(*) > 0"
-
 static const char *const states[] = {"PENDING", "RECEIVED", "STARTED", "RETRY",
                                      "SUCCESS", "FAILURE",  "REVOKED"};
 
@@ -70,7 +64,7 @@ store_tasks_create(PGconn *db, const struct store_task *t, int n)
         "WITH t AS (INSERT INTO tasks (id, name, queue, args, kwargs, origin)"
         " SELECT id, name, queue, args, kwargs, origin FROM json_to_recordset($1::json)"
         " AS x(id uuid, name text, queue text, args jsonb, kwargs jsonb, origin text)"
-        " RETURNING id, state, name)" NOTIFY_FROM_T;
+        " RETURNING id, state, name)" STORE_NOTIFY_FROM_T;
     struct buf doc = {0};
     const char *params[1];
     int rc;

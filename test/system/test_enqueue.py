@@ -4,6 +4,7 @@ confirm never fails a task that may run, the sweeper publishes what was never co
 a stuck broker starves no page, and the form lists the tasks the workers registered."""
 import concurrent.futures
 import json
+import select
 import time
 import uuid
 
@@ -35,6 +36,30 @@ def test_concurrent_posts_are_each_stored_published_and_marked_once(stack, webap
     wait_until(lambda: count(stack, "SELECT count(*) FROM tasks WHERE id = ANY(%s::uuid[])"
                                     " AND published_at IS NOT NULL", (ids,)) == 64, 10,
                message="confirmed publishes were not marked")
+
+
+def test_a_group_too_big_for_one_notification_is_announced_by_its_count(stack, webapp):
+    """160 concurrent enqueues make groups whose id list would pass PostgreSQL's 8,000-byte
+    NOTIFY limit: the notification then carries the count only, and nothing fails."""
+    listener = db(stack)
+    with listener.cursor() as cur:
+        cur.execute("LISTEN task_state")
+    queue = f"big-{uuid.uuid4().hex[:8]}"
+    answers = post_many(webapp, [{"name": "demo.noop", "queue": queue}] * 160)
+    assert [r.status_code for r in answers] == [202] * 160
+    ids = {r.json()["id"] for r in answers}
+
+    def announced():
+        select.select([listener], [], [], 0.2)
+        listener.poll()
+        payloads = [json.loads(n.payload) for n in listener.notifies]
+        assert all(len(json.dumps(p)) < 8000 for p in payloads)
+        named = {t["id"] for p in payloads for t in p["tasks"]} & ids
+        counted = sum(p["count"] for p in payloads if p.get("truncated"))
+        return len(named) + counted >= 160
+    wait_until(announced, 10, message="some enqueues were never announced")
+    listener.close()
+    assert "payload string too long" not in webapp.log_text()
 
 
 def test_a_nack_fails_only_the_messages_it_names(stack, webapp):
