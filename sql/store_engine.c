@@ -189,7 +189,6 @@ store_tasks_finish(PGconn *db, const struct store_final *f, int n, const char *w
         " l AS (INSERT INTO task_logs (task_id, level, message, logged_at)"
         " SELECT x.id, g.level, g.message, g.at FROM t JOIN x USING (id)"
         " CROSS JOIN LATERAL json_to_recordset(x.logs) AS g(level text, message text,"
-        " at timestamptz))"
         " at timestamptz))" STORE_NOTIFY_FROM_T;
     struct buf doc = {0};
     const char *params[2];
