@@ -33,31 +33,34 @@ struct job {
     int rc;
     bool unconfirmed;
     char err[256];
-    bool stage_done; /* the stage it waits in is done with it */
+    bool done;       /* both stages are done with it (or one failed it) */
+    int lead;        /* its thread was handed the lead of stage 1 or 2 */
+    pthread_cond_t wake;
     struct job *next;
 };
 
 struct producer;
 
-/* A group-commit stage: jobs queue up; whoever finds the stage idle leads it
- * for everything queued, without the lock, then wakes them all. */
+/* A group-commit stage: jobs queue up while it is busy; whoever finds it
+ * idle (or is handed its lead) takes every queued job as its group and does
+ * their work without the lock. */
 struct stage {
-    pthread_mutex_t mu;
-    pthread_cond_t done;
     struct job *head, *tail;
     bool busy;
-    void (*run)(struct producer *p, struct job *batch);
 };
 
 struct producer {
     char *amqp_url, *database_url, *name;
     int timeout_ms;
+    pthread_mutex_t mu;   /* guards both stages' queues and flags, and jobs' done/lead */
+    pthread_cond_t idle;  /* broadcast when a stage stops being busy */
     struct stage rows;    /* stage 1: INSERT the PENDING rows */
     struct stage publish; /* stage 2: publish, wait for the confirms */
     PGconn *db;           /* stage 1's connection */
     PGconn *db_marks;     /* stage 2's: withdraws refused rows, marks confirmed ones */
     struct broker *b;     /* stage 2's */
     _Atomic double last_ok; /* clock_mono() of the broker's last good answer (health checks read it) */
+    bool ready;             /* mu and idle are initialised */
     _Atomic bool schema_ok; /* migrate_check() passed once (either stage may check) */
     _Atomic bool warned_db; /* "cannot connect" logged once per outage (either stage) */
     bool warned_mq;         /* the same for RabbitMQ (stage 2 only) */
@@ -66,73 +69,137 @@ struct producer {
 /* ----- stages ----- */
 
 static void
-stage_init(struct stage *s, void (*run)(struct producer *, struct job *))
+queue_append(struct stage *s, struct job *j)
 {
-    memset(s, 0, sizeof *s);
-    pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->done, NULL);
-    s->run = run;
-}
-
-static void
-stage_fini(struct stage *s)
-{
-    pthread_cond_destroy(&s->done);
-    pthread_mutex_destroy(&s->mu);
-}
-
-static void
-stage_pass(struct producer *p, struct stage *s, struct job *me)
-{
-    pthread_mutex_lock(&s->mu);
-    me->stage_done = false;
-    me->next = NULL;
+    j->next = NULL;
     if (s->tail != NULL)
-        s->tail->next = me;
+        s->tail->next = j;
     else
-        s->head = me;
-    s->tail = me;
-    while (!me->stage_done) {
-        struct job *batch, *q, *next;
+        s->head = j;
+    s->tail = j;
+}
 
-        if (s->busy) {
-            pthread_cond_wait(&s->done, &s->mu);
-            continue;
-        }
-        s->busy = true;
-        batch = s->head;
-        s->head = s->tail = NULL;
-        pthread_mutex_unlock(&s->mu);
-        s->run(p, batch);
-        pthread_mutex_lock(&s->mu);
-        for (q = batch; q != NULL; q = next) {
-            next = q->next; /* q may be reused as soon as its owner sees stage_done */
-            q->stage_done = true;
-        }
+/* Wake j's thread (waiting on its own condition variable, not all of them:
+ * waking every waiter at every turn cost more CPU than the work). */
+static void
+wake(struct job *j, struct job *me)
+{
+    if (j != me)
+        pthread_cond_signal(&j->wake);
+}
+
+/* With p->mu held and stage s busy: give its lead to the first queued job
+ * (which takes the whole queue), or mark it idle. */
+static void
+hand_over(struct producer *p, struct stage *s, int stage, struct job *me)
+{
+    if (s->head == NULL) {
         s->busy = false;
-        pthread_cond_broadcast(&s->done);
+        pthread_cond_broadcast(&p->idle);
+        return;
     }
-    pthread_mutex_unlock(&s->mu);
+    s->head->lead = stage;
+    wake(s->head, me);
 }
 
-/* Have the stage to oneself (health checks, the sweeper). */
+static void insert_rows(struct producer *p, struct job *group);
+static void publish_all(struct producer *p, struct job *group);
+
+/* Lead stage 2 for everything queued there. With p->mu held; returns with it
+ * held. */
 static void
-stage_lock(struct stage *s)
+lead_publish(struct producer *p, struct job *me)
 {
-    pthread_mutex_lock(&s->mu);
+    struct job *group = p->publish.head, *q, *next;
+
+    p->publish.head = p->publish.tail = NULL;
+    pthread_mutex_unlock(&p->mu);
+    publish_all(p, group);
+    pthread_mutex_lock(&p->mu);
+    for (q = group; q != NULL; q = next) {
+        next = q->next; /* q may be gone as soon as its owner sees done */
+        q->done = true;
+        wake(q, me);
+    }
+    hand_over(p, &p->publish, 2, me);
+}
+
+/* Lead stage 1 for everything queued there, then carry the rows that were
+ * stored into stage 2 (leading it too when it is idle), so that a request
+ * sleeps at most once. With p->mu held; returns with it held. */
+static void
+lead_rows(struct producer *p, struct job *me)
+{
+    struct job *group = p->rows.head, *q, *next;
+
+    p->rows.head = p->rows.tail = NULL;
+    pthread_mutex_unlock(&p->mu);
+    insert_rows(p, group);
+    pthread_mutex_lock(&p->mu);
+    hand_over(p, &p->rows, 1, me);
+    for (q = group; q != NULL; q = next) {
+        next = q->next;
+        if (q->rc == ENQUEUE_OK) {
+            queue_append(&p->publish, q);
+        } else {
+            q->done = true;
+            wake(q, me);
+        }
+    }
+    if (!p->publish.busy && p->publish.head != NULL) {
+        p->publish.busy = true;
+        lead_publish(p, me);
+    }
+}
+
+/* Take me through both stages: queue it, then sleep until it is done or
+ * this thread is handed a lead. */
+static void
+job_run(struct producer *p, struct job *me)
+{
+    pthread_mutex_lock(&p->mu);
+    me->done = false;
+    me->lead = 0;
+    queue_append(&p->rows, me);
+    if (!p->rows.busy) {
+        p->rows.busy = true;
+        me->lead = 1;
+    }
+    while (!me->done) {
+        int stage = me->lead;
+
+        me->lead = 0;
+        if (stage == 1)
+            lead_rows(p, me);
+        else if (stage == 2)
+            lead_publish(p, me);
+        else
+            pthread_cond_wait(&me->wake, &p->mu);
+    }
+    /* A lead handed to us after we were done (cannot happen: a leader takes
+     * its own job too) would be lost: pass it on. */
+    if (me->lead != 0)
+        hand_over(p, me->lead == 1 ? &p->rows : &p->publish, me->lead, me);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Have stage s to oneself (health checks, the sweeper). */
+static void
+stage_lock(struct producer *p, struct stage *s)
+{
+    pthread_mutex_lock(&p->mu);
     while (s->busy)
-        pthread_cond_wait(&s->done, &s->mu);
+        pthread_cond_wait(&p->idle, &p->mu);
     s->busy = true;
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&p->mu);
 }
 
 static void
-stage_unlock(struct stage *s)
+stage_unlock(struct producer *p, struct stage *s)
 {
-    pthread_mutex_lock(&s->mu);
-    s->busy = false;
-    pthread_cond_broadcast(&s->done);
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_lock(&p->mu);
+    hand_over(p, s, s == &p->rows ? 1 : 2, NULL); /* jobs may have queued meanwhile */
+    pthread_mutex_unlock(&p->mu);
 }
 
 /* ----- connections ----- */
@@ -395,8 +462,9 @@ producer_new(const char *amqp_url, const char *database_url, const char *conn_na
         return NULL;
     }
     p->timeout_ms = confirm_timeout_ms;
-    stage_init(&p->rows, insert_rows);
-    stage_init(&p->publish, publish_all);
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->idle, NULL);
+    p->ready = true;
     return p;
 }
 
@@ -405,9 +473,9 @@ producer_free(struct producer *p)
 {
     if (p == NULL)
         return;
-    if (p->rows.run != NULL) {
-        stage_fini(&p->rows);
-        stage_fini(&p->publish);
+    if (p->ready) {
+        pthread_cond_destroy(&p->idle);
+        pthread_mutex_destroy(&p->mu);
     }
     broker_close(p->b);
     store_close(p->db);
@@ -482,6 +550,7 @@ producer_enqueue(struct producer *p, const struct enqueue_req *r, char id[UUID_S
         rc = ENQUEUE_INVALID;
         goto out;
     }
+    pthread_cond_init(&me.wake, NULL);
     me.rec = (struct store_task){.id = me.id,
                                  .name = r->name,
                                  .queue = me.queue,
@@ -489,15 +558,14 @@ producer_enqueue(struct producer *p, const struct enqueue_req *r, char id[UUID_S
                                  .kwargs_json = me.kwargs_json,
                                  .origin = r->origin};
     /* Row first: a worker fast enough to finish before we return still finds it. */
-    stage_pass(p, &p->rows, &me);
-    if (me.rc == ENQUEUE_OK)
-        stage_pass(p, &p->publish, &me);
+    job_run(p, &me);
     rc = me.rc;
     *unconfirmed = me.unconfirmed;
     if (rc != ENQUEUE_OK) {
         snprintf(err, errlen, "%s", me.err);
         log_task(LL_WARN, me.id, "enqueue %s: %s", r->name, me.err);
     }
+    pthread_cond_destroy(&me.wake);
 out:
     celery_wire_fini(&me.wire);
     cJSON_free(me.args_json);
@@ -510,23 +578,23 @@ producer_check_broker(struct producer *p, char *err, size_t errlen)
 {
     int rc;
 
-    pthread_mutex_lock(&p->publish.mu);
+    pthread_mutex_lock(&p->mu);
     if (p->publish.busy) {
         /* A group is waiting for its confirms: do not queue behind it (a
          * stuck broker must not hang health checks too); judge by how long
          * RabbitMQ has been silent. */
         double silent = clock_mono() - p->last_ok;
-        pthread_mutex_unlock(&p->publish.mu);
+        pthread_mutex_unlock(&p->mu);
         if (silent < PROBE_AFTER_IDLE_S + p->timeout_ms / 1000.0)
             return 0;
         snprintf(err, errlen, "RabbitMQ has confirmed nothing for %.0f s", silent);
         return -1;
     }
-    pthread_mutex_unlock(&p->publish.mu);
-    stage_lock(&p->publish);
+    pthread_mutex_unlock(&p->mu);
+    stage_lock(p, &p->publish);
     p->last_ok = 0; /* probe now, whatever the last answer */
     rc = broker_ensure(p, err, errlen);
-    stage_unlock(&p->publish);
+    stage_unlock(p, &p->publish);
     return rc;
 }
 
@@ -558,8 +626,8 @@ producer_sweep(struct producer *p, double age_s, int limit)
     uint64_t *seqs = NULL;
     int rc, n = 0, nok = 0;
 
-    stage_lock(&p->rows);
-    stage_lock(&p->publish);
+    stage_lock(p, &p->rows);
+    stage_lock(p, &p->publish);
     if (db_ensure(p, &p->db, err, sizeof err) < 0 || store_begin(p->db) != STORE_OK)
         goto fail;
     rows = store_tasks_unpublished(p->db, age_s, limit, &rc);
@@ -609,7 +677,7 @@ out:
     cJSON_Delete(rows);
     free(ids);
     free(seqs);
-    stage_unlock(&p->publish);
-    stage_unlock(&p->rows);
+    stage_unlock(p, &p->publish);
+    stage_unlock(p, &p->rows);
     return nok;
 }
