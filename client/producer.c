@@ -30,6 +30,7 @@ struct job {
     char *args_json, *kwargs_json;
     struct celery_wire wire;
     uint64_t seq; /* confirm sequence number; 0: never sent */
+    long long group; /* its unconfirmed_publishes row; 0: unknown */
     int rc;
     bool unconfirmed;
     char err[256];
@@ -307,6 +308,7 @@ static void
 insert_rows(struct producer *p, struct job *batch)
 {
     int n = count_jobs(batch), i = 0, rc;
+    long long group = 0;
     struct store_task *recs = calloc((size_t)n, sizeof *recs);
     const char **ids = calloc((size_t)n, sizeof *ids);
     bool *stored = calloc((size_t)n, sizeof *stored);
@@ -327,19 +329,24 @@ insert_rows(struct producer *p, struct job *batch)
             fail_job(j, ENQUEUE_DB_DOWN, "database unavailable: %s", err);
         goto out;
     }
-    rc = store_tasks_create(p->db, recs, n);
-    if (rc == STORE_OK)
-        goto out; /* every job keeps rc ENQUEUE_OK */
+    rc = store_tasks_create(p->db, recs, n, &group);
+    if (rc == STORE_OK) {
+        for (j = batch; j != NULL; j = j->next)
+            j->group = group; /* every job keeps rc ENQUEUE_OK */
+        goto out;
+    }
     if (rc == STORE_BAD_DATA) {
         /* One bad row refuses the statement: find it, store the others. */
         for (i = 0, j = batch; j != NULL; j = j->next, i++)
-            if (store_tasks_create(p->db, &recs[i], 1) != STORE_OK)
+            if (store_tasks_create(p->db, &recs[i], 1, &j->group) != STORE_OK)
                 fail_job(j, ENQUEUE_INVALID, "%s",
                          "the task's arguments cannot be stored (e.g. a \\u0000 in a string)");
         goto out;
     }
     /* The connection failed: the commit may or may not have happened. Look,
-     * rather than answer 503 for rows that exist (and would run after all). */
+     * rather than answer 503 for rows that exist (and would run after all).
+     * Their group's id is unknown: the sweeper will publish them once more,
+     * which ids make harmless. */
     snprintf(err, sizeof err, "%s", store_error_message(p->db));
     if (db_ensure(p, &p->db, err, sizeof err) < 0 ||
         store_tasks_find(p->db, ids, n, false, stored) != STORE_OK)
@@ -355,38 +362,51 @@ out:
 
 /* ----- stage 2: publish ----- */
 
-/* Withdraw (refused) or mark (confirmed) the rows of these ids on stage 2's
- * own connection. A failed withdrawal leaves a PENDING row the sweeper will
- * publish: logged, since the caller was told 503. */
+/* On stage 2's own connection: withdraw the rows RabbitMQ refused (their
+ * callers get a 503), then settle the groups of the round: drop them, or
+ * keep only the ids whose confirm never came, for the sweeper. */
 static void
-settle_rows(struct producer *p, const char **ids, int n, bool withdraw)
+settle_round(struct producer *p, struct job *batch, const char **refused, int nrefused,
+             const char **unknown, int nunknown)
 {
+    long long *groups = calloc((size_t)count_jobs(batch) + 1, sizeof *groups);
     char err[512];
-    int rc;
+    int ngroups = 0;
 
-    if (n == 0)
+    if (db_ensure(p, &p->db_marks, err, sizeof err) < 0) {
+        if (nrefused > 0)
+            log_warn("%d refused task rows could not be withdrawn: the sweeper will publish "
+                     "them", nrefused);
+        free(groups);
         return;
-    if (db_ensure(p, &p->db_marks, err, sizeof err) < 0)
-        rc = STORE_ERR;
-    else if (withdraw)
-        rc = store_tasks_forget_pending(p->db_marks, ids, n);
-    else
-        rc = store_tasks_mark_published(p->db_marks, ids, n);
-    if (rc != STORE_OK && withdraw)
-        log_warn("%d refused task rows could not be withdrawn: the sweeper will publish them", n);
+    }
+    if (nrefused > 0 && store_tasks_forget_pending(p->db_marks, refused, nrefused) != STORE_OK)
+        log_warn("%d refused task rows could not be withdrawn: the sweeper will publish them",
+                 nrefused);
+    for (struct job *j = batch; groups != NULL && j != NULL; j = j->next) {
+        bool seen = j->group == 0;
+        for (int i = 0; i < ngroups && !seen; i++)
+            seen = groups[i] == j->group;
+        if (!seen)
+            groups[ngroups++] = j->group;
+    }
+    /* A lost settle leaves a group the sweeper publishes again: harmless. */
+    if (ngroups > 0)
+        store_publishes_settle(p->db_marks, groups, ngroups, unknown, nunknown);
+    free(groups);
 }
 
 static void
 publish_all(struct producer *p, struct job *batch)
 {
-    int n = count_jobs(batch), nok = 0, nbad = 0;
-    const char **ok_ids = calloc((size_t)n, sizeof *ok_ids);
+    int n = count_jobs(batch), nunknown = 0, nbad = 0;
+    const char **unknown_ids = calloc((size_t)n, sizeof *unknown_ids);
     const char **bad_ids = calloc((size_t)n, sizeof *bad_ids);
     char err[256] = "";
     struct job *j;
 
-    if (ok_ids == NULL || bad_ids == NULL) {
-        free(ok_ids);
+    if (unknown_ids == NULL || bad_ids == NULL) {
+        free(unknown_ids);
         free(bad_ids);
         for (j = batch; j != NULL; j = j->next)
             if (j->rc == ENQUEUE_OK)
@@ -421,10 +441,10 @@ publish_all(struct producer *p, struct job *batch)
         }
         switch (broker_outcome(p->b, j->seq, j->id)) {
         case BROKER_CONFIRMED:
-            ok_ids[nok++] = j->id;
             break;
         case BROKER_UNKNOWN: /* may be queued: keep the row, the sweeper decides */
             j->unconfirmed = true;
+            unknown_ids[nunknown++] = j->id;
             log_task(LL_WARN, j->id, "no confirm from RabbitMQ (%s): left PENDING for the sweeper",
                      err[0] ? err : "connection lost");
             break;
@@ -438,9 +458,8 @@ publish_all(struct producer *p, struct job *batch)
             break;
         }
     }
-    settle_rows(p, bad_ids, nbad, true);
-    settle_rows(p, ok_ids, nok, false);
-    free(ok_ids);
+    settle_round(p, batch, bad_ids, nbad, unknown_ids, nunknown);
+    free(unknown_ids);
     free(bad_ids);
 }
 
@@ -598,7 +617,7 @@ producer_check_broker(struct producer *p, char *err, size_t errlen)
     return rc;
 }
 
-/* Encode one row of store_tasks_unpublished() as a Celery v2 message. */
+/* Encode one task of store_unconfirmed_claim() as a Celery v2 message. */
 static int
 row_wire(const cJSON *row, struct celery_wire *w, char *err, size_t errlen)
 {
@@ -621,7 +640,7 @@ int
 producer_sweep(struct producer *p, double age_s, int limit)
 {
     char err[512] = "";
-    cJSON *rows = NULL, *row;
+    cJSON *claim = NULL, *row;
     const char **ids = NULL;
     uint64_t *seqs = NULL;
     int rc, n = 0, nok = 0;
@@ -630,21 +649,22 @@ producer_sweep(struct producer *p, double age_s, int limit)
     stage_lock(p, &p->publish);
     if (db_ensure(p, &p->db, err, sizeof err) < 0 || store_begin(p->db) != STORE_OK)
         goto fail;
-    rows = store_tasks_unpublished(p->db, age_s, limit, &rc);
-    if (rows == NULL)
+    claim = store_unconfirmed_claim(p->db, age_s, limit, &rc);
+    if (claim == NULL)
         goto fail;
-    n = cJSON_GetArraySize(rows);
-    if (n == 0) {
+    if (cJSON_GetArraySize(cJSON_GetObjectItem(claim, "groups")) == 0) {
         store_rollback(p->db);
         goto out;
     }
-    ids = calloc((size_t)n, sizeof *ids);
-    seqs = calloc((size_t)n, sizeof *seqs);
-    if (ids == NULL || seqs == NULL || broker_ensure(p, err, sizeof err) < 0)
+    n = cJSON_GetArraySize(cJSON_GetObjectItem(claim, "tasks"));
+    ids = calloc((size_t)n + 1, sizeof *ids);
+    seqs = calloc((size_t)n + 1, sizeof *seqs);
+    if (ids == NULL || seqs == NULL || (n > 0 && broker_ensure(p, err, sizeof err) < 0))
         goto fail;
-    broker_outcomes_clear(p->b);
     n = 0;
-    cJSON_ArrayForEach(row, rows)
+    if (p->b != NULL)
+        broker_outcomes_clear(p->b);
+    cJSON_ArrayForEach(row, cJSON_GetObjectItem(claim, "tasks"))
     {
         struct celery_wire w;
         const char *queue = json_str(row, "queue");
@@ -658,11 +678,18 @@ producer_sweep(struct producer *p, double age_s, int limit)
         }
         celery_wire_fini(&w);
     }
-    broker_wait_confirms(p->b, p->timeout_ms, err, sizeof err);
+    if (n > 0)
+        broker_wait_confirms(p->b, p->timeout_ms, err, sizeof err);
     for (int i = 0; i < n; i++)
-        if (broker_outcome(p->b, seqs[i], ids[i]) == BROKER_CONFIRMED)
-            ids[nok++] = ids[i];
-    if (store_tasks_mark_published(p->db, ids, nok) != STORE_OK || store_commit(p->db) != STORE_OK)
+        nok += broker_outcome(p->b, seqs[i], ids[i]) == BROKER_CONFIRMED;
+    /* All or nothing: a group with a message still unconfirmed stays for the
+     * next sweep (its confirmed ones get one more copy then: harmless). */
+    if (nok < n) {
+        snprintf(err, sizeof err, "%d of %d messages unconfirmed: trying again later", n - nok, n);
+        goto fail;
+    }
+    if (store_unconfirmed_delete(p->db, cJSON_GetObjectItem(claim, "groups")) != STORE_OK ||
+        store_commit(p->db) != STORE_OK)
         goto fail;
     if (nok > 0)
         log_info("sweeper: published %d task%s again that had no confirmed publish for %.0f s",
@@ -674,7 +701,7 @@ fail:
         store_rollback(p->db);
     nok = -1;
 out:
-    cJSON_Delete(rows);
+    cJSON_Delete(claim);
     free(ids);
     free(seqs);
     stage_unlock(p, &p->publish);

@@ -1,12 +1,16 @@
 -- 002_engine: what the batched task engine and the enqueue path need.
 
--- When the broker confirmed the task's message (webapp and CLI rows). A row
--- left PENDING with no confirm is republished by the sweeper after a while;
--- ids make that idempotent. Rows created by a worker (Python clients) are
--- never PENDING.
-ALTER TABLE tasks ADD COLUMN published_at timestamptz;
-CREATE INDEX tasks_unpublished_idx ON tasks (created_at)
-    WHERE state = 'PENDING' AND published_at IS NULL;
+-- Enqueued groups whose messages RabbitMQ has not confirmed yet: the
+-- producer writes one row per group with the group's task rows (same
+-- statement, same commit) and deletes it once the confirms came; what a
+-- lost confirm or a crash between INSERT and publish leaves here, a worker
+-- master's sweeper publishes again after a while (ids make that
+-- idempotent). One small row per group, not an UPDATE of every task row.
+CREATE TABLE unconfirmed_publishes (
+    id         bigserial PRIMARY KEY,
+    task_ids   uuid[] NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
 
 -- The tasks a worker master can run, as Celery's `inspect registered` shows
 -- them: [{"name", "doc", "example_args", "queue"}]. The webapp's form lists

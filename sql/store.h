@@ -34,19 +34,25 @@ int store_ping(PGconn *db);
 struct store_task;
 
 /* Insert n PENDING rows in one statement and one commit (before their
- * messages are published). STORE_OK, STORE_BAD_DATA (a value was refused:
- * none is stored) or STORE_ERR. */
-int store_tasks_create(PGconn *db, const struct store_task *t, int n);
-/* Record that the broker confirmed these tasks' messages (a progress mark:
- * it does not wait for the WAL flush). */
-int store_tasks_mark_published(PGconn *db, const char *const *ids, int n);
+ * messages are published), with their group's unconfirmed_publishes row;
+ * *group receives its id. STORE_OK, STORE_BAD_DATA (a value was refused:
+ * nothing is stored) or STORE_ERR. */
+int store_tasks_create(PGconn *db, const struct store_task *t, int n, long long *group);
+/* After a publish round: drop the groups whose messages are all settled,
+ * keep in the others only the ids whose confirm never came (unknown). A
+ * progress mark (no wait for the WAL flush). */
+int store_publishes_settle(PGconn *db, const long long *groups, int ngroups,
+                           const char *const *unknown, int nunknown);
 /* Delete rows whose publish definitely failed, unless a worker took them. */
 int store_tasks_forget_pending(PGconn *db, const char *const *ids, int n);
-/* Inside a transaction: lock up to limit rows left PENDING with no confirmed
- * publish for more than age_s seconds, oldest first, skipping rows another
- * sweeper holds. A JSON array of {id, name, queue, args, kwargs, origin}, or
+/* Inside a transaction: lock up to limit groups older than age_s seconds
+ * (their confirm never came, or their producer died before publishing),
+ * skipping groups another sweeper holds. {"groups": [ids], "tasks": [{id,
+ * name, queue, args, kwargs, origin}]} with their tasks still PENDING, or
  * NULL with *rc set. */
-cJSON *store_tasks_unpublished(PGconn *db, double age_s, int limit, int *rc);
+cJSON *store_unconfirmed_claim(PGconn *db, double age_s, int limit, int *rc);
+/* Inside the same transaction: delete the claimed groups (a JSON array of ids). */
+int store_unconfirmed_delete(PGconn *db, const cJSON *groups);
 /* One task as a JSON object (caller frees), or NULL with *rc set. */
 cJSON *store_task_get(PGconn *db, const char *id, int *rc);
 /* Newest first; state and name are optional filters (NULL = any). */

@@ -57,16 +57,25 @@ tasks_json(struct buf *b, const struct store_task *t, int n)
 }
 
 int
-store_tasks_create(PGconn *db, const struct store_task *t, int n)
+store_tasks_create(PGconn *db, const struct store_task *t, int n, long long *group)
 {
-    /* One statement, one commit, one notification for the whole group. */
+    /* One statement, one commit, one notification for the whole group, and
+     * the group's unconfirmed_publishes row (deleted once RabbitMQ confirmed
+     * its messages). */
     static const char sql[] =
         "WITH t AS (INSERT INTO tasks (id, name, queue, args, kwargs, origin)"
         " SELECT id, name, queue, args, kwargs, origin FROM json_to_recordset($1::json)"
         " AS x(id uuid, name text, queue text, args jsonb, kwargs jsonb, origin text)"
-        " RETURNING id, state, name)" STORE_NOTIFY_FROM_T;
+        " RETURNING id, state, name),"
+        " g AS (INSERT INTO unconfirmed_publishes (task_ids) SELECT array_agg(id) FROM t"
+        " RETURNING id)"
+        " SELECT g.id, pg_notify('task_state', CASE WHEN length(p) <= 7900 THEN p ELSE"
+        " json_build_object('tasks', '[]'::json, 'count', n, 'truncated', true)::text END)"
+        " FROM g, (SELECT count(*) AS n, json_build_object('tasks', json_agg(json_build_object("
+        "'id', id, 'state', state, 'name', name)))::text AS p FROM t) s";
     struct buf doc = {0};
     const char *params[1];
+    PGresult *res;
     int rc;
 
     tasks_json(&doc, t, n);
@@ -75,26 +84,44 @@ store_tasks_create(PGconn *db, const struct store_task *t, int n)
         return STORE_ERR;
     }
     params[0] = doc.data;
-    PQclear(store_exec(db, "insert tasks", sql, 1, params, PGRES_TUPLES_OK, &rc));
+    res = store_exec(db, "insert tasks", sql, 1, params, PGRES_TUPLES_OK, &rc);
+    if (res != NULL && PQntuples(res) == 1)
+        *group = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
     buf_fini(&doc);
     return rc;
 }
 
 int
-store_tasks_mark_published(PGconn *db, const char *const *ids, int n)
+store_publishes_settle(PGconn *db, const long long *groups, int ngroups,
+                       const char *const *unknown, int nunknown)
 {
-    /* A lost mark only makes the sweeper publish the task again (ids make
-     * that harmless): no need to wait for the WAL flush. */
+    /* A group whose every message was settled (confirmed, or refused and
+     * withdrawn) goes; one with unknown outcomes keeps those ids only. A
+     * progress mark: a lost one makes the sweeper publish a confirmed task
+     * again, which ids make harmless. */
     static const char sql[] =
-        "WITH m AS (UPDATE tasks SET published_at = now() WHERE id = ANY($1::uuid[])"
-        " AND published_at IS NULL) SELECT set_config('synchronous_commit', 'off', true)";
-    char *arr = store_uuid_array(ids, n);
-    const char *params[1] = {arr};
+        "WITH d AS (DELETE FROM unconfirmed_publishes WHERE id = ANY($1::bigint[])"
+        " AND NOT task_ids && $2::uuid[]),"
+        " u AS (UPDATE unconfirmed_publishes SET task_ids = ARRAY(SELECT x FROM unnest(task_ids) x"
+        " WHERE x = ANY($2::uuid[])) WHERE id = ANY($1::bigint[]) AND task_ids && $2::uuid[])"
+        " SELECT set_config('synchronous_commit', 'off', true)";
+    struct buf ids = {0};
+    char *unk = store_uuid_array(unknown, nunknown);
+    const char *params[2];
     int rc = STORE_ERR;
 
-    if (arr != NULL)
-        PQclear(store_exec(db, "mark published", sql, 1, params, PGRES_TUPLES_OK, &rc));
-    free(arr);
+    buf_put(&ids, "{");
+    for (int i = 0; i < ngroups; i++)
+        buf_printf(&ids, "%s%lld", i > 0 ? "," : "", groups[i]);
+    buf_put(&ids, "}");
+    if (!ids.oom && unk != NULL) {
+        params[0] = ids.data;
+        params[1] = unk;
+        PQclear(store_exec(db, "settle publishes", sql, 2, params, PGRES_TUPLES_OK, &rc));
+    }
+    buf_fini(&ids);
+    free(unk);
     return rc;
 }
 
@@ -114,32 +141,51 @@ store_tasks_forget_pending(PGconn *db, const char *const *ids, int n)
 }
 
 cJSON *
-store_tasks_unpublished(PGconn *db, double age_s, int limit, int *rc)
+store_unconfirmed_claim(PGconn *db, double age_s, int limit, int *rc)
 {
-    /* SKIP LOCKED: several sweepers (one per worker master) share the rows,
-     * none publishes a row another is publishing. Locked until the caller's
-     * commit, after it marked them published. */
+    /* SKIP LOCKED: several sweepers (one per worker master) share the
+     * groups, none publishes a group another is publishing. Locked until the
+     * caller's commit, after it deleted them. Tasks no longer PENDING (a
+     * worker ran them: their message did arrive) are not published again. */
     static const char sql[] =
-        "SELECT coalesce(json_agg(json_build_object('id', id, 'name', name, 'queue', queue,"
-        " 'args', args, 'kwargs', kwargs, 'origin', origin)), '[]')::text FROM (SELECT * FROM tasks"
-        " WHERE state = 'PENDING' AND published_at IS NULL"
-        " AND created_at < now() - make_interval(secs => $1::float8)"
-        " ORDER BY created_at LIMIT $2::int FOR UPDATE SKIP LOCKED) t";
+        "WITH g AS (SELECT id, task_ids FROM unconfirmed_publishes"
+        " WHERE created_at < now() - make_interval(secs => $1::float8)"
+        " ORDER BY created_at LIMIT $2::int FOR UPDATE SKIP LOCKED)"
+        " SELECT json_build_object('groups', (SELECT coalesce(json_agg(id), '[]') FROM g),"
+        " 'tasks', (SELECT coalesce(json_agg(json_build_object('id', t.id, 'name', t.name,"
+        " 'queue', t.queue, 'args', t.args, 'kwargs', t.kwargs, 'origin', t.origin)), '[]')"
+        " FROM tasks t WHERE t.state = 'PENDING' AND t.id IN (SELECT unnest(task_ids) FROM g)))::text";
     char age[32], lim[16];
     const char *params[] = {age, lim};
     PGresult *res;
-    cJSON *rows = NULL;
+    cJSON *v = NULL;
 
     snprintf(age, sizeof age, "%.3f", age_s);
     snprintf(lim, sizeof lim, "%d", limit);
-    res = store_exec(db, "find unpublished tasks", sql, 2, params, PGRES_TUPLES_OK, rc);
+    res = store_exec(db, "claim unconfirmed publishes", sql, 2, params, PGRES_TUPLES_OK, rc);
     if (res == NULL)
         return NULL;
-    rows = cJSON_Parse(PQgetvalue(res, 0, 0));
-    if (rows == NULL)
+    v = cJSON_Parse(PQgetvalue(res, 0, 0));
+    if (v == NULL)
         *rc = STORE_ERR;
     PQclear(res);
-    return rows;
+    return v;
+}
+
+int
+store_unconfirmed_delete(PGconn *db, const cJSON *groups)
+{
+    char *text = json_print(groups);
+    const char *params[1] = {text};
+    int rc = STORE_ERR;
+
+    if (text != NULL)
+        PQclear(store_exec(db, "delete unconfirmed publishes",
+                           "DELETE FROM unconfirmed_publishes WHERE id IN"
+                           " (SELECT json_array_elements_text($1::json)::bigint)",
+                           1, params, PGRES_COMMAND_OK, &rc));
+    cJSON_free(text);
+    return rc;
 }
 
 /* Run a query returning one row with one JSON text column and parse it. */

@@ -32,10 +32,11 @@ def test_concurrent_posts_are_each_stored_published_and_marked_once(stack, webap
     assert len(set(ids)) == 64
     assert states(stack, ids) == {"PENDING": 64}
     wait_until(lambda: queue_count(stack, queue) == 64, 10, message="messages missing")
-    # The confirmed mark is written after the answers: soon, not before.
-    wait_until(lambda: count(stack, "SELECT count(*) FROM tasks WHERE id = ANY(%s::uuid[])"
-                                    " AND published_at IS NOT NULL", (ids,)) == 64, 10,
-               message="confirmed publishes were not marked")
+    # Each group's unconfirmed_publishes row goes once its confirms are in (written after
+    # the answers: soon, not before).
+    wait_until(lambda: count(stack, "SELECT count(*) FROM unconfirmed_publishes"
+                                    " WHERE task_ids && %s::uuid[]", (ids,)) == 0, 10,
+               message="confirmed groups were not settled")
 
 
 def test_a_group_too_big_for_one_notification_is_announced_by_its_count(stack, webapp):
@@ -119,21 +120,29 @@ def test_an_unconfirmed_publish_is_accepted_and_runs_exactly_once(stack, webapp,
 
 
 def test_the_sweeper_publishes_a_row_whose_publish_never_happened(stack, start_proc):
-    """A producer that died between its INSERT and its publish leaves a PENDING row with no
-    confirm: a worker master publishes it after --republish-after seconds."""
-    task_id = str(uuid.uuid4())
+    """A producer that died between its INSERT and its publish leaves a PENDING row in an
+    unconfirmed group: a worker master publishes it after --republish-after seconds. A
+    task of the group that did run is not published again."""
+    task_id, ran_id = str(uuid.uuid4()), str(uuid.uuid4())
     with db(stack).cursor() as cur:
         cur.execute("INSERT INTO tasks (id, name, queue, args, created_at)"
                     " VALUES (%s, 'demo.record', 'celery', '[\"swept\"]', now() - interval '5 s')",
                     (task_id,))
+        cur.execute("INSERT INTO tasks (id, name, queue, args, state) VALUES"
+                    " (%s, 'demo.record', 'celery', '[\"ran\"]', 'SUCCESS')", (ran_id,))
+        cur.execute("INSERT INTO unconfirmed_publishes (task_ids, created_at)"
+                    " VALUES (%s::uuid[], now() - interval '5 s')", ([task_id, ran_id],))
     proc = start_worker("-n", "sweep-only@test", "--republish-after", "2", starter=start_proc)
     wait_until(lambda: states(stack, [task_id]) == {"SUCCESS": 1}, 30, interval=0.2,
                message="the sweeper never published the row")
     with db(stack).cursor() as cur:
-        cur.execute("SELECT published_at IS NOT NULL, worker FROM tasks WHERE id = %s",
-                    (task_id,))
-        assert cur.fetchone() == (True, "sweep-only@test")
+        cur.execute("SELECT worker FROM tasks WHERE id = %s", (task_id,))
+        assert cur.fetchone() == ("sweep-only@test",)
     assert count(stack, "SELECT count(*) FROM demo_records WHERE task_id = %s", (task_id,)) == 1
+    assert count(stack, "SELECT count(*) FROM demo_records WHERE task_id = %s", (ran_id,)) == 0
+    wait_until(lambda: count(stack, "SELECT count(*) FROM unconfirmed_publishes"
+                                    " WHERE %s = ANY(task_ids)", (task_id,)) == 0, 10,
+               message="the swept group was not deleted")
     assert "published 1 task again" in proc.log_text()
     assert proc.terminate(timeout=30) == 0
 
