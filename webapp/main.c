@@ -4,6 +4,7 @@
  * says 503 and both are connected lazily. SIGTERM/SIGINT stop the daemon,
  * close every connection and exit 0. */
 #include <getopt.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -112,6 +113,12 @@ main(int argc, char **argv)
     signal(SIGTERM, SIG_DFL);
     signal(SIGINT, SIG_DFL);
     signal(SIGPIPE, SIG_IGN); /* a client gone mid-answer is an error return, not a death */
+    /* One malloc arena for every connection thread: with one per thread
+     * (glibc's default, up to 8 per CPU) the webapp's RSS crept up by
+     * megabytes over 200,000 requests as each arena kept its own free
+     * memory; the threads mostly wait on sockets, so there is no contention
+     * to speak of (no difference in requests/s measured). */
+    mallopt(M_ARENA_MAX, 1);
 
     if (check_schema(cfg.database_url) < 0)
         return 1;
