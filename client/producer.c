@@ -42,29 +42,44 @@ struct job {
 
 struct producer;
 
-/* A group-commit stage: jobs queue up while it is busy; whoever finds it
- * idle (or is handed its lead) takes every queued job as its group and does
- * their work without the lock. */
+/* A group-commit stage: jobs queue up while it has all the leaders it may
+ * have; whoever finds a leader's place free (or is handed one) takes every
+ * queued job as its group and does their work without the lock. */
 struct stage {
     struct job *head, *tail;
-    bool busy;
+    int leaders, max_leaders;
+};
+
+/* Publishing waits for RabbitMQ's confirms, which come after its fsync: a
+ * round costs about the same whatever its size. Several leaders, each with
+ * a connection of its own, let a group publish while others wait. */
+#define PUBLISH_LANES 3
+/* The same is possible for writing rows (one connection each), but a row
+ * round takes a third of a publish round: a second lane measured no gain. */
+#define ROW_LANES 1
+
+struct lane {
+    struct broker *b;
+    PGconn *db;    /* withdraws refused rows, settles groups */
+    double last_ok; /* clock_mono() of its broker's last good answer */
+    bool warned;   /* "cannot connect" logged once per outage */
+    bool in_use;
 };
 
 struct producer {
     char *amqp_url, *database_url, *name;
     int timeout_ms;
-    pthread_mutex_t mu;   /* guards both stages' queues and flags, and jobs' done/lead */
-    pthread_cond_t idle;  /* broadcast when a stage stops being busy */
-    struct stage rows;    /* stage 1: INSERT the PENDING rows */
-    struct stage publish; /* stage 2: publish, wait for the confirms */
-    PGconn *db;           /* stage 1's connection */
-    PGconn *db_marks;     /* stage 2's: withdraws refused rows, marks confirmed ones */
-    struct broker *b;     /* stage 2's */
-    _Atomic double last_ok; /* clock_mono() of the broker's last good answer (health checks read it) */
+    pthread_mutex_t mu;   /* guards the stages, the lanes' in_use, jobs' done/lead */
+    pthread_cond_t idle;  /* broadcast when a stage loses a leader */
+    struct stage rows;    /* stage 1: INSERT the PENDING rows (a leader per row lane) */
+    struct stage publish; /* stage 2: publish, wait for the confirms (a leader per lane) */
+    PGconn *row_db[ROW_LANES]; /* stage 1's connections; [0] is also the sweeper's */
+    bool row_in_use[ROW_LANES];
+    struct lane lanes[PUBLISH_LANES];
+    _Atomic double last_ok; /* clock_mono() of the last good answer of any lane (health checks) */
     bool ready;             /* mu and idle are initialised */
-    _Atomic bool schema_ok; /* migrate_check() passed once (either stage may check) */
-    _Atomic bool warned_db; /* "cannot connect" logged once per outage (either stage) */
-    bool warned_mq;         /* the same for RabbitMQ (stage 2 only) */
+    _Atomic bool schema_ok; /* migrate_check() passed once (any connection may check) */
+    _Atomic bool warned_db; /* "cannot connect" logged once per outage (any connection) */
 };
 
 /* ----- stages ----- */
@@ -89,13 +104,13 @@ wake(struct job *j, struct job *me)
         pthread_cond_signal(&j->wake);
 }
 
-/* With p->mu held and stage s busy: give its lead to the first queued job
- * (which takes the whole queue), or mark it idle. */
+/* With p->mu held, as a leader of stage s that is done: give the place to
+ * the first queued job (which takes the whole queue), or leave it free. */
 static void
 hand_over(struct producer *p, struct stage *s, int stage, struct job *me)
 {
     if (s->head == NULL) {
-        s->busy = false;
+        s->leaders--;
         pthread_cond_broadcast(&p->idle);
         return;
     }
@@ -103,8 +118,8 @@ hand_over(struct producer *p, struct stage *s, int stage, struct job *me)
     wake(s->head, me);
 }
 
-static void insert_rows(struct producer *p, struct job *group);
-static void publish_all(struct producer *p, struct job *group);
+static void insert_rows(struct producer *p, PGconn **db, struct job *group);
+static void publish_all(struct producer *p, struct lane *l, struct job *group);
 
 /* Lead stage 2 for everything queued there. With p->mu held; returns with it
  * held. */
@@ -112,11 +127,16 @@ static void
 lead_publish(struct producer *p, struct job *me)
 {
     struct job *group = p->publish.head, *q, *next;
+    struct lane *l = p->lanes;
 
+    while (l->in_use) /* there are as many lanes as leaders */
+        l++;
+    l->in_use = true;
     p->publish.head = p->publish.tail = NULL;
     pthread_mutex_unlock(&p->mu);
-    publish_all(p, group);
+    publish_all(p, l, group);
     pthread_mutex_lock(&p->mu);
+    l->in_use = false;
     for (q = group; q != NULL; q = next) {
         next = q->next; /* q may be gone as soon as its owner sees done */
         q->done = true;
@@ -132,11 +152,16 @@ static void
 lead_rows(struct producer *p, struct job *me)
 {
     struct job *group = p->rows.head, *q, *next;
+    int lane = 0;
 
+    while (p->row_in_use[lane]) /* there are as many row lanes as leaders */
+        lane++;
+    p->row_in_use[lane] = true;
     p->rows.head = p->rows.tail = NULL;
     pthread_mutex_unlock(&p->mu);
-    insert_rows(p, group);
+    insert_rows(p, &p->row_db[lane], group);
     pthread_mutex_lock(&p->mu);
+    p->row_in_use[lane] = false;
     hand_over(p, &p->rows, 1, me);
     for (q = group; q != NULL; q = next) {
         next = q->next;
@@ -147,8 +172,8 @@ lead_rows(struct producer *p, struct job *me)
             wake(q, me);
         }
     }
-    if (!p->publish.busy && p->publish.head != NULL) {
-        p->publish.busy = true;
+    if (p->publish.leaders < p->publish.max_leaders && p->publish.head != NULL) {
+        p->publish.leaders++;
         lead_publish(p, me);
     }
 }
@@ -162,8 +187,8 @@ job_run(struct producer *p, struct job *me)
     me->done = false;
     me->lead = 0;
     queue_append(&p->rows, me);
-    if (!p->rows.busy) {
-        p->rows.busy = true;
+    if (p->rows.leaders < p->rows.max_leaders) {
+        p->rows.leaders++;
         me->lead = 1;
     }
     while (!me->done) {
@@ -184,14 +209,14 @@ job_run(struct producer *p, struct job *me)
     pthread_mutex_unlock(&p->mu);
 }
 
-/* Have stage s to oneself (health checks, the sweeper). */
+/* Have stage s to oneself, every place taken (health checks, the sweeper). */
 static void
 stage_lock(struct producer *p, struct stage *s)
 {
     pthread_mutex_lock(&p->mu);
-    while (s->busy)
+    while (s->leaders > 0)
         pthread_cond_wait(&p->idle, &p->mu);
-    s->busy = true;
+    s->leaders = s->max_leaders;
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -199,6 +224,7 @@ static void
 stage_unlock(struct producer *p, struct stage *s)
 {
     pthread_mutex_lock(&p->mu);
+    s->leaders = 1;
     hand_over(p, s, s == &p->rows ? 1 : 2, NULL); /* jobs may have queued meanwhile */
     pthread_mutex_unlock(&p->mu);
 }
@@ -246,38 +272,38 @@ db_ensure(struct producer *p, PGconn **db, char *err, size_t errlen)
     return 0;
 }
 
-/* With the publish stage ours: an open connection with the topology
- * declared, probed first when idle for a while. Reconnects at most once. */
+/* With lane l ours: an open connection with the topology declared, probed
+ * first when idle for a while. Reconnects at most once. */
 static int
-broker_ensure(struct producer *p, char *err, size_t errlen)
+broker_ensure(struct producer *p, struct lane *l, char *err, size_t errlen)
 {
     char safe[256];
 
     /* A passive queue.declare is the cheapest round trip that proves the
      * connection and channel are alive; a failure marks the broker broken. */
-    if (broker_is_open(p->b) && clock_mono() - p->last_ok >= PROBE_AFTER_IDLE_S &&
-        broker_queue_depth(p->b, "celery") < 0)
+    if (broker_is_open(l->b) && clock_mono() - l->last_ok >= PROBE_AFTER_IDLE_S &&
+        broker_queue_depth(l->b, "celery") < 0)
         log_warn("the connection to RabbitMQ was lost: reconnecting");
-    if (broker_is_open(p->b))
+    if (broker_is_open(l->b))
         return 0;
-    broker_close(p->b);
-    p->b = broker_open(p->amqp_url, p->name, err, errlen);
-    if (p->b == NULL) {
-        if (!p->warned_mq)
+    broker_close(l->b);
+    l->b = broker_open(p->amqp_url, p->name, err, errlen);
+    if (l->b == NULL) {
+        if (!l->warned)
             log_warn("%s", err);
-        p->warned_mq = true;
+        l->warned = true;
         return -1;
     }
-    if (broker_declare_topology(p->b) < 0) {
+    if (broker_declare_topology(l->b) < 0) {
         snprintf(err, errlen, "RabbitMQ refused to declare the celery exchange and queues");
-        broker_close(p->b);
-        p->b = NULL;
+        broker_close(l->b);
+        l->b = NULL;
         return -1;
     }
     cfg_redact_url(p->amqp_url, safe, sizeof safe);
     log_info("connected to RabbitMQ at %s", safe);
-    p->warned_mq = false;
-    p->last_ok = clock_mono();
+    l->warned = false;
+    l->last_ok = p->last_ok = clock_mono();
     return 0;
 }
 
@@ -305,7 +331,7 @@ fail_job(struct job *j, int rc, const char *fmt, ...)
 }
 
 static void
-insert_rows(struct producer *p, struct job *batch)
+insert_rows(struct producer *p, PGconn **db, struct job *batch)
 {
     int n = count_jobs(batch), i = 0, rc;
     long long group = 0;
@@ -324,12 +350,12 @@ insert_rows(struct producer *p, struct job *batch)
         recs[i] = j->rec;
         ids[i] = j->id;
     }
-    if (db_ensure(p, &p->db, err, sizeof err) < 0) {
+    if (db_ensure(p, db, err, sizeof err) < 0) {
         for (j = batch; j != NULL; j = j->next)
             fail_job(j, ENQUEUE_DB_DOWN, "database unavailable: %s", err);
         goto out;
     }
-    rc = store_tasks_create(p->db, recs, n, &group);
+    rc = store_tasks_create(*db, recs, n, &group);
     if (rc == STORE_OK) {
         for (j = batch; j != NULL; j = j->next)
             j->group = group; /* every job keeps rc ENQUEUE_OK */
@@ -338,7 +364,7 @@ insert_rows(struct producer *p, struct job *batch)
     if (rc == STORE_BAD_DATA) {
         /* One bad row refuses the statement: find it, store the others. */
         for (i = 0, j = batch; j != NULL; j = j->next, i++)
-            if (store_tasks_create(p->db, &recs[i], 1, &j->group) != STORE_OK)
+            if (store_tasks_create(*db, &recs[i], 1, &j->group) != STORE_OK)
                 fail_job(j, ENQUEUE_INVALID, "%s",
                          "the task's arguments cannot be stored (e.g. a \\u0000 in a string)");
         goto out;
@@ -347,9 +373,9 @@ insert_rows(struct producer *p, struct job *batch)
      * rather than answer 503 for rows that exist (and would run after all).
      * Their group's id is unknown: the sweeper will publish them once more,
      * which ids make harmless. */
-    snprintf(err, sizeof err, "%s", store_error_message(p->db));
-    if (db_ensure(p, &p->db, err, sizeof err) < 0 ||
-        store_tasks_find(p->db, ids, n, false, stored) != STORE_OK)
+    snprintf(err, sizeof err, "%s", store_error_message(*db));
+    if (db_ensure(p, db, err, sizeof err) < 0 ||
+        store_tasks_find(*db, ids, n, false, stored) != STORE_OK)
         memset(stored, 0, sizeof *stored * (size_t)n);
     for (i = 0, j = batch; j != NULL; j = j->next, i++)
         if (!stored[i])
@@ -366,21 +392,21 @@ out:
  * callers get a 503), then settle the groups of the round: drop them, or
  * keep only the ids whose confirm never came, for the sweeper. */
 static void
-settle_round(struct producer *p, struct job *batch, const char **refused, int nrefused,
-             const char **unknown, int nunknown)
+settle_round(struct producer *p, struct lane *l, struct job *batch, const char **refused,
+             int nrefused, const char **unknown, int nunknown)
 {
     long long *groups = calloc((size_t)count_jobs(batch) + 1, sizeof *groups);
     char err[512];
     int ngroups = 0;
 
-    if (db_ensure(p, &p->db_marks, err, sizeof err) < 0) {
+    if (db_ensure(p, &l->db, err, sizeof err) < 0) {
         if (nrefused > 0)
             log_warn("%d refused task rows could not be withdrawn: the sweeper will publish "
                      "them", nrefused);
         free(groups);
         return;
     }
-    if (nrefused > 0 && store_tasks_forget_pending(p->db_marks, refused, nrefused) != STORE_OK)
+    if (nrefused > 0 && store_tasks_forget_pending(l->db, refused, nrefused) != STORE_OK)
         log_warn("%d refused task rows could not be withdrawn: the sweeper will publish them",
                  nrefused);
     for (struct job *j = batch; groups != NULL && j != NULL; j = j->next) {
@@ -392,12 +418,12 @@ settle_round(struct producer *p, struct job *batch, const char **refused, int nr
     }
     /* A lost settle leaves a group the sweeper publishes again: harmless. */
     if (ngroups > 0)
-        store_publishes_settle(p->db_marks, groups, ngroups, unknown, nunknown);
+        store_publishes_settle(l->db, groups, ngroups, unknown, nunknown);
     free(groups);
 }
 
 static void
-publish_all(struct producer *p, struct job *batch)
+publish_all(struct producer *p, struct lane *l, struct job *batch)
 {
     int n = count_jobs(batch), nunknown = 0, nbad = 0;
     const char **unknown_ids = calloc((size_t)n, sizeof *unknown_ids);
@@ -413,23 +439,23 @@ publish_all(struct producer *p, struct job *batch)
                 fail_job(j, ENQUEUE_BROKER_DOWN, "%s", "out of memory");
         return;
     }
-    if (broker_ensure(p, err, sizeof err) == 0) {
-        broker_outcomes_clear(p->b);
+    if (broker_ensure(p, l, err, sizeof err) == 0) {
+        broker_outcomes_clear(l->b);
         /* Publishes are mandatory through the default exchange: a queue
          * nobody declared makes the message unroutable. Declares are RPCs:
          * all of them first (the standard queues cost nothing, remembered). */
-        for (j = batch; j != NULL && broker_is_open(p->b); j = j->next)
-            if (j->rc == ENQUEUE_OK && broker_declare_queue(p->b, j->queue) < 0)
+        for (j = batch; j != NULL && broker_is_open(l->b); j = j->next)
+            if (j->rc == ENQUEUE_OK && broker_declare_queue(l->b, j->queue) < 0)
                 fail_job(j, ENQUEUE_BROKER_DOWN, "RabbitMQ refused to declare queue '%s'",
                          j->queue);
-        for (j = batch; j != NULL && broker_is_open(p->b); j = j->next)
+        for (j = batch; j != NULL && broker_is_open(l->b); j = j->next)
             if (j->rc == ENQUEUE_OK &&
-                broker_publish_nowait(p->b, j->queue, &j->wire, err, sizeof err) == 0)
-                j->seq = broker_last_seq(p->b);
+                broker_publish_nowait(l->b, j->queue, &j->wire, err, sizeof err) == 0)
+                j->seq = broker_last_seq(l->b);
         /* Whatever it returns, broker_outcome() says what became of each. */
-        broker_wait_confirms(p->b, p->timeout_ms, err, sizeof err);
-        if (broker_is_open(p->b))
-            p->last_ok = clock_mono();
+        broker_wait_confirms(l->b, p->timeout_ms, err, sizeof err);
+        if (broker_is_open(l->b))
+            l->last_ok = p->last_ok = clock_mono();
     }
     for (j = batch; j != NULL; j = j->next) {
         if (j->rc != ENQUEUE_OK)
@@ -439,7 +465,7 @@ publish_all(struct producer *p, struct job *batch)
             bad_ids[nbad++] = j->id;
             continue;
         }
-        switch (broker_outcome(p->b, j->seq, j->id)) {
+        switch (broker_outcome(l->b, j->seq, j->id)) {
         case BROKER_CONFIRMED:
             break;
         case BROKER_UNKNOWN: /* may be queued: keep the row, the sweeper decides */
@@ -458,7 +484,7 @@ publish_all(struct producer *p, struct job *batch)
             break;
         }
     }
-    settle_round(p, batch, bad_ids, nbad, unknown_ids, nunknown);
+    settle_round(p, l, batch, bad_ids, nbad, unknown_ids, nunknown);
     free(unknown_ids);
     free(bad_ids);
 }
@@ -483,6 +509,8 @@ producer_new(const char *amqp_url, const char *database_url, const char *conn_na
     p->timeout_ms = confirm_timeout_ms;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->idle, NULL);
+    p->rows.max_leaders = ROW_LANES;
+    p->publish.max_leaders = PUBLISH_LANES;
     p->ready = true;
     return p;
 }
@@ -496,9 +524,12 @@ producer_free(struct producer *p)
         pthread_cond_destroy(&p->idle);
         pthread_mutex_destroy(&p->mu);
     }
-    broker_close(p->b);
-    store_close(p->db);
-    store_close(p->db_marks);
+    for (int i = 0; i < PUBLISH_LANES; i++) {
+        broker_close(p->lanes[i].b);
+        store_close(p->lanes[i].db);
+    }
+    for (int i = 0; i < ROW_LANES; i++)
+        store_close(p->row_db[i]);
     free(p->amqp_url);
     free(p->database_url);
     free(p->name);
@@ -598,7 +629,7 @@ producer_check_broker(struct producer *p, char *err, size_t errlen)
     int rc;
 
     pthread_mutex_lock(&p->mu);
-    if (p->publish.busy) {
+    if (p->publish.leaders > 0) {
         /* A group is waiting for its confirms: do not queue behind it (a
          * stuck broker must not hang health checks too); judge by how long
          * RabbitMQ has been silent. */
@@ -611,8 +642,8 @@ producer_check_broker(struct producer *p, char *err, size_t errlen)
     }
     pthread_mutex_unlock(&p->mu);
     stage_lock(p, &p->publish);
-    p->last_ok = 0; /* probe now, whatever the last answer */
-    rc = broker_ensure(p, err, errlen);
+    p->lanes[0].last_ok = 0; /* probe now, whatever the last answer */
+    rc = broker_ensure(p, &p->lanes[0], err, errlen);
     stage_unlock(p, &p->publish);
     return rc;
 }
@@ -647,23 +678,23 @@ producer_sweep(struct producer *p, double age_s, int limit)
 
     stage_lock(p, &p->rows);
     stage_lock(p, &p->publish);
-    if (db_ensure(p, &p->db, err, sizeof err) < 0 || store_begin(p->db) != STORE_OK)
+    if (db_ensure(p, &p->row_db[0], err, sizeof err) < 0 || store_begin(p->row_db[0]) != STORE_OK)
         goto fail;
-    claim = store_unconfirmed_claim(p->db, age_s, limit, &rc);
+    claim = store_unconfirmed_claim(p->row_db[0], age_s, limit, &rc);
     if (claim == NULL)
         goto fail;
     if (cJSON_GetArraySize(cJSON_GetObjectItem(claim, "groups")) == 0) {
-        store_rollback(p->db);
+        store_rollback(p->row_db[0]);
         goto out;
     }
     n = cJSON_GetArraySize(cJSON_GetObjectItem(claim, "tasks"));
     ids = calloc((size_t)n + 1, sizeof *ids);
     seqs = calloc((size_t)n + 1, sizeof *seqs);
-    if (ids == NULL || seqs == NULL || (n > 0 && broker_ensure(p, err, sizeof err) < 0))
+    if (ids == NULL || seqs == NULL || (n > 0 && broker_ensure(p, &p->lanes[0], err, sizeof err) < 0))
         goto fail;
     n = 0;
-    if (p->b != NULL)
-        broker_outcomes_clear(p->b);
+    if (p->lanes[0].b != NULL)
+        broker_outcomes_clear(p->lanes[0].b);
     cJSON_ArrayForEach(row, cJSON_GetObjectItem(claim, "tasks"))
     {
         struct celery_wire w;
@@ -671,34 +702,34 @@ producer_sweep(struct producer *p, double age_s, int limit)
 
         if (queue == NULL || row_wire(row, &w, err, sizeof err) < 0)
             continue;
-        if (broker_declare_queue(p->b, queue) == 0 &&
-            broker_publish_nowait(p->b, queue, &w, err, sizeof err) == 0) {
+        if (broker_declare_queue(p->lanes[0].b, queue) == 0 &&
+            broker_publish_nowait(p->lanes[0].b, queue, &w, err, sizeof err) == 0) {
             ids[n] = json_str(row, "id");
-            seqs[n++] = broker_last_seq(p->b);
+            seqs[n++] = broker_last_seq(p->lanes[0].b);
         }
         celery_wire_fini(&w);
     }
     if (n > 0)
-        broker_wait_confirms(p->b, p->timeout_ms, err, sizeof err);
+        broker_wait_confirms(p->lanes[0].b, p->timeout_ms, err, sizeof err);
     for (int i = 0; i < n; i++)
-        nok += broker_outcome(p->b, seqs[i], ids[i]) == BROKER_CONFIRMED;
+        nok += broker_outcome(p->lanes[0].b, seqs[i], ids[i]) == BROKER_CONFIRMED;
     /* All or nothing: a group with a message still unconfirmed stays for the
      * next sweep (its confirmed ones get one more copy then: harmless). */
     if (nok < n) {
         snprintf(err, sizeof err, "%d of %d messages unconfirmed: trying again later", n - nok, n);
         goto fail;
     }
-    if (store_unconfirmed_delete(p->db, cJSON_GetObjectItem(claim, "groups")) != STORE_OK ||
-        store_commit(p->db) != STORE_OK)
+    if (store_unconfirmed_delete(p->row_db[0], cJSON_GetObjectItem(claim, "groups")) != STORE_OK ||
+        store_commit(p->row_db[0]) != STORE_OK)
         goto fail;
     if (nok > 0)
         log_info("sweeper: published %d task%s again that had no confirmed publish for %.0f s",
                  nok, nok == 1 ? "" : "s", age_s);
     goto out;
 fail:
-    log_warn("sweeper: %s", err[0] ? err : store_error_message(p->db));
-    if (store_is_ok(p->db) && store_in_transaction(p->db))
-        store_rollback(p->db);
+    log_warn("sweeper: %s", err[0] ? err : store_error_message(p->row_db[0]));
+    if (store_is_ok(p->row_db[0]) && store_in_transaction(p->row_db[0]))
+        store_rollback(p->row_db[0]);
     nok = -1;
 out:
     cJSON_Delete(claim);

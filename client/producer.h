@@ -4,12 +4,14 @@
  * which know nothing of each other.
  *
  * One producer serves any number of threads like a group commit in two
- * stages: whoever finds a stage idle leads it for everything queued so far.
+ * stages: whoever finds a stage free leads it for everything queued so far.
  * Stage 1 inserts every queued row with one statement and one commit; stage
- * 2 publishes every queued message and waits once for their confirms. While
- * one group waits for RabbitMQ, the next one is written to PostgreSQL. Each
- * stage has its own connection: nothing waits for the broker while holding a
- * connection the webapp's pages need. */
+ * 2 publishes every queued message and waits once for their confirms, with
+ * up to three leaders at a time, each on a broker connection of its own
+ * (a confirm round costs the same whatever its size). While groups wait for
+ * RabbitMQ, the next is written to PostgreSQL. The producer's connections
+ * are its own: nothing waits for the broker while holding a connection the
+ * webapp's pages need. */
 #ifndef CELERIAC_PRODUCER_H
 #define CELERIAC_PRODUCER_H
 
