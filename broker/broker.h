@@ -92,6 +92,9 @@ int broker_consume(struct broker *b, const char *queues_csv, int prefetch);
 /* Wait up to timeout_ms for the next delivery. 1 with *d filled (free with
  * broker_delivery_fini), 0 on timeout, -1 when the connection is lost. */
 int broker_next(struct broker *b, struct broker_delivery *d, int timeout_ms);
+/* True when frames are already read or buffered (broker_next(b, d, 0) has
+ * more to hand out without waiting on the socket). */
+bool broker_pending(struct broker *b);
 /* Ack tag, or with multiple every unacked delivery up to tag. 0 or -1. */
 int broker_ack(struct broker *b, uint64_t tag, bool multiple);
 /* Give a delivery back to its queue (basic.reject, requeue): another

@@ -181,6 +181,7 @@ broker_close(struct broker *b)
     broker_outcomes_clear(b);
     free(b->returned_ids);
     free(b->nacked_tags);
+    free(b->settled_above);
     for (int i = 0; i < b->n_consumers; i++)
         free(b->consumer_tags[i]);
     free(b->consumer_tags);

@@ -104,6 +104,53 @@ note_return(struct broker *b, amqp_bytes_t correlation_id)
         b->returned_ids[b->n_returned++] = id;
 }
 
+static bool
+settled_above(const struct broker *b, uint64_t tag)
+{
+    for (size_t i = 0; i < b->n_above; i++)
+        if (b->settled_above[i] == tag)
+            return true;
+    return false;
+}
+
+/* RabbitMQ confirms a tag alone or every tag up to it (multiple), and not
+ * always in order (messages to several queues are stored at different
+ * times): keep the tags settled out of order until the ones before them are. */
+static void
+settle_confirm(struct broker *b, uint64_t tag, bool multiple)
+{
+    size_t k = 0;
+
+    if (multiple && tag > b->confirmed)
+        b->confirmed = tag;
+    if (!multiple && tag > b->confirmed && !settled_above(b, tag)) {
+        if (b->n_above == b->above_cap) {
+            size_t cap = b->above_cap ? b->above_cap * 2 : 16;
+            uint64_t *p = realloc(b->settled_above, sizeof *p * cap);
+            if (p == NULL) {
+                b->open = false; /* cannot account for it: start over */
+                return;
+            }
+            b->settled_above = p;
+            b->above_cap = cap;
+        }
+        b->settled_above[b->n_above++] = tag;
+    }
+    for (bool moved = true; moved;) {
+        moved = false;
+        for (size_t i = 0; i < b->n_above; i++) {
+            if (b->settled_above[i] == b->confirmed + 1) {
+                b->confirmed++;
+                moved = true;
+            }
+        }
+    }
+    for (size_t i = 0; i < b->n_above; i++) /* forget what confirmed now covers */
+        if (b->settled_above[i] > b->confirmed)
+            b->settled_above[k++] = b->settled_above[i];
+    b->n_above = k;
+}
+
 void
 broker_outcomes_clear(struct broker *b)
 {
@@ -126,7 +173,7 @@ broker_outcome(const struct broker *b, uint64_t seq, const char *correlation_id)
     for (size_t i = 0; correlation_id != NULL && i < b->n_returned; i++)
         if (strcmp(b->returned_ids[i], correlation_id) == 0)
             return BROKER_RETURNED;
-    if (seq > b->confirmed)
+    if (seq > b->confirmed && !settled_above(b, seq))
         return BROKER_UNKNOWN;
     for (size_t i = 0; i < b->n_nacked; i++)
         if (b->nacked_tags[i] == seq)
@@ -156,8 +203,7 @@ broker_pump(struct broker *b, int timeout_ms, struct broker_delivery *d)
     switch (f.payload.method.id) {
     case AMQP_BASIC_ACK_METHOD: {
         amqp_basic_ack_t *a = f.payload.method.decoded;
-        if (a->delivery_tag > b->confirmed)
-            b->confirmed = a->delivery_tag;
+        settle_confirm(b, a->delivery_tag, a->multiple);
         return 0;
     }
     case AMQP_BASIC_NACK_METHOD: {
@@ -165,9 +211,9 @@ broker_pump(struct broker *b, int timeout_ms, struct broker_delivery *d)
         b->nacked = true;
         for (uint64_t tag = n->multiple ? b->confirmed + 1 : n->delivery_tag;
              tag <= n->delivery_tag; tag++)
-            note_nack(b, tag);
-        if (n->delivery_tag > b->confirmed)
-            b->confirmed = n->delivery_tag;
+            if (!settled_above(b, tag))
+                note_nack(b, tag);
+        settle_confirm(b, n->delivery_tag, n->multiple);
         return 0;
     }
     case AMQP_BASIC_RETURN_METHOD: {
@@ -320,6 +366,13 @@ broker_next(struct broker *b, struct broker_delivery *d, int timeout_ms)
         return -1;
     amqp_maybe_release_buffers(b->conn);
     return broker_pump(b, timeout_ms, d);
+}
+
+bool
+broker_pending(struct broker *b)
+{
+    return b->stash_head != NULL ||
+           (b->open && (amqp_frames_enqueued(b->conn) || amqp_data_in_buffer(b->conn)));
 }
 
 int

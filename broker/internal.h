@@ -24,7 +24,9 @@ struct broker {
     amqp_connection_state_t conn;
     bool open;               /* false once any call saw the connection fail */
     uint64_t published;      /* delivery tags of our publishes, for confirms */
-    uint64_t confirmed;      /* highest tag the broker acked */
+    uint64_t confirmed;      /* every tag up to this one is acked or nacked */
+    uint64_t *settled_above; /* tags above confirmed acked or nacked one by one */
+    size_t n_above, above_cap;
     bool nacked, returned;   /* seen while waiting for the current confirm */
     /* Per message, for broker_outcome(), since broker_outcomes_clear(): */
     uint64_t *nacked_tags;   /* delivery tags RabbitMQ nacked */

@@ -35,7 +35,8 @@ struct job {
     bool unconfirmed;
     char err[256];
     bool done;       /* both stages are done with it (or one failed it) */
-    int lead;        /* its thread was handed the lead of stage 1 or 2 */
+    int lead;        /* its thread was handed the lead of stage 1 or 2... */
+    struct job *led; /* ...for this group (taken off the stage's queue) */
     pthread_cond_t wake;
     struct job *next;
 };
@@ -104,35 +105,47 @@ wake(struct job *j, struct job *me)
         pthread_cond_signal(&j->wake);
 }
 
-/* With p->mu held, as a leader of stage s that is done: give the place to
- * the first queued job (which takes the whole queue), or leave it free. */
+/* Take every job queued in s, as a group (a list through next). */
+static struct job *
+take_queue(struct stage *s)
+{
+    struct job *group = s->head;
+
+    s->head = s->tail = NULL;
+    return group;
+}
+
+/* With p->mu held, as a leader of stage s that is done: give the place and
+ * everything queued to the first queued job, or leave the place free. The
+ * group leaves the queue with the lead, so no job is handed a lead twice. */
 static void
 hand_over(struct producer *p, struct stage *s, int stage, struct job *me)
 {
-    if (s->head == NULL) {
+    struct job *group = take_queue(s);
+
+    if (group == NULL) {
         s->leaders--;
         pthread_cond_broadcast(&p->idle);
         return;
     }
-    s->head->lead = stage;
-    wake(s->head, me);
+    group->lead = stage;
+    group->led = group;
+    wake(group, me);
 }
 
 static void insert_rows(struct producer *p, PGconn **db, struct job *group);
 static void publish_all(struct producer *p, struct lane *l, struct job *group);
 
-/* Lead stage 2 for everything queued there. With p->mu held; returns with it
- * held. */
+/* Lead stage 2 for group. With p->mu held; returns with it held. */
 static void
-lead_publish(struct producer *p, struct job *me)
+lead_publish(struct producer *p, struct job *me, struct job *group)
 {
-    struct job *group = p->publish.head, *q, *next;
+    struct job *q, *next;
     struct lane *l = p->lanes;
 
     while (l->in_use) /* there are as many lanes as leaders */
         l++;
     l->in_use = true;
-    p->publish.head = p->publish.tail = NULL;
     pthread_mutex_unlock(&p->mu);
     publish_all(p, l, group);
     pthread_mutex_lock(&p->mu);
@@ -145,19 +158,18 @@ lead_publish(struct producer *p, struct job *me)
     hand_over(p, &p->publish, 2, me);
 }
 
-/* Lead stage 1 for everything queued there, then carry the rows that were
- * stored into stage 2 (leading it too when it is idle), so that a request
- * sleeps at most once. With p->mu held; returns with it held. */
+/* Lead stage 1 for group, then carry the rows that were stored into stage 2
+ * (leading it too when it has a place free), so that a request sleeps at
+ * most once. With p->mu held; returns with it held. */
 static void
-lead_rows(struct producer *p, struct job *me)
+lead_rows(struct producer *p, struct job *me, struct job *group)
 {
-    struct job *group = p->rows.head, *q, *next;
+    struct job *q, *next;
     int lane = 0;
 
     while (p->row_in_use[lane]) /* there are as many row lanes as leaders */
         lane++;
     p->row_in_use[lane] = true;
-    p->rows.head = p->rows.tail = NULL;
     pthread_mutex_unlock(&p->mu);
     insert_rows(p, &p->row_db[lane], group);
     pthread_mutex_lock(&p->mu);
@@ -174,7 +186,7 @@ lead_rows(struct producer *p, struct job *me)
     }
     if (p->publish.leaders < p->publish.max_leaders && p->publish.head != NULL) {
         p->publish.leaders++;
-        lead_publish(p, me);
+        lead_publish(p, me, take_queue(&p->publish));
     }
 }
 
@@ -190,22 +202,23 @@ job_run(struct producer *p, struct job *me)
     if (p->rows.leaders < p->rows.max_leaders) {
         p->rows.leaders++;
         me->lead = 1;
+        me->led = take_queue(&p->rows);
     }
+    /* A job handed a lead leads a group it belongs to: it is done only
+     * after leading it, so no lead is ever dropped. */
     while (!me->done) {
         int stage = me->lead;
+        struct job *group = me->led;
 
         me->lead = 0;
+        me->led = NULL;
         if (stage == 1)
-            lead_rows(p, me);
+            lead_rows(p, me, group);
         else if (stage == 2)
-            lead_publish(p, me);
+            lead_publish(p, me, group);
         else
             pthread_cond_wait(&me->wake, &p->mu);
     }
-    /* A lead handed to us after we were done (cannot happen: a leader takes
-     * its own job too) would be lost: pass it on. */
-    if (me->lead != 0)
-        hand_over(p, me->lead == 1 ? &p->rows : &p->publish, me->lead, me);
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -406,9 +419,13 @@ settle_round(struct producer *p, struct lane *l, struct job *batch, const char *
         free(groups);
         return;
     }
-    if (nrefused > 0 && store_tasks_forget_pending(l->db, refused, nrefused) != STORE_OK)
+    if (nrefused > 0 && store_tasks_forget_pending(l->db, refused, nrefused) != STORE_OK) {
+        /* Their groups stay whole, so the sweeper does publish them. */
         log_warn("%d refused task rows could not be withdrawn: the sweeper will publish them",
                  nrefused);
+        free(groups);
+        return;
+    }
     for (struct job *j = batch; groups != NULL && j != NULL; j = j->next) {
         bool seen = j->group == 0;
         for (int i = 0; i < ngroups && !seen; i++)
@@ -444,10 +461,13 @@ publish_all(struct producer *p, struct lane *l, struct job *batch)
         /* Publishes are mandatory through the default exchange: a queue
          * nobody declared makes the message unroutable. Declares are RPCs:
          * all of them first (the standard queues cost nothing, remembered). */
-        for (j = batch; j != NULL && broker_is_open(l->b); j = j->next)
-            if (j->rc == ENQUEUE_OK && broker_declare_queue(l->b, j->queue) < 0)
+        for (j = batch; j != NULL && broker_is_open(l->b); j = j->next) {
+            if (j->rc == ENQUEUE_OK && broker_declare_queue(l->b, j->queue) < 0) {
                 fail_job(j, ENQUEUE_BROKER_DOWN, "RabbitMQ refused to declare queue '%s'",
                          j->queue);
+                bad_ids[nbad++] = j->id; /* its row goes too: a 503 leaves nothing */
+            }
+        }
         for (j = batch; j != NULL && broker_is_open(l->b); j = j->next)
             if (j->rc == ENQUEUE_OK &&
                 broker_publish_nowait(l->b, j->queue, &j->wire, err, sizeof err) == 0)
@@ -674,7 +694,7 @@ producer_sweep(struct producer *p, double age_s, int limit)
     cJSON *claim = NULL, *row;
     const char **ids = NULL;
     uint64_t *seqs = NULL;
-    int rc, n = 0, nok = 0;
+    int rc, n = 0, nok = 0, claimed, unencodable = 0;
 
     stage_lock(p, &p->rows);
     stage_lock(p, &p->publish);
@@ -687,10 +707,11 @@ producer_sweep(struct producer *p, double age_s, int limit)
         store_rollback(p->row_db[0]);
         goto out;
     }
-    n = cJSON_GetArraySize(cJSON_GetObjectItem(claim, "tasks"));
-    ids = calloc((size_t)n + 1, sizeof *ids);
-    seqs = calloc((size_t)n + 1, sizeof *seqs);
-    if (ids == NULL || seqs == NULL || (n > 0 && broker_ensure(p, &p->lanes[0], err, sizeof err) < 0))
+    claimed = cJSON_GetArraySize(cJSON_GetObjectItem(claim, "tasks"));
+    ids = calloc((size_t)claimed + 1, sizeof *ids);
+    seqs = calloc((size_t)claimed + 1, sizeof *seqs);
+    if (ids == NULL || seqs == NULL ||
+        (claimed > 0 && broker_ensure(p, &p->lanes[0], err, sizeof err) < 0))
         goto fail;
     n = 0;
     if (p->lanes[0].b != NULL)
@@ -699,15 +720,27 @@ producer_sweep(struct producer *p, double age_s, int limit)
     {
         struct celery_wire w;
         const char *queue = json_str(row, "queue");
+        int sent;
 
-        if (queue == NULL || row_wire(row, &w, err, sizeof err) < 0)
+        if (queue == NULL || row_wire(row, &w, err, sizeof err) < 0) {
+            /* Never publishable, now or later: say so, do not block the group. */
+            log_task(LL_ERROR, json_str(row, "id"), "sweeper: cannot publish this task: %s",
+                     queue == NULL ? "no queue" : err);
+            unencodable++;
             continue;
-        if (broker_declare_queue(p->lanes[0].b, queue) == 0 &&
-            broker_publish_nowait(p->lanes[0].b, queue, &w, err, sizeof err) == 0) {
+        }
+        sent = broker_declare_queue(p->lanes[0].b, queue) == 0 &&
+               broker_publish_nowait(p->lanes[0].b, queue, &w, err, sizeof err) == 0;
+        if (sent) {
             ids[n] = json_str(row, "id");
             seqs[n++] = broker_last_seq(p->lanes[0].b);
         }
         celery_wire_fini(&w);
+        if (!sent) { /* the broker's trouble: keep the groups for the next sweep */
+            if (err[0] == '\0')
+                snprintf(err, sizeof err, "RabbitMQ refused to declare queue '%s'", queue);
+            goto fail;
+        }
     }
     if (n > 0)
         broker_wait_confirms(p->lanes[0].b, p->timeout_ms, err, sizeof err);
@@ -715,8 +748,9 @@ producer_sweep(struct producer *p, double age_s, int limit)
         nok += broker_outcome(p->lanes[0].b, seqs[i], ids[i]) == BROKER_CONFIRMED;
     /* All or nothing: a group with a message still unconfirmed stays for the
      * next sweep (its confirmed ones get one more copy then: harmless). */
-    if (nok < n) {
-        snprintf(err, sizeof err, "%d of %d messages unconfirmed: trying again later", n - nok, n);
+    if (nok < claimed - unencodable) {
+        snprintf(err, sizeof err, "%d of %d messages unconfirmed: trying again later",
+                 claimed - unencodable - nok, claimed - unencodable);
         goto fail;
     }
     if (store_unconfirmed_delete(p->row_db[0], cJSON_GetObjectItem(claim, "groups")) != STORE_OK ||

@@ -58,27 +58,32 @@ store_classify(PGconn *db, PGresult *res)
 
     if (PQstatus(db) != CONNECTION_OK || state == NULL)
         return STORE_ERR;
-    /* Class 22 is data exception (bad UTF-8 is 22021, NUL in jsonb 22P05),
-     * 23 integrity constraint violation, 54 program limit exceeded (a value
-     * too large): the values, not the server. */
-    if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0 ||
-        strncmp(state, "54", 2) == 0)
+    /* Class 21 is cardinality violation (a row upserted twice), 22 data
+     * exception (bad UTF-8 is 22021, NUL in jsonb 22P05), 23 integrity
+     * constraint violation, 54 program limit exceeded (a value too large):
+     * the values, not the server. */
+    if (strncmp(state, "21", 2) == 0 || strncmp(state, "22", 2) == 0 ||
+        strncmp(state, "23", 2) == 0 || strncmp(state, "54", 2) == 0)
         return STORE_BAD_DATA;
     return STORE_ERR;
 }
 
-/* SQLSTATE classes that say the server cannot take the statement now, whatever
- * the statement: connection exception, invalid transaction state (read-only
- * after a failover is 25006), transaction rollback (serialization, deadlock),
- * insufficient resources (disk full), operator intervention (shutdown),
- * system error (I/O). */
+/* SQLSTATEs that say the server cannot take the statement now, whatever the
+ * statement: connection exception (08), transaction rollback (40:
+ * serialization, deadlock), insufficient resources (53: disk full), system
+ * error (58: I/O), read-only after a failover (25006), shutting down or
+ * starting (57P01-57P03). A statement timeout (57014) is the statement's. */
 static bool
 server_trouble(const char *state)
 {
-    static const char *const classes[] = {"08", "25", "40", "53", "57", "58"};
+    static const char *const classes[] = {"08", "40", "53", "58"};
+    static const char *const codes[] = {"25006", "57P01", "57P02", "57P03"};
 
     for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
         if (strncmp(state, classes[i], 2) == 0)
+            return true;
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        if (strcmp(state, codes[i]) == 0)
             return true;
     return false;
 }

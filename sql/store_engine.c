@@ -172,10 +172,10 @@ store_tasks_finish(PGconn *db, const struct store_final *f, int n, const char *w
      * l: the log lines of those rows only; then one NOTIFY for them all.
      * Received and started times keep what a STARTED mark already wrote. */
     static const char sql[] =
-        "WITH x AS (SELECT * FROM json_to_recordset($1::json) AS x(id uuid, name text,"
-        " queue text, args jsonb, kwargs jsonb, origin text, retries int, state text,"
-        " result jsonb, error text, received_at timestamptz, started_at timestamptz,"
-        " finished_at timestamptz, logs json)),"
+        "WITH x AS (SELECT DISTINCT ON (id) * FROM json_to_recordset($1::json) AS x(id uuid,"
+        " name text, queue text, args jsonb, kwargs jsonb, origin text, retries int,"
+        " state text, result jsonb, error text, received_at timestamptz,"
+        " started_at timestamptz, finished_at timestamptz, logs json)),"
         " t AS (INSERT INTO tasks AS k (id, name, queue, args, kwargs, origin, retries, state,"
         " result, error, worker, received_at, started_at, finished_at)"
         " SELECT id, name, queue, coalesce(args, '[]'), coalesce(kwargs, '{}'), origin, retries,"

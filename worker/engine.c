@@ -46,6 +46,7 @@ struct entry {
     const struct task_def *def;
     enum entry_kind kind;
     bool settled;  /* requeued or dropped: not ours to ack any more */
+    bool lettered; /* E_DEAD: its copy is in celeriac.dead */
     bool ran, ok;  /* the handler has run, and its outcome */
     char *reason;  /* E_DEAD: why */
     struct task_ctx t;
@@ -132,6 +133,9 @@ engine_db_connect(struct engine *g)
 
     store_close(g->db);
     g->db = NULL;
+    /* Whatever the batch's handlers wrote went with the old connection's
+     * transaction: recover() runs them again. */
+    g->effects_lost = true;
     while (!*g->stop) {
         g->db = store_open(g->cfg->database_url, "celeriac-worker", err, sizeof err);
         if (g->db != NULL) {
@@ -181,6 +185,16 @@ make_dead(struct entry *e, const char *reason)
     e->reason = strdup(reason);
     if (e->reason != NULL)
         utf8_scrub(e->reason); /* it may quote the message's bytes */
+    if (e->d.wire.body == NULL && e->m.task != NULL) {
+        /* Decoded and freed (take()): the dead letter needs the message
+         * itself again, encoded back from what was decoded. */
+        char err[256];
+        struct celery_wire w;
+        if (celery_encode(&e->m, &w, err, sizeof err) == 0) {
+            celery_wire_fini(&e->d.wire);
+            e->d.wire = w;
+        }
+    }
 }
 
 /* The row a dead entry can have: one with a readable id. */
@@ -254,9 +268,11 @@ take(struct engine *g, struct broker_delivery *d)
         e->d.wire.body_len = 0;
     }
     fill_record(e);
-    /* The same id twice in one batch (published twice): run it once. */
+    /* The same id twice in one batch (published twice): run it once. A dead
+     * copy is still dead-lettered; write_finals() writes one row per id. */
     for (int i = 0; e->kind == E_RUN && i < g->n - 1; i++) {
-        if (g->e[i].kind != E_DEAD && strcasecmp(g->e[i].m.id, e->m.id) == 0) {
+        if (g->e[i].m.id != NULL && g->e[i].kind != E_DEAD &&
+            strcasecmp(g->e[i].m.id, e->m.id) == 0) {
             log_task(LL_INFO, e->m.id, "delivered twice in one batch: runs once");
             e->kind = E_SKIP;
         }
@@ -287,8 +303,9 @@ skip_finished(struct engine *g, int from)
      * are void (the claim), its final write leaves the final row as it is,
      * and a long task's STARTED mark finds the row final and skips it. */
     for (int i = from; i < g->n; i++) {
-        if (g->e[i].kind == E_RUN && g->e[i].d.redelivered) {
-            ids[k] = g->e[i].m.id;
+        struct entry *e = &g->e[i];
+        if (e->d.redelivered && (e->kind == E_RUN || (e->kind == E_DEAD && dead_has_row(e)))) {
+            ids[k] = e->m.id;
             at[k++] = i;
         }
     }
@@ -300,6 +317,7 @@ skip_finished(struct engine *g, int from)
         db_recovered(g);
         for (int j = 0; j < k; j++) {
             if (final[j]) {
+                /* A dead one was dead-lettered before its row was committed. */
                 log_task(LL_INFO, ids[j], "already finished: acked without running it again");
                 g->e[at[j]].kind = E_SKIP;
             }
@@ -338,7 +356,20 @@ settle_savepoint(struct engine *g, struct entry *e)
 static bool
 result_storable(const char *json)
 {
-    return json == NULL || (utf8_valid(json, strlen(json)) && strstr(json, "\\u0000") == NULL);
+    if (json == NULL)
+        return true;
+    if (!utf8_valid(json, strlen(json)))
+        return false;
+    /* An escape \u0000 is one preceded by an odd run of backslashes: "\\u0000"
+     * is a backslash and the letters u0000, which jsonb takes. */
+    for (const char *p = strstr(json, "u0000"); p != NULL; p = strstr(p + 1, "u0000")) {
+        size_t n = 0;
+        while (p - n > json && p[-1 - (long)n] == '\\')
+            n++;
+        if (n % 2 == 1)
+            return false;
+    }
+    return true;
 }
 
 static void
@@ -355,6 +386,10 @@ run_entry(struct engine *g, struct entry *e)
     t0 = clock_mono();
     e->ok = e->def->run(&e->t) == TASK_OK;
     g->cur = NULL;
+    /* A handler that carries on after task_sql() failed does not succeed:
+     * its transaction is aborted (or its run void). */
+    if (e->t.sql_failed || e->t.db_lost)
+        e->ok = false;
     if (e->ok && e->t.result != NULL) {
         e->result_json = json_print(e->t.result);
         if (e->result_json == NULL || !result_storable(e->result_json)) {
@@ -395,6 +430,8 @@ engine_task_sql(struct engine *g, struct task_ctx *t, const char *sql, int npara
         task_fail(t, "RuntimeError", "task_sql() called outside the task's run");
         return NULL;
     }
+    if (t->sql_failed)
+        return NULL; /* its transaction is aborted or void: the task fails, with the first error */
     if (g->effects_lost)
         goto lost; /* the batch's transaction is gone: this run is replayed */
     if (!t->wrote) {
@@ -405,11 +442,12 @@ engine_task_sql(struct engine *g, struct task_ctx *t, const char *sql, int npara
         t->wrote = true;
         rc = store_task_claim(g->db, &e->rec, g->cfg->nodename);
         if (rc == 0) {
-            t->duplicate = true;
+            t->duplicate = t->sql_failed = true;
             task_fail(t, "Duplicate", "task %s finished elsewhere meanwhile", t->msg->id);
             return NULL;
         }
         if (rc == STORE_BAD_DATA) {
+            t->sql_failed = true;
             task_fail(t, "EncodeError", "the database refused the task's row: %s",
                       store_error_message(g->db));
             return NULL;
@@ -421,6 +459,7 @@ engine_task_sql(struct engine *g, struct task_ctx *t, const char *sql, int npara
     if (res != NULL)
         return res;
     if (rc == STORE_BAD_DATA) { /* the statement's own fault: the task fails */
+        t->sql_failed = true;
         task_fail(t, "DatabaseError", "%s", store_error_message(g->db));
         return NULL;
     }
@@ -497,8 +536,16 @@ write_finals(struct engine *g, int lo, int hi)
 
     if (f == NULL)
         return STORE_ERR;
-    for (int i = lo; i < hi; i++)
-        k += fill_final(g, i, &f[k]);
+    for (int i = lo; i < hi; i++) {
+        bool dup = false;
+        if (fill_final(g, i, &f[k]) == 0)
+            continue;
+        /* One row per id: a statement must not upsert a row twice (dead
+         * copies of one id, published twice, both reach here). */
+        for (int j = 0; j < k && !dup; j++)
+            dup = strcasecmp(f[j].task.id, f[k].task.id) == 0;
+        k += !dup;
+    }
     rc = store_tasks_finish(g->db, f, k, g->cfg->nodename);
     free(f);
     if (rc == STORE_OK && store_in_transaction(g->db))
@@ -516,25 +563,35 @@ write_one_by_one(struct engine *g)
 {
     for (int i = 0; i < g->n; i++) {
         struct entry *e = &g->e[i];
+        bool rerun = e->kind == E_RUN && (e->t.wrote || e->t.db_lost);
 
         for (;;) {
             int rc;
 
             if (e->kind == E_SKIP || (e->kind == E_DEAD && !dead_has_row(e)))
                 break;
-            if (e->kind == E_RUN && e->t.wrote) {
-                run_entry(g, e); /* its writes went with the failed batch */
-                if (g->effects_lost && !recover(g))
-                    return false;
+            if (!store_is_ok(g->db) && !engine_db_connect(g))
+                return false;
+            g->effects_lost = false;
+            if (rerun && e->kind == E_RUN) {
+                /* Its writes went with the failed batch: this entry alone,
+                 * in a transaction of its own (others wait for their turn). */
+                run_entry(g, e);
+                if (g->effects_lost) {
+                    if (store_is_ok(g->db) && store_in_transaction(g->db))
+                        store_rollback(g->db);
+                    if (!db_trouble(g, "running a task again"))
+                        return false;
+                    continue;
+                }
             }
             rc = write_finals(g, i, i + 1);
             if (rc == STORE_OK)
                 break;
             if (store_is_ok(g->db) && store_in_transaction(g->db))
                 store_rollback(g->db);
-            g->effects_lost = false;
             if (rc != STORE_BAD_DATA) {
-                if (!db_trouble(g, "writing a task's final state") || !recover(g))
+                if (!db_trouble(g, "writing a task's final state"))
                     return false;
                 continue;
             }
@@ -544,7 +601,7 @@ write_one_by_one(struct engine *g)
                 /* Drop what the handler produced: result, log lines, writes. */
                 e->ok = false;
                 e->t.nlogs = 0;
-                e->t.wrote = false;
+                rerun = false;
                 task_fail(&e->t, "EncodeError",
                           "%s: PostgreSQL refused the task's result or log lines", e->m.task);
                 cJSON_free(e->result_json);
@@ -556,6 +613,7 @@ write_one_by_one(struct engine *g)
             }
         }
     }
+    g->effects_lost = false;
     return true;
 }
 
@@ -568,13 +626,15 @@ dead_letter_all(struct engine *g)
         struct entry *e = &g->e[i];
         int attempt;
 
-        if (e->kind != E_DEAD)
+        if (e->kind != E_DEAD || e->lettered || e->settled)
             continue;
         log_task(LL_WARN, e->m.id, "dead-lettering message from %s: %s", e->d.routing_key,
                  e->reason ? e->reason : "");
         for (attempt = 0; attempt < 3; attempt++) {
-            if (broker_dead_letter(g->b, &e->d, e->reason ? e->reason : "", g->cfg->nodename) == 0)
+            if (broker_dead_letter(g->b, &e->d, e->reason ? e->reason : "", g->cfg->nodename) == 0) {
+                e->lettered = true;
                 break;
+            }
             if (!broker_is_open(g->b))
                 return -1;
             clock_sleep(0.2 * (attempt + 1), NULL); /* a nack: RabbitMQ's own trouble */
@@ -618,6 +678,10 @@ engine_flush(struct engine *g)
     if (g->n == 0)
         return 0;
     requeue_unrun(g);
+    /* Copies first, rows second: a redelivery after the commit finds the
+     * FAILURE row and is acked without another copy. */
+    if (dead_letter_all(g) < 0)
+        return -1;
     for (;;) {
         int rc;
 
@@ -639,7 +703,7 @@ engine_flush(struct engine *g)
             return -1;
     }
     db_recovered(g);
-    if (dead_letter_all(g) < 0)
+    if (dead_letter_all(g) < 0) /* those the one-by-one fallback made dead */
         return -1;
     for (int i = 0; i < g->n; i++) {
         struct entry *e = &g->e[i];
@@ -689,9 +753,13 @@ run_alone(struct engine *g, int i)
     if (broker_pause(g->b) < 0)
         return -1;
     requeue_from(g, i + 1);
-    while ((r = broker_next(g->b, &d, 0)) == 1) { /* crossed the cancel on the wire */
-        broker_requeue(g->b, d.tag);
-        broker_delivery_fini(&d);
+    /* Deliveries that crossed the cancel on the wire, read or still queued
+     * in rabbitmq-c behind other frames. */
+    while ((r = broker_next(g->b, &d, 0)) == 1 || (r == 0 && broker_pending(g->b))) {
+        if (r == 1) {
+            broker_requeue(g->b, d.tag);
+            broker_delivery_fini(&d);
+        }
     }
     if (r < 0)
         return -1;
@@ -719,6 +787,7 @@ run_alone(struct engine *g, int i)
         log_task(LL_INFO, e->m.id, "already finished: acked without running it again");
         e->kind = E_SKIP;
     }
+    g->effects_lost = false; /* the batch holds this task alone, not run yet */
     if (e->kind == E_RUN) {
         report(g, 'S', 0, 0, e->m.id);
         log_task(LL_DEBUG, e->m.id, "%s started", e->m.task);

@@ -32,6 +32,7 @@ struct task_ctx {
     bool wrote;     /* task_sql() opened the task's savepoint and claimed its row */
     bool db_lost;   /* a statement failed on the connection: the run does not count */
     bool duplicate; /* the claim found the row final already: the run does not count */
+    bool sql_failed; /* a statement was refused: later ones are not sent, the task fails */
 };
 
 /* A handler returns TASK_OK with t->result set (NULL means JSON null), or the

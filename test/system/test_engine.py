@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import time
+import uuid
 
 import requests
 
@@ -202,6 +203,23 @@ def _cpu_seconds(pid):
         except OSError:
             pass
     return total
+
+
+def test_an_unknown_task_published_twice_in_one_batch_does_not_wedge_the_child(stack,
+                                                                             start_proc):
+    """Two dead copies of one id in one batch must make one FAILURE row (a statement may
+    not upsert a row twice) and two dead letters, and the child goes on."""
+    task_id = str(uuid.uuid4())
+    for _ in range(2):
+        publish_raw(stack, "celery", json.dumps([[], {}, {}]).encode(),
+                    headers={"task": "no.such.task", "id": task_id},
+                    properties={"correlation_id": task_id})
+    [after] = celery_send(stack, [["demo.add", [1, 1], {}]])
+    proc = start_worker("-n", "dupdead@test", starter=start_proc, concurrency=1)
+    assert wait_final(stack, after)["state"] == "SUCCESS"
+    assert task_row(stack, task_id)["state"] == "FAILURE"
+    assert "retrying" not in proc.log_text()
+    assert proc.terminate(timeout=30) == 0
 
 
 def test_a_deleted_dead_letter_queue_is_declared_again(stack, worker):
