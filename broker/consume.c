@@ -73,8 +73,8 @@ broker_delivery_fini(struct broker_delivery *d)
     memset(d, 0, sizeof *d);
 }
 
-static void
-note_nack(struct broker *b, uint64_t tag)
+void
+broker_note_nack(struct broker *b, uint64_t tag)
 {
     if (b->n_nacked == b->nacked_cap) {
         size_t cap = b->nacked_cap ? b->nacked_cap * 2 : 16;
@@ -104,8 +104,8 @@ note_return(struct broker *b, amqp_bytes_t correlation_id)
         b->returned_ids[b->n_returned++] = id;
 }
 
-static bool
-settled_above(const struct broker *b, uint64_t tag)
+bool
+broker_settled_above(const struct broker *b, uint64_t tag)
 {
     for (size_t i = 0; i < b->n_above; i++)
         if (b->settled_above[i] == tag)
@@ -116,14 +116,14 @@ settled_above(const struct broker *b, uint64_t tag)
 /* RabbitMQ confirms a tag alone or every tag up to it (multiple), and not
  * always in order (messages to several queues are stored at different
  * times): keep the tags settled out of order until the ones before them are. */
-static void
-settle_confirm(struct broker *b, uint64_t tag, bool multiple)
+void
+broker_settle_confirm(struct broker *b, uint64_t tag, bool multiple)
 {
     size_t k = 0;
 
     if (multiple && tag > b->confirmed)
         b->confirmed = tag;
-    if (!multiple && tag > b->confirmed && !settled_above(b, tag)) {
+    if (!multiple && tag > b->confirmed && !broker_settled_above(b, tag)) {
         if (b->n_above == b->above_cap) {
             size_t cap = b->above_cap ? b->above_cap * 2 : 16;
             uint64_t *p = realloc(b->settled_above, sizeof *p * cap);
@@ -173,7 +173,7 @@ broker_outcome(const struct broker *b, uint64_t seq, const char *correlation_id)
     for (size_t i = 0; correlation_id != NULL && i < b->n_returned; i++)
         if (strcmp(b->returned_ids[i], correlation_id) == 0)
             return BROKER_RETURNED;
-    if (seq > b->confirmed && !settled_above(b, seq))
+    if (seq > b->confirmed && !broker_settled_above(b, seq))
         return BROKER_UNKNOWN;
     for (size_t i = 0; i < b->n_nacked; i++)
         if (b->nacked_tags[i] == seq)
@@ -203,7 +203,7 @@ broker_pump(struct broker *b, int timeout_ms, struct broker_delivery *d)
     switch (f.payload.method.id) {
     case AMQP_BASIC_ACK_METHOD: {
         amqp_basic_ack_t *a = f.payload.method.decoded;
-        settle_confirm(b, a->delivery_tag, a->multiple);
+        broker_settle_confirm(b, a->delivery_tag, a->multiple);
         return 0;
     }
     case AMQP_BASIC_NACK_METHOD: {
@@ -211,9 +211,9 @@ broker_pump(struct broker *b, int timeout_ms, struct broker_delivery *d)
         b->nacked = true;
         for (uint64_t tag = n->multiple ? b->confirmed + 1 : n->delivery_tag;
              tag <= n->delivery_tag; tag++)
-            if (!settled_above(b, tag))
-                note_nack(b, tag);
-        settle_confirm(b, n->delivery_tag, n->multiple);
+            if (!broker_settled_above(b, tag))
+                broker_note_nack(b, tag);
+        broker_settle_confirm(b, n->delivery_tag, n->multiple);
         return 0;
     }
     case AMQP_BASIC_RETURN_METHOD: {

@@ -52,6 +52,12 @@ int broker_status_fail(struct broker *b, int status, const char *what);
 int broker_read_delivery(struct broker *b, const amqp_basic_deliver_t *deliver,
                          struct broker_delivery *d);
 
+/* Publisher confirms (consume.c reads them): settle tag, or every tag up to
+ * it; record a nacked tag; was tag settled out of order? */
+void broker_settle_confirm(struct broker *b, uint64_t tag, bool multiple);
+void broker_note_nack(struct broker *b, uint64_t tag);
+bool broker_settled_above(const struct broker *b, uint64_t tag);
+
 /* Forget that queue was declared on this connection (it may have been
  * deleted since): the next broker_declare_queue() declares it again. */
 void broker_forget_declared(struct broker *b, const char *queue);
