@@ -1,11 +1,11 @@
 /* worker/engine.c - see engine.h. The order of things is the whole point:
  *
- *   take the ready deliveries -> decode, drop poison, skip ids already final
- *   (one query) -> run each quick task (a handler's writes go into the
- *   batch's transaction inside a savepoint of its own) -> when the batch
- *   closes: one statement writes every final state and log line and sends
- *   one NOTIFY, COMMIT -> dead-letter what could not run -> one
- *   multiple-ack -> tell the master.
+ *   take the ready deliveries -> decode, mark poison dead, skip redelivered
+ *   ids already final (one query) -> run each quick task (a handler's
+ *   writes go into the batch's transaction inside a savepoint of its own)
+ *   -> when the batch closes: dead-letter what could not run (confirmed) ->
+ *   one statement writes every final state and log line and sends one
+ *   NOTIFY, COMMIT -> one multiple-ack -> tell the master.
  *
  * A failure before the commit rolls back every handler's writes: the engine
  * then reconnects (or backs off while PostgreSQL refuses to write) and runs
