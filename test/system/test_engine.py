@@ -75,7 +75,7 @@ def test_killing_children_during_a_3000_task_drain_loses_and_doubles_nothing(sta
             if pids:
                 os.kill(pids[kills % len(pids)], signal.SIGKILL)
                 kills += 1
-        time.sleep(0.3)
+        time.sleep(0.15)
     assert kills >= 4, "the drain ended before any child was killed: make it longer"
     assert states(stack, ids) == {"SUCCESS": n}
     assert count(stack, "SELECT count(*) FROM demo_records WHERE task_id = ANY(%s::uuid[])",

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from harness import (REPO, assert_no_sanitizer_reports, db, get_message, publish_raw,
-                     queue_count, wait_until)
+                     queue_count, start_worker, wait_until)
 
 CELERIAC = os.path.join(REPO, "bin", "celeriac")
 WORKER = os.path.join(REPO, "bin", "celeriac-worker")
@@ -145,12 +145,14 @@ def test_a_redelivered_finished_task_is_not_run_again(stack, worker):
 
 
 def test_two_worker_replicas_run_2000_tasks_exactly_once(stack, start_proc):
+    """Both replicas consume before the tasks arrive (a replica started first would drain
+    2,000 no-ops alone before the other connects): RabbitMQ spreads the deliveries over
+    their four children, and each task runs once."""
     n = 2000
+    a = start_worker("-n", "replica-a@test", starter=start_proc, name="replica-a")
+    b = start_worker("-n", "replica-b@test", starter=start_proc, name="replica-b")
     ids = celery_send(stack, [["demo.noop", [], {}]] * n)
     assert len(set(ids)) == n
-    env = stack.env()
-    a = start_proc([WORKER, "-c", "2", "-n", "replica-a@test"], env, "replica-a")
-    b = start_proc([WORKER, "-c", "2", "-n", "replica-b@test"], env, "replica-b")
 
     def done():
         with db(stack).cursor() as cur:
