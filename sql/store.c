@@ -236,3 +236,43 @@ store_uuid_array(const char *const *ids, int n)
     }
     return arr.data;
 }
+
+void
+store_task_json_open(struct buf *b, const struct store_task *t)
+{
+    buf_put(b, "{\"id\":");
+    buf_json_str(b, t->id);
+    buf_put(b, ",\"name\":");
+    buf_json_str(b, t->name);
+    buf_put(b, ",\"queue\":");
+    buf_json_str(b, t->queue);
+    buf_put(b, ",\"args\":");
+    buf_put(b, t->args_json != NULL ? t->args_json : "[]");
+    buf_put(b, ",\"kwargs\":");
+    buf_put(b, t->kwargs_json != NULL ? t->kwargs_json : "{}");
+    buf_put(b, ",\"origin\":");
+    if (t->origin != NULL)
+        buf_json_str(b, t->origin);
+    else
+        buf_put(b, "null");
+}
+
+cJSON *
+store_query_json(PGconn *db, const char *what, const char *sql, int n, const char *const *params,
+                 int *rc)
+{
+    PGresult *res = store_exec(db, what, sql, n, params, PGRES_TUPLES_OK, rc);
+    cJSON *v = NULL;
+
+    if (res == NULL)
+        return NULL;
+    if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0)) {
+        *rc = STORE_NOT_FOUND;
+    } else {
+        v = cJSON_Parse(PQgetvalue(res, 0, 0));
+        if (v == NULL)
+            *rc = STORE_ERR;
+    }
+    PQclear(res);
+    return v;
+}

@@ -124,21 +124,9 @@ batch_json(struct buf *b, const struct store_final *f, int n)
 {
     buf_put(b, "[");
     for (int i = 0; i < n; i++) {
-        const struct store_task *t = &f[i].task;
-
-        buf_put(b, i > 0 ? ",{\"id\":" : "{\"id\":");
-        buf_json_str(b, t->id);
-        buf_put(b, ",\"name\":");
-        buf_json_str(b, t->name);
-        buf_put(b, ",\"queue\":");
-        buf_json_str(b, t->queue);
-        buf_put(b, ",\"args\":");
-        put_raw_or_null(b, t->args_json);
-        buf_put(b, ",\"kwargs\":");
-        put_raw_or_null(b, t->kwargs_json);
-        buf_put(b, ",\"origin\":");
-        put_str_or_null(b, t->origin);
-        buf_printf(b, ",\"retries\":%d,\"state\":", t->retries);
+        buf_put(b, i > 0 ? "," : "");
+        store_task_json_open(b, &f[i].task);
+        buf_printf(b, ",\"retries\":%d,\"state\":", f[i].task.retries);
         buf_json_str(b, f[i].state);
         buf_put(b, ",\"result\":");
         put_raw_or_null(b, f[i].result_json);

@@ -3,6 +3,7 @@
 #define CELERIAC_STORE_INTERNAL_H
 
 #include <libpq-fe.h>
+#include <cJSON.h>
 
 /* Run a parameterized statement (text params, NULL = SQL NULL). The result when
  * its status is want (caller PQclear()s), else NULL with *rc a store_rc and the
@@ -20,11 +21,28 @@ int store_classify(PGconn *db, PGresult *res);
  * transactions on one lock), {"tasks": [{"id", "state", "name"}, ...]}, or
  * {"tasks": [], "count": N, "truncated": true} when the list would not fit
  * PostgreSQL's 8,000-byte payload limit. None when t is empty. */
-#define STORE_NOTIFY_FROM_T                                                                        \
-    " SELECT n, pg_notify('task_state', CASE WHEN length(p) <= 7900 THEN p ELSE"                  \
-    " json_build_object('tasks', '[]'::json, 'count', n, 'truncated', true)::text END)"          \
-    " FROM (SELECT count(*) AS n, json_build_object('tasks', json_agg(json_build_object("        \
-    "'id', id, 'state', state, 'name', name)))::text AS p FROM t) s WHERE n > 0"
+#define STORE_NOTIFY_FROM_T " SELECT n, " STORE_NOTIFY " FROM " STORE_NOTIFY_PAYLOAD " WHERE n > 0"
+/* Its two halves, for a statement that selects more beside the notification:
+ * the payload (p) and the row count (n) of t, and the pg_notify() of them. */
+#define STORE_NOTIFY_PAYLOAD                                                                       \
+    "(SELECT count(*) AS n, json_build_object('tasks', json_agg(json_build_object("               \
+    "'id', id, 'state', state, 'name', name)))::text AS p FROM t) s"
+#define STORE_NOTIFY                                                                               \
+    "pg_notify('task_state', CASE WHEN length(p) <= 7900 THEN p ELSE"                            \
+    " json_build_object('tasks', '[]'::json, 'count', n, 'truncated', true)::text END)"
+
+struct buf;
+struct store_task;
+
+/* Open t's JSON object for json_to_recordset(): {"id", "name", "queue",
+ * "args", "kwargs", "origin" (args [] and kwargs {} when NULL); the caller
+ * adds its own fields and the closing brace. */
+void store_task_json_open(struct buf *b, const struct store_task *t);
+
+/* Run a query returning one row with one JSON text column and parse it: the
+ * value, or NULL with *rc set (STORE_NOT_FOUND for no row or SQL NULL). */
+cJSON *store_query_json(PGconn *db, const char *what, const char *sql, int n,
+                        const char *const *params, int *rc);
 
 /* The PostgreSQL array literal of n UUIDs ("{a,b}"), for "= ANY($1::uuid[])".
  * The ids must be valid UUIDs. Caller frees; NULL on out of memory. */

@@ -29,28 +29,14 @@ store_state_final(const char *state)
                              strcmp(state, "REVOKED") == 0);
 }
 
-/* {"id", "name", "queue", "args", "kwargs", "origin"} for each task, as one
- * JSON array for json_to_recordset(). */
+/* The tasks as one JSON array for json_to_recordset(). */
 static void
 tasks_json(struct buf *b, const struct store_task *t, int n)
 {
     buf_put(b, "[");
     for (int i = 0; i < n; i++) {
-        buf_put(b, i > 0 ? ",{\"id\":" : "{\"id\":");
-        buf_json_str(b, t[i].id);
-        buf_put(b, ",\"name\":");
-        buf_json_str(b, t[i].name);
-        buf_put(b, ",\"queue\":");
-        buf_json_str(b, t[i].queue);
-        buf_put(b, ",\"args\":");
-        buf_put(b, t[i].args_json != NULL ? t[i].args_json : "[]");
-        buf_put(b, ",\"kwargs\":");
-        buf_put(b, t[i].kwargs_json != NULL ? t[i].kwargs_json : "{}");
-        buf_put(b, ",\"origin\":");
-        if (t[i].origin != NULL)
-            buf_json_str(b, t[i].origin);
-        else
-            buf_put(b, "null");
+        buf_put(b, i > 0 ? "," : "");
+        store_task_json_open(b, &t[i]);
         buf_put(b, "}");
     }
     buf_put(b, "]");
@@ -69,10 +55,7 @@ store_tasks_create(PGconn *db, const struct store_task *t, int n, long long *gro
         " RETURNING id, state, name),"
         " g AS (INSERT INTO unconfirmed_publishes (task_ids) SELECT array_agg(id) FROM t"
         " RETURNING id)"
-        " SELECT g.id, pg_notify('task_state', CASE WHEN length(p) <= 7900 THEN p ELSE"
-        " json_build_object('tasks', '[]'::json, 'count', n, 'truncated', true)::text END)"
-        " FROM g, (SELECT count(*) AS n, json_build_object('tasks', json_agg(json_build_object("
-        "'id', id, 'state', state, 'name', name)))::text AS p FROM t) s";
+        " SELECT g.id, " STORE_NOTIFY " FROM g, " STORE_NOTIFY_PAYLOAD;
     struct buf doc = {0};
     const char *params[1];
     PGresult *res;
@@ -157,19 +140,10 @@ store_unconfirmed_claim(PGconn *db, double age_s, int limit, int *rc)
         " FROM tasks t WHERE t.state = 'PENDING' AND t.id IN (SELECT unnest(task_ids) FROM g)))::text";
     char age[32], lim[16];
     const char *params[] = {age, lim};
-    PGresult *res;
-    cJSON *v = NULL;
 
     snprintf(age, sizeof age, "%.3f", age_s);
     snprintf(lim, sizeof lim, "%d", limit);
-    res = store_exec(db, "claim unconfirmed publishes", sql, 2, params, PGRES_TUPLES_OK, rc);
-    if (res == NULL)
-        return NULL;
-    v = cJSON_Parse(PQgetvalue(res, 0, 0));
-    if (v == NULL)
-        *rc = STORE_ERR;
-    PQclear(res);
-    return v;
+    return store_query_json(db, "claim unconfirmed publishes", sql, 2, params, rc);
 }
 
 int
@@ -188,33 +162,12 @@ store_unconfirmed_delete(PGconn *db, const cJSON *groups)
     return rc;
 }
 
-/* Run a query returning one row with one JSON text column and parse it. */
-static cJSON *
-query_json(PGconn *db, const char *what, const char *sql, int n, const char *const *params,
-           int *rc)
-{
-    PGresult *res = store_exec(db, what, sql, n, params, PGRES_TUPLES_OK, rc);
-    cJSON *v = NULL;
-
-    if (res == NULL)
-        return NULL;
-    if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0)) {
-        *rc = STORE_NOT_FOUND;
-    } else {
-        v = cJSON_Parse(PQgetvalue(res, 0, 0));
-        if (v == NULL)
-            *rc = STORE_ERR;
-    }
-    PQclear(res);
-    return v;
-}
-
 cJSON *
 store_task_get(PGconn *db, const char *id, int *rc)
 {
     const char *params[] = {id};
 
-    return query_json(db, "get task", "SELECT row_to_json(t)::text FROM tasks t WHERE id = $1::uuid",
+    return store_query_json(db, "get task", "SELECT row_to_json(t)::text FROM tasks t WHERE id = $1::uuid",
                       1, params, rc);
 }
 
@@ -230,7 +183,7 @@ store_task_list(PGconn *db, const char *state, const char *name, int limit, int 
     const char *params[] = {state, name, lim};
 
     snprintf(lim, sizeof lim, "%d", limit);
-    return query_json(db, "list tasks", sql, 3, params, rc);
+    return store_query_json(db, "list tasks", sql, 3, params, rc);
 }
 
 cJSON *
@@ -243,6 +196,6 @@ store_task_logs(PGconn *db, const char *id, int *rc)
         " FROM task_logs WHERE task_id = $1::uuid) END";
     const char *params[] = {id};
 
-    return query_json(db, "task logs", sql, 1, params, rc);
+    return store_query_json(db, "task logs", sql, 1, params, rc);
 }
 

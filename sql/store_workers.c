@@ -60,14 +60,6 @@ store_registered_tasks(PGconn *db, int *rc)
         " (SELECT DISTINCT ON (r->>'name') r AS t FROM workers, jsonb_array_elements(registered) r"
         " WHERE stopped_at IS NULL AND heartbeat_at > now() - interval '30 seconds'"
         " ORDER BY r->>'name', heartbeat_at DESC) s";
-    PGresult *res = store_exec(db, "registered tasks", sql, 0, NULL, PGRES_TUPLES_OK, rc);
-    cJSON *v;
 
-    if (res == NULL)
-        return NULL;
-    v = cJSON_Parse(PQgetvalue(res, 0, 0));
-    if (v == NULL)
-        *rc = STORE_ERR;
-    PQclear(res);
-    return v;
+    return store_query_json(db, "registered tasks", sql, 0, NULL, rc);
 }
