@@ -82,10 +82,6 @@ enum broker_outcome broker_outcome(const struct broker *b, uint64_t seq,
 /* Forget the outcomes recorded so far: call before publishing a batch. */
 void broker_outcomes_clear(struct broker *b);
 
-/* Encode m as Celery v2 and publish it to queue as above. */
-int broker_publish_task(struct broker *b, const char *queue, const struct celery_msg *m,
-                        int timeout_ms, char *err, size_t errlen);
-
 /* Start consuming the comma-separated queues with manual acks and
  * basic.qos(prefetch). 0 or -1 (logged). */
 int broker_consume(struct broker *b, const char *queues_csv, int prefetch);

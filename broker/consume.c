@@ -388,28 +388,27 @@ broker_ack(struct broker *b, uint64_t tag, bool multiple)
     return 0;
 }
 
-int
-broker_requeue(struct broker *b, uint64_t tag)
+static int
+reject(struct broker *b, uint64_t tag, bool requeue)
 {
     int st;
 
     if (!b->open)
         return -1;
-    st = amqp_basic_reject(b->conn, BROKER_CHANNEL, tag, 1);
+    st = amqp_basic_reject(b->conn, BROKER_CHANNEL, tag, requeue);
     if (st != AMQP_STATUS_OK)
         return broker_status_fail(b, st, "basic.reject");
     return 0;
 }
 
 int
+broker_requeue(struct broker *b, uint64_t tag)
+{
+    return reject(b, tag, true);
+}
+
+int
 broker_drop(struct broker *b, uint64_t tag)
 {
-    int st;
-
-    if (!b->open)
-        return -1;
-    st = amqp_basic_reject(b->conn, BROKER_CHANNEL, tag, 0);
-    if (st != AMQP_STATUS_OK)
-        return broker_status_fail(b, st, "basic.reject");
-    return 0;
+    return reject(b, tag, false);
 }

@@ -142,20 +142,6 @@ out:
 }
 
 int
-broker_publish_task(struct broker *b, const char *queue, const struct celery_msg *m,
-                    int timeout_ms, char *err, size_t errlen)
-{
-    struct celery_wire w;
-    int rc;
-
-    if (celery_encode(m, &w, err, errlen) < 0)
-        return -1;
-    rc = broker_publish_wire(b, queue, &w, timeout_ms, err, errlen);
-    celery_wire_fini(&w);
-    return rc;
-}
-
-int
 broker_dead_letter(struct broker *b, const struct broker_delivery *d, const char *reason,
                    const char *worker)
 {
