@@ -33,7 +33,6 @@ struct engine {
     PGconn *db;
     struct entry *e; /* the batch, in delivery order */
     int n, cap;
-    int ran;           /* e[0..ran) have run (or will not run) */
     double first_done; /* clock_mono() when its first task finished; 0: none yet */
     struct entry *cur; /* the entry whose handler runs now */
     bool effects_lost; /* the transaction holding handlers' writes was rolled back */
