@@ -30,20 +30,21 @@ override CFLAGS  += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fn
 override LDFLAGS += -fsanitize=address,undefined
 endif
 
-COMMON_OBJ = common/buf.o common/log.o common/config.o common/json.o common/uuid.o common/clock.o
+COMMON_OBJ = common/buf.o common/log.o common/config.o common/json.o common/uuid.o common/clock.o \
+             common/cron.o
 BROKER_OBJ = broker/celery.o broker/conn.o broker/table.o broker/topology.o broker/publish.o \
              broker/consume.o
-STORE_OBJ  = sql/store.o sql/store_engine.o sql/store_tasks.o sql/store_workers.o sql/migrate.o sql/migrations.o
-CLIENT_OBJ = client/producer.o # above broker/ and sql/: the webapp, the CLI, the sweeper
+STORE_OBJ  = sql/store.o sql/store_engine.o sql/store_tasks.o sql/store_workers.o sql/store_pool.o sql/migrate.o sql/migrations.o
+CLIENT_OBJ = client/producer.o client/scheduler.o # above broker/ and sql/: the webapp, the CLI, the sweeper
 CORE_OBJ   = $(COMMON_OBJ) $(BROKER_OBJ) $(STORE_OBJ) $(CLIENT_OBJ)
-WORKER_OBJ = worker/master.o worker/child.o worker/engine.o worker/registry.o worker/task.o worker/tasks/demo.o
+WORKER_OBJ = worker/master.o worker/child.o worker/engine.o worker/registry.o worker/task.o worker/tasks/demo.o worker/tasks/cleanup.o worker/revoked.o
 WEBAPP_OBJ = webapp/server.o webapp/routes.o webapp/api.o webapp/pages.o webapp/html.o \
              webapp/dbpool.o
 
 BINS = bin/celeriac bin/celeriac-worker bin/celeriac-webapp
 all: $(BINS)
 
-bin/celeriac:        cli/main.o $(CORE_OBJ)
+bin/celeriac:        cli/main.o cli/periodic.o $(CORE_OBJ)
 bin/celeriac-worker: worker/main.o $(WORKER_OBJ) $(CORE_OBJ)
 bin/celeriac-webapp: webapp/main.o $(WEBAPP_OBJ) $(CORE_OBJ)
 $(BINS):

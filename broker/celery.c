@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/clock.h"
 #include "common/json.h"
 #include "common/uuid.h"
 
@@ -230,6 +231,8 @@ celery_encode(const struct celery_msg *m, struct celery_wire *out, char *err, si
                                                 ? cJSON_CreateNumber(m->group_index)
                                                 : cJSON_CreateNull());
     cJSON_AddNumberToObject(h, "retries", m->retries);
+    if (m->max_retries >= 0) /* celeriac's own: Celery workers ignore it */
+        cJSON_AddNumberToObject(h, "max_retries", m->max_retries);
     tl = cJSON_CreateArray();
     cJSON_AddItemToArray(tl, limit_or_null(m->time_limit));
     cJSON_AddItemToArray(tl, limit_or_null(m->soft_time_limit));
@@ -351,6 +354,7 @@ celery_decode(const struct celery_wire *w, struct celery_msg *m, char *err, size
 
     memset(m, 0, sizeof *m);
     m->group_index = -1;
+    m->max_retries = -1;
     if (w->content_type != NULL && strcmp(w->content_type, "application/json") != 0)
         return fail(err, errlen, "unsupported content_type '%.64s' (celeriac reads application/json)",
                     w->content_type);
@@ -394,8 +398,13 @@ celery_decode(const struct celery_wire *w, struct celery_msg *m, char *err, size
         header_str(h, "shadow", &m->shadow, err, errlen) < 0 ||
         header_str(h, "origin", &m->origin, err, errlen) < 0 ||
         header_str(h, "argsrepr", &m->argsrepr, err, errlen) < 0 ||
-        header_str(h, "kwargsrepr", &m->kwargsrepr, err, errlen) < 0)
+        header_str(h, "kwargsrepr", &m->kwargsrepr, err, errlen) < 0 ||
+        header_int(h, "max_retries", -1, &m->max_retries, err, errlen) < 0)
         return -1;
+    if (m->eta != NULL && clock_parse_iso(m->eta, &m->eta_at) < 0)
+        return fail(err, errlen, "header 'eta' is not an ISO 8601 time: '%.64s'", m->eta);
+    if (m->expires != NULL && clock_parse_iso(m->expires, &m->expires_at) < 0)
+        return fail(err, errlen, "header 'expires' is not an ISO 8601 time: '%.64s'", m->expires);
     tl = cJSON_GetObjectItemCaseSensitive(h, "timelimit");
     if (tl != NULL && !cJSON_IsNull(tl)) {
         /* Celery's code order is [hard, soft], whatever its docs say. */

@@ -32,6 +32,9 @@ struct celery_msg {
     int retries;          /* headers.retries */
     char *eta;            /* ISO 8601 or NULL */
     char *expires;        /* ISO 8601 or NULL */
+    double eta_at;        /* eta as Unix seconds (UTC), 0 when absent */
+    double expires_at;    /* expires likewise */
+    int max_retries;      /* headers.max_retries (celeriac's own), -1 when absent */
     double time_limit;    /* headers.timelimit[0], hard, seconds; 0 = none */
     double soft_time_limit; /* headers.timelimit[1], soft; 0 = none */
     char *root_id;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "broker/broker.h"
+#include "cli/cli.h"
 #include "client/producer.h"
 #include "common/clock.h"
 #include "common/config.h"
@@ -24,13 +25,21 @@ usage(FILE *out)
             "usage: celeriac COMMAND [options]\n\n"
             "  migrate                          apply pending database migrations\n"
             "  enqueue NAME [--args JSON] [--kwargs JSON] [--queue Q] [--wait SECONDS]\n"
+            "               [--countdown S | --eta ISO] [--expires S|ISO] [--max-retries N]\n"
+            "               [--time-limit S] [--soft-time-limit S]\n"
             "                                   send a task; print its id, or with --wait its\n"
             "                                   final state and result as JSON\n"
-            "  status ID                        print a task's row as JSON\n\n"
+            "  status ID                        print a task's row as JSON\n"
+            "  revoke ID [--terminate]          a queued task never runs, it ends REVOKED; with\n"
+            "                                   --terminate a running one is killed\n"
+            "  periodic add NAME --cron EXPR --task TASK [--args JSON] [--kwargs JSON] [--queue Q]\n"
+            "  periodic list | remove NAME | enable NAME | disable NAME\n"
+            "                                   cron-scheduled tasks (5 fields, UTC), run once\n"
+            "                                   per due time across all worker masters\n\n"
             "Environment: AMQP_URL, DATABASE_URL (defaults: the local stack of `make run`).\n");
 }
 
-static PGconn *
+PGconn *
 open_db(const struct config *cfg)
 {
     char err[512];
@@ -117,12 +126,30 @@ wait_and_print(PGconn *db, const char *id, double seconds)
     }
 }
 
+/* A non-negative number of seconds: 0, or -1 with a message. */
+static int
+seconds_flag(const char *flag, const char *text, double *out)
+{
+    char *end;
+
+    *out = strtod(text, &end);
+    if (end == text || *end != '\0' || !(*out >= 0)) {
+        fprintf(stderr, "celeriac: %s wants seconds >= 0, not '%s'\n", flag, text);
+        return -1;
+    }
+    return 0;
+}
+
 static int
 cmd_enqueue(const struct config *cfg, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"args", required_argument, NULL, 'a'}, {"kwargs", required_argument, NULL, 'k'},
         {"queue", required_argument, NULL, 'q'}, {"wait", required_argument, NULL, 'w'},
+        {"countdown", required_argument, NULL, 'c'}, {"eta", required_argument, NULL, 'e'},
+        {"expires", required_argument, NULL, 'x'}, {"max-retries", required_argument, NULL, 'r'},
+        {"time-limit", required_argument, NULL, 't'},
+        {"soft-time-limit", required_argument, NULL, 's'},
         {NULL, 0, NULL, 0},
     };
     struct enqueue_req req = {0};
@@ -150,15 +177,40 @@ cmd_enqueue(const struct config *cfg, int argc, char **argv)
         case 'q':
             req.queue = optarg;
             break;
-        case 'w': {
-            char *end;
-            wait = strtod(optarg, &end);
-            if (*end != '\0' || !(wait >= 0)) {
-                fprintf(stderr, "celeriac enqueue: --wait wants seconds >= 0\n");
+        case 'w':
+            if (seconds_flag("--wait", optarg, &wait) < 0)
                 goto out;
+            break;
+        case 'c':
+            if (seconds_flag("--countdown", optarg, &req.countdown) < 0)
+                goto out;
+            break;
+        case 'e':
+            req.eta = optarg;
+            break;
+        case 'x': /* seconds from now, or an ISO 8601 time */
+            if (strchr(optarg, '-') == NULL && strchr(optarg, 'T') == NULL) {
+                if (seconds_flag("--expires", optarg, &req.expires_in) < 0)
+                    goto out;
+            } else {
+                req.expires = optarg;
             }
             break;
-        }
+        case 'r':
+            if (cfg_parse_int(optarg, 0, 1000, &req.max_retries) < 0) {
+                fprintf(stderr, "celeriac enqueue: --max-retries wants 0..1000\n");
+                goto out;
+            }
+            req.has_max_retries = true;
+            break;
+        case 't':
+            if (seconds_flag("--time-limit", optarg, &req.time_limit) < 0)
+                goto out;
+            break;
+        case 's':
+            if (seconds_flag("--soft-time-limit", optarg, &req.soft_time_limit) < 0)
+                goto out;
+            break;
         default:
             rc = 2;
             goto out;
@@ -228,6 +280,42 @@ cmd_status(const struct config *cfg, int argc, char **argv)
     return 0;
 }
 
+static int
+cmd_revoke(const struct config *cfg, int argc, char **argv)
+{
+    static const struct option opts[] = {{"terminate", no_argument, NULL, 't'},
+                                         {NULL, 0, NULL, 0}};
+    bool terminate = false;
+    char before[32];
+    PGconn *db;
+    int opt, rc;
+
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (opt != 't')
+            return 2;
+        terminate = true;
+    }
+    if (optind != argc - 1 || !uuid_is_valid(argv[optind])) {
+        fprintf(stderr, "celeriac revoke: one task id (a UUID) expected\n");
+        return 2;
+    }
+    if ((db = open_db(cfg)) == NULL)
+        return 1;
+    rc = store_revoke(db, argv[optind], terminate, before, sizeof before);
+    store_close(db);
+    if (rc != STORE_OK) {
+        fprintf(stderr, "celeriac revoke: database error\n");
+        return 1;
+    }
+    if (store_state_final(before) && strcmp(before, "REVOKED") != 0)
+        printf("%s: already %s, left as it is\n", argv[optind], before);
+    else
+        printf("%s: REVOKED%s\n", argv[optind],
+               terminate && strcmp(before, "STARTED") == 0 ? " (terminating its run)" : "");
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -249,6 +337,10 @@ main(int argc, char **argv)
         return cmd_enqueue(&cfg, argc - 1, argv + 1);
     if (strcmp(argv[1], "status") == 0)
         return cmd_status(&cfg, argc - 1, argv + 1);
+    if (strcmp(argv[1], "revoke") == 0)
+        return cmd_revoke(&cfg, argc - 1, argv + 1);
+    if (strcmp(argv[1], "periodic") == 0)
+        return cmd_periodic(&cfg, argc - 1, argv + 1);
     fprintf(stderr, "celeriac: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

@@ -556,6 +556,44 @@ producer_free(struct producer *p)
     free(p);
 }
 
+#define OPTION_MAX_S (10.0 * 365 * 86400) /* countdowns, expiries, limits: ten years at most */
+
+static bool
+seconds_ok(double v)
+{
+    return v >= 0 && v <= OPTION_MAX_S; /* false for NaN too */
+}
+
+static int
+enqueue_validate_options(const struct enqueue_req *r, char *err, size_t errlen)
+{
+    double t;
+
+    if (!seconds_ok(r->countdown) || !seconds_ok(r->expires_in)) {
+        snprintf(err, errlen, "'countdown' and 'expires' take 0 to %.0f seconds", OPTION_MAX_S);
+        return ENQUEUE_INVALID;
+    }
+    if (r->eta != NULL && (clock_parse_iso(r->eta, &t) < 0 || r->countdown > 0)) {
+        snprintf(err, errlen, r->countdown > 0 ? "give 'countdown' or 'eta', not both"
+                                               : "'eta' must be an ISO 8601 time such as "
+                                                 "\"2026-11-30T10:00:00Z\"");
+        return ENQUEUE_INVALID;
+    }
+    if (r->expires != NULL && (clock_parse_iso(r->expires, &t) < 0 || r->expires_in > 0)) {
+        snprintf(err, errlen, "'expires' must be seconds from now or an ISO 8601 time");
+        return ENQUEUE_INVALID;
+    }
+    if (r->has_max_retries && (r->max_retries < 0 || r->max_retries > 1000)) {
+        snprintf(err, errlen, "'max_retries' must be an integer from 0 to 1000");
+        return ENQUEUE_INVALID;
+    }
+    if (!seconds_ok(r->time_limit) || !seconds_ok(r->soft_time_limit)) {
+        snprintf(err, errlen, "time limits take 0 to %.0f seconds", OPTION_MAX_S);
+        return ENQUEUE_INVALID;
+    }
+    return ENQUEUE_OK;
+}
+
 int
 enqueue_validate(const struct enqueue_req *r, char *err, size_t errlen)
 {
@@ -583,7 +621,7 @@ enqueue_validate(const struct enqueue_req *r, char *err, size_t errlen)
                  BROKER_QUEUE_MAX);
         return ENQUEUE_INVALID;
     }
-    return ENQUEUE_OK;
+    return enqueue_validate_options(r, err, errlen);
 }
 
 int
@@ -592,6 +630,7 @@ producer_enqueue(struct producer *p, const struct enqueue_req *r, char id[UUID_S
 {
     struct celery_msg m = {0};
     struct job me = {0};
+    char eta[CLOCK_ISO_LEN], expires[CLOCK_ISO_LEN];
     int rc = enqueue_validate(r, err, errlen);
 
     *unconfirmed = false;
@@ -608,6 +647,24 @@ producer_enqueue(struct producer *p, const struct enqueue_req *r, char id[UUID_S
     m.kwargs = (cJSON *)r->kwargs;
     m.origin = (char *)r->origin;
     m.group_index = -1;
+    m.max_retries = r->has_max_retries ? r->max_retries : -1;
+    m.time_limit = r->time_limit;
+    m.soft_time_limit = r->soft_time_limit;
+    /* Times go out as UTC ISO 8601, whatever offset the client used. */
+    if (r->countdown > 0 || r->eta != NULL) {
+        double at = clock_wall() + r->countdown;
+        if (r->eta != NULL)
+            clock_parse_iso(r->eta, &at);
+        clock_iso_at(at, eta);
+        m.eta = eta;
+    }
+    if (r->expires_in > 0 || r->expires != NULL) {
+        double at = clock_wall() + r->expires_in;
+        if (r->expires != NULL)
+            clock_parse_iso(r->expires, &at);
+        clock_iso_at(at, expires);
+        m.expires = expires;
+    }
     me.args_json = r->args != NULL ? json_print(r->args) : NULL;
     me.kwargs_json = r->kwargs != NULL ? json_print(r->kwargs) : NULL;
     if ((r->args != NULL && me.args_json == NULL) ||
@@ -680,6 +737,7 @@ row_wire(const cJSON *row, struct celery_wire *w, char *err, size_t errlen)
     m.kwargs = cJSON_GetObjectItemCaseSensitive(row, "kwargs");
     m.origin = (char *)json_str(row, "origin");
     m.group_index = -1;
+    m.max_retries = -1;
     if (m.id == NULL || m.task == NULL) {
         snprintf(err, errlen, "a task row without id or name");
         return -1;

@@ -34,6 +34,14 @@ struct enqueue_req {
     const cJSON *kwargs; /* object or NULL for {} */
     const char *queue;   /* NULL: routed by name (broker_queue_for_task) */
     const char *origin;  /* sender's node name, may be NULL */
+    /* Options, as Celery's apply_async() takes them (0/NULL: none). */
+    double countdown;    /* run no earlier than this many seconds from now */
+    const char *eta;     /* ... or than this ISO 8601 time (not with countdown) */
+    double expires_in;   /* REVOKED (expired) if not started within this many seconds */
+    const char *expires; /* ... or by this ISO 8601 time (not with expires_in) */
+    bool has_max_retries;
+    int max_retries;     /* overrides the task's max_retries when has_max_retries */
+    double time_limit, soft_time_limit; /* seconds: the timelimit header */
 };
 
 /* Check r; on ENQUEUE_INVALID err names the problem. */

@@ -49,3 +49,96 @@ clock_iso_now(char out[CLOCK_ISO_LEN])
     n = strftime(out, CLOCK_ISO_LEN, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(out + n, CLOCK_ISO_LEN - n, ".%06ldZ", ts.tv_nsec / 1000);
 }
+
+double
+clock_wall(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void
+clock_iso_at(double epoch, char out[CLOCK_ISO_LEN])
+{
+    time_t sec = (time_t)epoch;
+    long usec = (long)((epoch - (double)sec) * 1e6);
+    struct tm tm;
+    size_t n;
+
+    if (usec < 0) { /* epochs before 1970 round towards zero */
+        sec -= 1;
+        usec += 1000000;
+    }
+    if (usec > 999999)
+        usec = 999999;
+    gmtime_r(&sec, &tm);
+    n = strftime(out, CLOCK_ISO_LEN, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, CLOCK_ISO_LEN - n, ".%06ldZ", usec);
+}
+
+/* n decimal digits at *p into *v; false when any is missing. */
+static bool
+digits(const char **p, int n, int *v)
+{
+    *v = 0;
+    for (int i = 0; i < n; i++, (*p)++) {
+        if (**p < '0' || **p > '9')
+            return false;
+        *v = *v * 10 + (**p - '0');
+    }
+    return true;
+}
+
+int
+clock_parse_iso(const char *s, double *epoch)
+{
+    struct tm tm = {0};
+    int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0;
+    double frac = 0, scale = 0.1;
+    time_t t;
+
+    if (s == NULL || !digits(&s, 4, &y) || *s++ != '-' || !digits(&s, 2, &mo) || *s++ != '-' ||
+        !digits(&s, 2, &d) || (*s != 'T' && *s != 't' && *s != ' '))
+        return -1;
+    s++;
+    if (!digits(&s, 2, &h) || *s++ != ':' || !digits(&s, 2, &mi))
+        return -1;
+    sec = 0;
+    if (*s == ':') {
+        s++;
+        if (!digits(&s, 2, &sec))
+            return -1;
+        if (*s == '.' || *s == ',') {
+            s++;
+            if (*s < '0' || *s > '9')
+                return -1;
+            for (; *s >= '0' && *s <= '9'; s++, scale /= 10)
+                frac += (*s - '0') * scale;
+        }
+    }
+    if (*s == 'Z' || *s == 'z') {
+        s++;
+    } else if (*s == '+' || *s == '-') {
+        sign = *s++ == '-' ? -1 : 1;
+        if (!digits(&s, 2, &oh))
+            return -1;
+        if (*s == ':')
+            s++;
+        if (*s != '\0' && !digits(&s, 2, &om))
+            return -1;
+    }
+    if (*s != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 ||
+        oh > 23 || om > 59)
+        return -1;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    t = timegm(&tm); /* a time without an offset is UTC, as Celery (enable_utc) sends it */
+    *epoch = (double)t + frac - sign * (oh * 3600 + om * 60);
+    return 0;
+}

@@ -3,6 +3,7 @@
 #define CELERIAC_CLOCK_H
 
 #include <signal.h>
+#include <stdbool.h>
 
 /* Seconds on CLOCK_MONOTONIC. */
 double clock_mono(void);
@@ -14,5 +15,12 @@ int clock_sleep(double seconds, volatile sig_atomic_t *cancel);
  * ("2026-11-30T10:00:00.123456Z"), for rows a worker writes. */
 #define CLOCK_ISO_LEN 40
 void clock_iso_now(char out[CLOCK_ISO_LEN]);
+/* Wall-clock seconds since the epoch (UTC), and one as ISO 8601 like above. */
+double clock_wall(void);
+void clock_iso_at(double epoch, char out[CLOCK_ISO_LEN]);
+/* Parse an ISO 8601 time as Celery sends eta/expires
+ * ("2026-11-30T10:00:00.123456+00:00", "...Z", or without offset: UTC).
+ * 0 with *epoch set, or -1. */
+int clock_parse_iso(const char *s, double *epoch);
 
 #endif

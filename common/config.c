@@ -63,6 +63,16 @@ cfg_load_env(struct config *c, char *err, size_t errlen)
     if (env_int("WORKER_REPUBLISH_AFTER", 1, 86400, CFG_DEFAULT_REPUBLISH_AFTER,
                 &c->republish_after, err, errlen) < 0)
         return -1;
+    if (env_int("WORKER_MAX_DELIVERIES", 1, 1000, CFG_DEFAULT_MAX_DELIVERIES, &c->max_deliveries,
+                err, errlen) < 0 ||
+        env_int("WORKER_SOFT_TIME_LIMIT", 0, 1000000, 0, &c->soft_time_limit, err, errlen) < 0 ||
+        env_int("WORKER_TIME_LIMIT", 0, 1000000, 0, &c->time_limit, err, errlen) < 0 ||
+        env_int("WORKER_MAX_TASKS_PER_CHILD", 0, 1000000000, 0, &c->max_tasks_per_child, err,
+                errlen) < 0 ||
+        env_int("WORKER_MAX_MEMORY_PER_CHILD", 0, 1000000000, 0, &c->max_memory_per_child, err,
+                errlen) < 0 ||
+        env_int("CELERIAC_CRON_SECONDS", 0, 1, 0, &c->cron_seconds, err, errlen) < 0)
+        return -1;
     return 0;
 }
 

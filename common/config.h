@@ -14,6 +14,8 @@
 /* Seconds a webapp/CLI task may stay PENDING with no confirmed publish before
  * a worker master's sweeper publishes it again. */
 #define CFG_DEFAULT_REPUBLISH_AFTER 60
+/* Runs of one task its children may die in before it is failed, not run again. */
+#define CFG_DEFAULT_MAX_DELIVERIES 3
 
 /* Strings point into the environment or argv: never freed. */
 struct config {
@@ -26,6 +28,12 @@ struct config {
     int concurrency;          /* WORKER_CONCURRENCY, 0 = number of CPUs */
     int prefetch;             /* WORKER_PREFETCH */
     int republish_after;      /* WORKER_REPUBLISH_AFTER, seconds */
+    int max_deliveries;       /* WORKER_MAX_DELIVERIES: runs lost to dying children */
+    int soft_time_limit;      /* WORKER_SOFT_TIME_LIMIT, seconds, 0 = none */
+    int time_limit;           /* WORKER_TIME_LIMIT, seconds, 0 = none */
+    int max_tasks_per_child;  /* WORKER_MAX_TASKS_PER_CHILD, 0 = no limit */
+    int max_memory_per_child; /* WORKER_MAX_MEMORY_PER_CHILD, KiB of RSS, 0 = no limit */
+    int cron_seconds;         /* CELERIAC_CRON_SECONDS=1: 6-field cron (tests only) */
 };
 
 /* Fill c from the environment and the defaults. -1 (message in err) when a

@@ -85,15 +85,30 @@ struct store_log_line {
     char at[40]; /* ISO 8601 time it was logged */
 };
 
-/* One task's final state, as a child commits it with others. */
+/* A message to publish later (scheduled_tasks): Celery v2 headers and body. */
+struct store_schedule {
+    const char *due_at;       /* ISO 8601 */
+    const char *headers_json; /* a JSON object */
+    const char *body;
+    const char *reply_to;     /* or NULL */
+    int priority;             /* < 0: none */
+};
+
+/* What one task's run comes to, as a child commits it with others: a final
+ * state, or RETRY / RECEIVED with a schedule (a retry's back-off, an ETA). */
 struct store_final {
     struct store_task task;
-    const char *state;       /* SUCCESS or FAILURE */
+    const char *state;       /* SUCCESS, FAILURE, REVOKED, or RETRY/RECEIVED with sched */
     const char *result_json; /* valid JSON text, or NULL for SQL NULL */
-    const char *error;       /* FAILURE: what went wrong; NULL otherwise */
+    const char *error;       /* FAILURE/RETRY/REVOKED: what went wrong; NULL otherwise */
+    const char *outcome;     /* how it ended: tasks.outcome (sql/003_reliability.sql) */
     const char *received_at; /* ISO 8601 UTC times taken by the worker */
     const char *started_at;
-    const char *finished_at;
+    const char *finished_at; /* NULL while not final */
+    const char *eta, *expires; /* ISO 8601 or NULL */
+    double wall_s, cpu_s;    /* < 0: not measured */
+    long rss_kib;            /* < 0: not measured */
+    const struct store_schedule *sched; /* publish again at sched->due_at, or NULL */
     const struct store_log_line *logs;
     int nlogs;
 };
@@ -116,6 +131,68 @@ int store_task_claim(PGconn *db, const struct store_task *t, const char *worker)
  * is final already is left as it is (with no log lines added). STORE_OK,
  * STORE_BAD_DATA when PostgreSQL refused a value, or STORE_ERR. */
 int store_tasks_finish(PGconn *db, const struct store_final *f, int n, const char *worker);
+
+/* ----- the reliable pool (store_pool.c) ----- */
+
+/* What a redelivered task went through before. */
+struct store_seen {
+    bool found, final;
+    int lost;              /* runs cut short by the death of their child */
+    char lost_reason[256]; /* the last such death: "killed by signal 9, RSS 812 MB" */
+};
+/* out[i] for each ids[i] (valid UUIDs). STORE_OK or negative. */
+int store_tasks_seen(PGconn *db, const char *const *ids, int n, struct store_seen *out);
+/* The master lost task id with its child: count it (creating the row when the
+ * child had not written it yet). The new count, 0 when the row is final, or
+ * negative. */
+int store_task_lost(PGconn *db, const char *id, const char *name, const char *worker,
+                    const char *reason);
+/* The master ended task id itself (a hard time limit killed its child):
+ * state, error and outcome, a log line, the notification. A final row is
+ * left as it is. */
+int store_task_end(PGconn *db, const char *id, const char *name, const char *worker,
+                   const char *state, const char *error, const char *outcome);
+
+/* Revoke task id: its row becomes REVOKED unless final (created when
+ * missing), the revocation is kept in table revocations, and channel
+ * 'task_revoked' hears {"id", "terminate"}. state receives the state before
+ * ("" when no row existed). */
+int store_revoke(PGconn *db, const char *id, bool terminate, char *state, size_t statelen);
+/* The newest limit revoked ids as a JSON array (caller frees), or NULL. */
+cJSON *store_revocations(PGconn *db, int limit, int *rc);
+
+/* LISTEN on channel (an identifier of ours, not user input). */
+int store_listen(PGconn *db, const char *channel);
+typedef void (*store_notify_fn)(const char *channel, const char *payload, void *arg);
+/* Hand every notification db has received so far to fn, reading what the
+ * socket holds without waiting. The count, or -1 when the connection broke. */
+int store_notifications(PGconn *db, store_notify_fn fn, void *arg);
+
+/* Keep a message to publish when s->due_at comes (scheduled_tasks), with a
+ * PENDING row for t when it has none (t->name NULL: no row). A store_rc. */
+int store_schedule(PGconn *db, const struct store_task *t, const char *queue,
+                   const struct store_schedule *s);
+/* Inside a transaction: lock up to limit due schedules, skipping those
+ * another master holds: [{id, queue, headers, body, reply_to, priority}]. */
+cJSON *store_scheduled_claim(PGconn *db, int limit, int *rc);
+/* Inside the same transaction: delete the schedules published. */
+int store_scheduled_delete(PGconn *db, const char *const *ids, int n);
+
+/* Periodic tasks: [{name, task, cron, args, kwargs, queue, enabled,
+ * next_run_at, next_run_epoch, last_run_at, last_task_id, total_runs}].
+ * claim locks up to limit due ones inside a transaction (SKIP LOCKED);
+ * fired moves one on in the same transaction. */
+cJSON *store_periodic_claim(PGconn *db, int limit, int *rc);
+int store_periodic_fired(PGconn *db, const char *name, const char *next_run_at,
+                         const char *task_id);
+/* Add or replace (STORE_BAD_DATA: a value was refused). */
+int store_periodic_put(PGconn *db, const char *name, const char *task, const char *cron,
+                       const char *args_json, const char *kwargs_json, const char *queue,
+                       const char *next_run_at);
+cJSON *store_periodic_list(PGconn *db, int *rc);
+/* STORE_NOT_FOUND when no such name. next_run_at NULL keeps the stored one. */
+int store_periodic_remove(PGconn *db, const char *name);
+int store_periodic_enable(PGconn *db, const char *name, bool enabled, const char *next_run_at);
 
 /* ----- transactions (store.c) ----- */
 
@@ -143,10 +220,12 @@ PGresult *store_task_sql(PGconn *db, const char *sql, int n, const char *const *
 /* ----- workers ----- */
 
 /* Upsert the worker's row; registered_json (its tasks, as registry_json()
- * writes them) replaces the stored list unless NULL. */
+ * writes them) replaces the stored list unless NULL; active_json lists the
+ * running tasks [{id, name, child, pid, running_s}]; rss_kib is the master's
+ * and its children's RSS (-1: unknown). */
 int store_worker_heartbeat(PGconn *db, const char *hostname, int pid, int concurrency,
                            const char *queues_csv, long processed, long failed, int active,
-                           const char *registered_json);
+                           const char *registered_json, const char *active_json, long rss_kib);
 int store_worker_stopped(PGconn *db, const char *hostname);
 /* The tasks the workers that are up registered, one per name, sorted:
  * [{"name", "doc", "example_args", "queue"}]. NULL with *rc set. */

@@ -116,6 +116,15 @@ put_str_or_null(struct buf *b, const char *s)
         buf_json_str(b, s);
 }
 
+static void
+put_number_or_null(struct buf *b, double v)
+{
+    if (v < 0)
+        buf_put(b, "null");
+    else
+        buf_printf(b, "%.6f", v);
+}
+
 /* The batch as one JSON array for json_to_recordset(): building it costs
  * less than an array parameter per column and needs no quoting rules but
  * JSON's. */
@@ -124,6 +133,8 @@ batch_json(struct buf *b, const struct store_final *f, int n)
 {
     buf_put(b, "[");
     for (int i = 0; i < n; i++) {
+        const struct store_schedule *s = f[i].sched;
+
         buf_put(b, i > 0 ? "," : "");
         store_task_json_open(b, &f[i].task);
         buf_printf(b, ",\"retries\":%d,\"state\":", f[i].task.retries);
@@ -132,12 +143,36 @@ batch_json(struct buf *b, const struct store_final *f, int n)
         put_raw_or_null(b, f[i].result_json);
         buf_put(b, ",\"error\":");
         put_str_or_null(b, f[i].error);
+        buf_put(b, ",\"outcome\":");
+        put_str_or_null(b, f[i].outcome);
         buf_put(b, ",\"received_at\":");
         put_str_or_null(b, f[i].received_at);
         buf_put(b, ",\"started_at\":");
         put_str_or_null(b, f[i].started_at);
         buf_put(b, ",\"finished_at\":");
         put_str_or_null(b, f[i].finished_at);
+        buf_put(b, ",\"eta\":");
+        put_str_or_null(b, f[i].eta);
+        buf_put(b, ",\"expires\":");
+        put_str_or_null(b, f[i].expires);
+        buf_put(b, ",\"wall_s\":");
+        put_number_or_null(b, f[i].wall_s);
+        buf_put(b, ",\"cpu_s\":");
+        put_number_or_null(b, f[i].cpu_s);
+        if (f[i].rss_kib >= 0)
+            buf_printf(b, ",\"rss_kib\":%ld", f[i].rss_kib);
+        if (s != NULL) {
+            buf_put(b, ",\"due_at\":");
+            buf_json_str(b, s->due_at);
+            buf_put(b, ",\"s_headers\":");
+            buf_put(b, s->headers_json);
+            buf_put(b, ",\"s_body\":");
+            buf_json_str(b, s->body);
+            buf_put(b, ",\"s_reply_to\":");
+            put_str_or_null(b, s->reply_to);
+            if (s->priority >= 0)
+                buf_printf(b, ",\"s_priority\":%d", s->priority);
+        }
         buf_put(b, ",\"logs\":[");
         for (int l = 0; l < f[i].nlogs; l++) {
             buf_put(b, l > 0 ? ",{\"level\":" : "{\"level\":");
@@ -157,27 +192,41 @@ int
 store_tasks_finish(PGconn *db, const struct store_final *f, int n, const char *worker)
 {
     /* x: the batch; t: the rows written (a final row is never overwritten);
-     * l: the log lines of those rows only; then one NOTIFY for them all.
-     * Received and started times keep what a STARTED mark already wrote. */
+     * l: the log lines of those rows only; s: the schedules (retry back-off,
+     * ETA) of those rows only; then one NOTIFY for them all. Received and
+     * started times keep what a STARTED mark already wrote. */
     static const char sql[] =
         "WITH x AS (SELECT DISTINCT ON (id) * FROM json_to_recordset($1::json) AS x(id uuid,"
         " name text, queue text, args jsonb, kwargs jsonb, origin text, retries int,"
-        " state text, result jsonb, error text, received_at timestamptz,"
-        " started_at timestamptz, finished_at timestamptz, logs json)),"
+        " state text, result jsonb, error text, outcome text, received_at timestamptz,"
+        " started_at timestamptz, finished_at timestamptz, eta timestamptz,"
+        " expires timestamptz, wall_s float8, cpu_s float8, rss_kib bigint, logs json,"
+        " due_at timestamptz, s_headers jsonb, s_body text, s_reply_to text, s_priority int)),"
         " t AS (INSERT INTO tasks AS k (id, name, queue, args, kwargs, origin, retries, state,"
-        " result, error, worker, received_at, started_at, finished_at)"
+        " result, error, outcome, worker, received_at, started_at, finished_at, eta, expires,"
+        " wall_s, cpu_s, rss_kib)"
         " SELECT id, name, queue, coalesce(args, '[]'), coalesce(kwargs, '{}'), origin, retries,"
-        " state, result, error, $2, received_at, started_at, finished_at FROM x"
+        " state, result, error, outcome, $2, received_at, started_at, finished_at, eta, expires,"
+        " wall_s, cpu_s, rss_kib FROM x"
         " ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, result = EXCLUDED.result,"
-        " error = EXCLUDED.error, retries = EXCLUDED.retries, worker = EXCLUDED.worker,"
+        " error = EXCLUDED.error, outcome = EXCLUDED.outcome, retries = EXCLUDED.retries,"
+        " worker = EXCLUDED.worker,"
         " received_at = coalesce(k.received_at, EXCLUDED.received_at),"
         " started_at = coalesce(k.started_at, EXCLUDED.started_at),"
-        " finished_at = EXCLUDED.finished_at"
+        " finished_at = EXCLUDED.finished_at, eta = EXCLUDED.eta,"
+        " expires = coalesce(EXCLUDED.expires, k.expires), wall_s = EXCLUDED.wall_s,"
+        " cpu_s = EXCLUDED.cpu_s, rss_kib = EXCLUDED.rss_kib"
         " WHERE k.state NOT IN " FINAL_STATES " RETURNING id, state, name),"
         " l AS (INSERT INTO task_logs (task_id, level, message, logged_at)"
         " SELECT x.id, g.level, g.message, g.at FROM t JOIN x USING (id)"
         " CROSS JOIN LATERAL json_to_recordset(x.logs) AS g(level text, message text,"
-        " at timestamptz))" STORE_NOTIFY_FROM_T;
+        " at timestamptz)),"
+        " s AS (INSERT INTO scheduled_tasks (id, due_at, queue, headers, body, reply_to,"
+        " priority) SELECT x.id, x.due_at, x.queue, x.s_headers, x.s_body, x.s_reply_to,"
+        " x.s_priority FROM t JOIN x USING (id) WHERE x.due_at IS NOT NULL"
+        " ON CONFLICT (id) DO UPDATE SET due_at = EXCLUDED.due_at, queue = EXCLUDED.queue,"
+        " headers = EXCLUDED.headers, body = EXCLUDED.body, reply_to = EXCLUDED.reply_to,"
+        " priority = EXCLUDED.priority)" STORE_NOTIFY_FROM_T;
     struct buf doc = {0};
     const char *params[2];
     PGresult *res;

@@ -7,22 +7,23 @@
 int
 store_worker_heartbeat(PGconn *db, const char *hostname, int pid, int concurrency,
                        const char *queues_csv, long processed, long failed, int active,
-                       const char *registered_json)
+                       const char *registered_json, const char *active_json, long rss_kib)
 {
     static const char sql[] =
         "INSERT INTO workers (hostname, pid, concurrency, queues, processed, failed, active,"
-        " registered)"
+        " registered, active_tasks, rss_kib)"
         " VALUES ($1, $2::int, $3::int, string_to_array($4, ','), $5::bigint, $6::bigint, $7::int,"
-        " coalesce($8::jsonb, '[]'))"
+        " coalesce($8::jsonb, '[]'), coalesce($9::jsonb, '[]'), nullif($10::bigint, -1))"
         " ON CONFLICT (hostname) DO UPDATE SET pid = EXCLUDED.pid,"
         " concurrency = EXCLUDED.concurrency, queues = EXCLUDED.queues,"
         " processed = EXCLUDED.processed, failed = EXCLUDED.failed, active = EXCLUDED.active,"
         " registered = CASE WHEN $8 IS NULL THEN workers.registered ELSE EXCLUDED.registered END,"
+        " active_tasks = EXCLUDED.active_tasks, rss_kib = EXCLUDED.rss_kib,"
         " started_at = CASE WHEN workers.pid = EXCLUDED.pid AND workers.stopped_at IS NULL"
         " THEN workers.started_at ELSE now() END,"
         " heartbeat_at = now(), stopped_at = NULL";
-    char p[16], c[16], pr[24], f[24], a[16];
-    const char *params[] = {hostname, p, c, queues_csv, pr, f, a, registered_json};
+    char p[16], c[16], pr[24], f[24], a[16], r[24];
+    const char *params[] = {hostname, p, c, queues_csv, pr, f, a, registered_json, active_json, r};
     int rc;
     PGresult *res;
 
@@ -31,7 +32,8 @@ store_worker_heartbeat(PGconn *db, const char *hostname, int pid, int concurrenc
     snprintf(pr, sizeof pr, "%ld", processed);
     snprintf(f, sizeof f, "%ld", failed);
     snprintf(a, sizeof a, "%d", active);
-    res = store_exec(db, "worker heartbeat", sql, 8, params, PGRES_COMMAND_OK, &rc);
+    snprintf(r, sizeof r, "%ld", rss_kib);
+    res = store_exec(db, "worker heartbeat", sql, 10, params, PGRES_COMMAND_OK, &rc);
     PQclear(res);
     return rc;
 }
@@ -42,7 +44,7 @@ store_worker_stopped(PGconn *db, const char *hostname)
     const char *params[] = {hostname};
     int rc;
     PGresult *res = store_exec(db, "worker stopped",
-                               "UPDATE workers SET stopped_at = now(), active = 0,"
+                               "UPDATE workers SET stopped_at = now(), active = 0, active_tasks = '[]',"
                                " heartbeat_at = now() WHERE hostname = $1",
                                1, params, PGRES_COMMAND_OK, &rc);
 

@@ -92,7 +92,10 @@ api_parse_body(const char *buf, size_t len, char *err, size_t errlen)
     return v;
 }
 
-static const char *const known_fields[] = {"name", "args", "kwargs", "queue"};
+static const char *const known_fields[] = {"name",        "args",       "kwargs",
+                                           "queue",       "countdown",  "eta",
+                                           "expires",     "max_retries", "time_limit",
+                                           "soft_time_limit"};
 #define N_KNOWN (sizeof known_fields / sizeof known_fields[0])
 
 /* Index of key in known_fields, or -1. */
@@ -142,7 +145,9 @@ check_fields(const cJSON *body, char *err, size_t errlen)
         return 0;
     /* Name them: a typo such as "kwarg" would otherwise be dropped silently
      * and the task run without its arguments. */
-    snprintf(err, errlen, "unknown field%s %s%s: allowed fields are name, args, kwargs and queue",
+    snprintf(err, errlen,
+             "unknown field%s %s%s: allowed fields are name, args, kwargs, queue, countdown, eta, "
+             "expires, max_retries, time_limit and soft_time_limit",
              unknown > 1 ? "s" : "", list, unknown > 5 ? " and more" : "");
     return -1;
 }
@@ -154,6 +159,59 @@ optional(const cJSON *body, const char *key)
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, key);
 
     return cJSON_IsNull(v) ? NULL : v;
+}
+
+/* A number of seconds (countdown, limits); absent or null leaves *out 0. */
+static int
+seconds_field(const cJSON *body, const char *key, double *out, char *err, size_t errlen)
+{
+    const cJSON *v = optional(body, key);
+
+    if (v != NULL && !cJSON_IsNumber(v)) {
+        snprintf(err, errlen, "'%s' must be a number of seconds, not %s", key, type_name(v));
+        return -1;
+    }
+    *out = v != NULL ? v->valuedouble : 0;
+    return 0;
+}
+
+/* Celery's apply_async() options: countdown, eta, expires (seconds or an
+ * ISO 8601 time), max_retries, time_limit, soft_time_limit. */
+static int
+api_enqueue_options(const cJSON *body, struct enqueue_req *r, char *err, size_t errlen)
+{
+    const cJSON *eta = optional(body, "eta"), *expires = optional(body, "expires"),
+                *max_retries = optional(body, "max_retries");
+
+    if (seconds_field(body, "countdown", &r->countdown, err, errlen) < 0 ||
+        seconds_field(body, "time_limit", &r->time_limit, err, errlen) < 0 ||
+        seconds_field(body, "soft_time_limit", &r->soft_time_limit, err, errlen) < 0)
+        return -1;
+    if (eta != NULL && !cJSON_IsString(eta)) {
+        snprintf(err, errlen, "'eta' must be an ISO 8601 time string, not %s", type_name(eta));
+        return -1;
+    }
+    r->eta = eta != NULL ? eta->valuestring : NULL;
+    if (cJSON_IsNumber(expires)) {
+        r->expires_in = expires->valuedouble;
+    } else if (cJSON_IsString(expires)) {
+        r->expires = expires->valuestring;
+    } else if (expires != NULL) {
+        snprintf(err, errlen, "'expires' must be seconds or an ISO 8601 time, not %s",
+                 type_name(expires));
+        return -1;
+    }
+    if (max_retries != NULL) {
+        if (!cJSON_IsNumber(max_retries) ||
+            max_retries->valuedouble != (double)(int)max_retries->valuedouble) {
+            snprintf(err, errlen, "'max_retries' must be an integer, not %s",
+                     type_name(max_retries));
+            return -1;
+        }
+        r->has_max_retries = true;
+        r->max_retries = max_retries->valueint;
+    }
+    return 0;
 }
 
 int
@@ -196,6 +254,8 @@ api_enqueue_req(const cJSON *body, struct enqueue_req *r, char *err, size_t errl
     r->args = args;
     r->kwargs = kwargs;
     r->queue = queue != NULL ? queue->valuestring : NULL;
+    if (api_enqueue_options(body, r, err, errlen) < 0)
+        return -1;
     /* The same rules enqueue_task() applies, checked here so the unit tests
      * see every message and a 400 never reaches the database. */
     return enqueue_validate(r, err, errlen) == ENQUEUE_OK ? 0 : -1;
@@ -367,6 +427,42 @@ api_task_list(struct app *a, struct request *r, struct response *resp)
     }
     out = cJSON_CreateObject();
     cJSON_AddItemToObject(out, "tasks", tasks);
+    api_json(resp, MHD_HTTP_OK, out);
+    cJSON_Delete(out);
+}
+
+/* ----- revoking ----- */
+
+void
+api_task_revoke(struct app *a, struct request *r, struct response *resp)
+{
+    const char *t = http_query(r, "terminate");
+    bool terminate = t != NULL && (strcmp(t, "1") == 0 || strcmp(t, "true") == 0);
+    char before[32];
+    cJSON *out;
+    PGconn *db;
+    int rc;
+
+    if (t != NULL && !terminate && strcmp(t, "0") != 0 && strcmp(t, "false") != 0) {
+        api_error(resp, MHD_HTTP_BAD_REQUEST, "terminate must be 1, true, 0 or false");
+        return;
+    }
+    if (!id_ok_or_400(r, resp) || (db = db_or_503(a, resp)) == NULL)
+        return;
+    /* Durable first: the row, table revocations and the notification every
+     * worker listens to go in one statement. */
+    rc = store_revoke(db, r->id, terminate, before, sizeof before);
+    dbpool_put(a->db, db);
+    if (rc != STORE_OK) {
+        store_failed(resp, rc, "revoking the task");
+        return;
+    }
+    out = cJSON_CreateObject();
+    cJSON_AddStringToObject(out, "id", r->id);
+    cJSON_AddBoolToObject(out, "terminate", terminate);
+    cJSON_AddStringToObject(out, "previous_state", before[0] ? before : "UNKNOWN");
+    /* A task already SUCCESS or FAILURE keeps its state. */
+    cJSON_AddStringToObject(out, "state", store_state_final(before) ? before : "REVOKED");
     api_json(resp, MHD_HTTP_OK, out);
     cJSON_Delete(out);
 }

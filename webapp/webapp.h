@@ -189,6 +189,7 @@ void api_task_create(struct app *a, struct request *r, struct response *resp);
 void api_task_get(struct app *a, struct request *r, struct response *resp);
 void api_task_list(struct app *a, struct request *r, struct response *resp);
 void api_task_logs(struct app *a, struct request *r, struct response *resp);
+void api_task_revoke(struct app *a, struct request *r, struct response *resp);
 
 /* ----- HTML pages (pages.c) ----- */
 

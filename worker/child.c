@@ -23,6 +23,22 @@
 
 static volatile sig_atomic_t stop_requested; /* SIGTERM/SIGINT: finish the batch, then exit */
 static volatile sig_atomic_t cancel_task;    /* asks a running task to stop early */
+static volatile sig_atomic_t soft_fired;     /* ...because its soft time limit passed */
+static struct slot_state *my_slot;
+
+/* The master's soft-limit signal carries the run it meant: a signal that
+ * arrives after that task ended must not cancel the next one. */
+static void
+on_soft_limit(int sig, siginfo_t *si, void *ctx)
+{
+    (void)sig;
+    (void)ctx;
+    if (my_slot != NULL && si->si_code == SI_QUEUE &&
+        (unsigned)si->si_value.sival_int == my_slot->run && my_slot->task[0] != '\0') {
+        soft_fired = 1;
+        cancel_task = 1;
+    }
+}
 
 static void
 on_stop(int sig)
@@ -61,12 +77,19 @@ broker_connect(struct engine *g)
 }
 
 void
-child_main(const struct worker_cfg *cfg, int slot, int report_fd, const sigset_t *old_mask)
+child_main(const struct worker_cfg *cfg, int slot, struct slot_state *state, int report_fd,
+           const sigset_t *old_mask)
 {
     struct engine g;
     struct sigaction sa = {0};
 
     log_set_child(slot);
+    my_slot = state;
+    srandom((unsigned)getpid() ^ (unsigned)(clock_mono() * 1e6)); /* retry jitter */
+    sa.sa_sigaction = on_soft_limit;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigaction(SOFT_LIMIT_SIGNAL, &sa, NULL);
+    sa.sa_flags = 0;
     sa.sa_handler = on_stop;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
@@ -80,10 +103,10 @@ child_main(const struct worker_cfg *cfg, int slot, int report_fd, const sigset_t
     if (getppid() == 1)
         stop_requested = 1;
 
-    engine_init(&g, cfg, report_fd, &stop_requested, &cancel_task);
+    engine_init(&g, cfg, state, report_fd, &stop_requested, &cancel_task, &soft_fired);
     if (engine_db_connect(&g) && broker_connect(&g)) {
         log_info("consuming %s (prefetch %d)", cfg->queues, cfg->prefetch);
-        while (!stop_requested) {
+        while (!stop_requested && !g.retire) {
             if (!broker_is_open(g.b)) {
                 /* Its deliveries went back to the queues with the connection. */
                 engine_discard(&g);
@@ -94,6 +117,9 @@ child_main(const struct worker_cfg *cfg, int slot, int report_fd, const sigset_t
         }
         if (broker_is_open(g.b))
             engine_flush(&g); /* what ran is committed and acked before we go */
+        if (g.retire)
+            log_info("retiring after %ld tasks (RSS %ld KiB): the master starts a new child",
+                     g.tasks_run, state->rss_kib);
     }
     /* Closing the channel returns any prefetched, unacked message to its queue. */
     engine_fini(&g);

@@ -16,11 +16,14 @@
 #include "worker/engine.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -38,6 +41,8 @@ enum entry_kind {
     E_RUN,  /* a task to run */
     E_SKIP, /* its row is final already (or it is in this batch twice): ack only */
     E_DEAD, /* cannot run: FAILURE row when it has an id, dead-letter copy, ack */
+    E_DEFER,  /* not due (ETA, countdown): RECEIVED row and a schedule, ack */
+    E_REVOKE, /* revoked or expired: REVOKED row, ack, never run */
 };
 
 struct entry {
@@ -46,9 +51,17 @@ struct entry {
     const struct task_def *def;
     enum entry_kind kind;
     bool settled;  /* requeued or dropped: not ours to ack any more */
-    bool lettered; /* E_DEAD: its copy is in celeriac.dead */
+    bool letter;   /* a copy goes to celeriac.dead before the ack (E_DEAD, retries spent) */
+    bool lettered; /* that copy is in celeriac.dead */
     bool ran, ok;  /* the handler has run, and its outcome */
-    char *reason;  /* E_DEAD: why */
+    bool retry;    /* ok false: RETRY with a schedule (sched) */
+    char *reason;  /* E_DEAD, E_REVOKE: why */
+    const char *outcome; /* tasks.outcome */
+    double wall_s, cpu_s;
+    long rss_kib;
+    struct store_schedule sched; /* E_DEFER, retry: the message to publish at due */
+    char *sched_headers, *sched_body;
+    char due[CLOCK_ISO_LEN];
     struct task_ctx t;
     struct store_task rec; /* points into m, d and the texts below */
     char *args_json, *kwargs_json;
@@ -66,18 +79,24 @@ entry_fini(struct entry *e)
     cJSON_free(e->args_json);
     cJSON_free(e->kwargs_json);
     cJSON_free(e->result_json);
+    cJSON_free(e->sched_headers);
+    cJSON_free(e->sched_body);
     memset(e, 0, sizeof *e);
 }
 
 void
-engine_init(struct engine *g, const struct worker_cfg *cfg, int report_fd,
-            volatile sig_atomic_t *stop, volatile sig_atomic_t *cancel)
+engine_init(struct engine *g, const struct worker_cfg *cfg, struct slot_state *slot,
+            int report_fd, volatile sig_atomic_t *stop, volatile sig_atomic_t *cancel,
+            volatile sig_atomic_t *soft_fired)
 {
     memset(g, 0, sizeof *g);
     g->cfg = cfg;
+    g->slot = slot;
     g->report_fd = report_fd;
     g->stop = stop;
     g->cancel = cancel;
+    g->soft_fired = soft_fired;
+    g->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 }
 
 void
@@ -99,6 +118,10 @@ engine_fini(struct engine *g)
     free(g->e);
     g->e = NULL;
     g->cap = 0;
+    revoked_clear(&g->revoked);
+    if (g->statm_fd >= 0)
+        close(g->statm_fd);
+    g->statm_fd = -1;
 }
 
 static void
@@ -125,6 +148,26 @@ backoff_s(int streak)
     return s < BACKOFF_MAX_S ? s : BACKOFF_MAX_S;
 }
 
+#define REVOCATIONS_LOADED 100000 /* the newest ones: older tasks are long done */
+
+/* Listen first, load second: a revocation made in between is in both. */
+static int
+load_revocations(struct engine *g)
+{
+    const cJSON *id;
+    cJSON *ids;
+    int rc;
+
+    if ((rc = store_listen(g->db, "task_revoked")) != STORE_OK)
+        return rc;
+    if ((ids = store_revocations(g->db, REVOCATIONS_LOADED, &rc)) == NULL)
+        return rc;
+    cJSON_ArrayForEach(id, ids)
+        revoked_add(&g->revoked, cJSON_GetStringValue(id));
+    cJSON_Delete(ids);
+    return STORE_OK;
+}
+
 bool
 engine_db_connect(struct engine *g)
 {
@@ -138,10 +181,15 @@ engine_db_connect(struct engine *g)
     g->effects_lost = true;
     while (!*g->stop) {
         g->db = store_open(g->cfg->database_url, "celeriac-worker", err, sizeof err);
-        if (g->db != NULL) {
+        if (g->db != NULL && load_revocations(g) == STORE_OK) {
             if (tries > 0)
                 log_info("connected to PostgreSQL again");
             return true;
+        }
+        if (g->db != NULL) {
+            snprintf(err, sizeof err, "loading revocations: %s", store_error_message(g->db));
+            store_close(g->db);
+            g->db = NULL;
         }
         if (tries++ == 0)
             log_warn("%s (retrying with back-off up to %.0f s)", err, BACKOFF_MAX_S);
@@ -177,14 +225,11 @@ db_recovered(struct engine *g)
 
 /* ----- taking deliveries ----- */
 
+/* The dead letter needs the message itself: take() freed the body and
+ * headers of what it decoded, so encode them back. */
 static void
-make_dead(struct entry *e, const char *reason)
+restore_wire(struct entry *e)
 {
-    e->kind = E_DEAD;
-    free(e->reason);
-    e->reason = strdup(reason);
-    if (e->reason != NULL)
-        utf8_scrub(e->reason); /* it may quote the message's bytes */
     if (e->d.wire.body == NULL && e->m.task != NULL) {
         /* Decoded and freed (take()): the dead letter needs the message
          * itself again, encoded back from what was decoded. */
@@ -195,6 +240,47 @@ make_dead(struct entry *e, const char *reason)
             e->d.wire = w;
         }
     }
+}
+
+static void
+make_dead(struct entry *e, const char *reason)
+{
+    e->kind = E_DEAD;
+    e->letter = true;
+    free(e->reason);
+    e->reason = strdup(reason);
+    if (e->reason != NULL)
+        utf8_scrub(e->reason); /* it may quote the message's bytes */
+    restore_wire(e);
+}
+
+/* Keep m to be published at epoch due (a copy with retries and eta as
+ * given: the next attempt, or the message itself for an ETA). */
+static bool
+schedule(struct entry *e, double due, int retries)
+{
+    struct celery_msg m = e->m; /* a shallow copy: the encoder only reads it */
+    struct celery_wire w;
+    char err[256];
+
+    cJSON_free(e->sched_headers);
+    cJSON_free(e->sched_body);
+    e->sched_headers = e->sched_body = NULL;
+    clock_iso_at(due, e->due);
+    m.retries = retries;
+    m.eta = e->due;
+    if (celery_encode(&m, &w, err, sizeof err) < 0)
+        return false;
+    e->sched_headers = json_print(w.headers);
+    e->sched_body = w.body;
+    w.body = NULL;
+    celery_wire_fini(&w);
+    e->sched = (struct store_schedule){.due_at = e->due,
+                                       .headers_json = e->sched_headers,
+                                       .body = e->sched_body,
+                                       .reply_to = e->m.reply_to,
+                                       .priority = e->m.priority > 0 ? e->m.priority : -1};
+    return e->sched_headers != NULL && e->sched_body != NULL;
 }
 
 /* The row a dead entry can have: one with a readable id. */
@@ -280,20 +366,22 @@ take(struct engine *g, struct broker_delivery *d)
     return true;
 }
 
-/* Mark the entries [from, n) whose rows are final already: they are acked
- * without running. false when asked to stop while the database is away
- * (nothing was marked: the entries must not run). */
+/* Look at the redelivered entries of [from, n): those whose rows are final
+ * already are acked without running; those whose children died under them
+ * --max-deliveries times end FAILURE (worker lost) and are dead-lettered
+ * instead of killing one more child. false when asked to stop while the
+ * database is away (nothing was marked: the entries must not run). */
 static bool
 skip_finished(struct engine *g, int from)
 {
     const char **ids = malloc(sizeof *ids * (size_t)(g->n - from));
-    bool *final = malloc(sizeof *final * (size_t)(g->n - from));
+    struct store_seen *seen = malloc(sizeof *seen * (size_t)(g->n - from));
     int *at = malloc(sizeof *at * (size_t)(g->n - from));
     int k = 0, rc = STORE_OK;
 
-    if (ids == NULL || final == NULL || at == NULL) {
+    if (ids == NULL || seen == NULL || at == NULL) {
         free(ids);
-        free(final);
+        free(seen);
         free(at);
         return true; /* run them: the final write never overwrites a final row */
     }
@@ -309,24 +397,88 @@ skip_finished(struct engine *g, int from)
             at[k++] = i;
         }
     }
-    while (k > 0 && (rc = store_tasks_find(g->db, ids, k, true, final)) != STORE_OK) {
+    while (k > 0 && (rc = store_tasks_seen(g->db, ids, k, seen)) != STORE_OK) {
         if (!store_is_ok(g->db) ? !engine_db_connect(g) : !db_trouble(g, "checking for finished tasks"))
             break;
     }
     if (k > 0 && rc == STORE_OK) {
         db_recovered(g);
         for (int j = 0; j < k; j++) {
-            if (final[j]) {
+            struct entry *e = &g->e[at[j]];
+            if (seen[j].final) {
                 /* A dead one was dead-lettered before its row was committed. */
                 log_task(LL_INFO, ids[j], "already finished: acked without running it again");
-                g->e[at[j]].kind = E_SKIP;
+                e->kind = E_SKIP;
+            } else if (e->kind == E_RUN && seen[j].lost >= g->cfg->max_deliveries) {
+                char reason[512];
+                snprintf(reason, sizeof reason, "worker lost %d time%s: %s", seen[j].lost,
+                         seen[j].lost == 1 ? "" : "s", seen[j].lost_reason);
+                make_dead(e, reason);
+                e->outcome = "worker_lost";
             }
         }
     }
     free(ids);
-    free(final);
+    free(seen);
     free(at);
     return rc == STORE_OK;
+}
+
+/* Revoked, expired, or not due yet: decided here, from what the message and
+ * the revocations the child knows say, with no query. */
+static void
+classify(struct engine *g, struct entry *e)
+{
+    double now;
+
+    if (revoked_has(&g->revoked, e->m.id)) {
+        log_task(LL_INFO, e->m.id, "revoked: not run");
+        e->kind = E_REVOKE;
+        e->reason = strdup("revoked");
+        e->outcome = "revoked";
+        return;
+    }
+    if (e->m.expires_at == 0 && e->m.eta_at == 0)
+        return; /* the common case: no clock to read */
+    now = clock_wall();
+    if (e->m.expires_at > 0 && e->m.expires_at <= now) {
+        log_task(LL_INFO, e->m.id, "expired at %s: not run", e->m.expires);
+        e->kind = E_REVOKE;
+        e->reason = strdup("expired");
+        e->outcome = "expired";
+    } else if (e->m.eta_at > now) {
+        /* Acked and kept in scheduled_tasks: never held unacked in a child. */
+        if (schedule(e, e->m.eta_at, e->m.retries)) {
+            log_task(LL_DEBUG, e->m.id, "due at %s: scheduled", e->due);
+            e->kind = E_DEFER;
+        } else {
+            make_dead(e, "out of memory while scheduling the task");
+        }
+    }
+}
+
+static void
+on_notification(const char *channel, const char *payload, void *arg)
+{
+    struct engine *g = arg;
+    char err[64];
+    cJSON *o;
+
+    if (strcmp(channel, "task_revoked") != 0)
+        return;
+    o = json_parse(payload, strlen(payload), err, sizeof err);
+    if (!revoked_add(&g->revoked, json_str(o, "id")))
+        log_warn("revocation not kept: %s", payload);
+    cJSON_Delete(o);
+}
+
+/* Read the revocations the database has sent (no round trip: only what
+ * already reached the socket). */
+static void
+poll_revocations(struct engine *g)
+{
+    if (store_is_ok(g->db))
+        store_notifications(g->db, on_notification, g);
 }
 
 /* ----- running ----- */
@@ -372,28 +524,191 @@ result_storable(const char *json)
     return true;
 }
 
+/* ----- the shared slot, limits and what a run costs ----- */
+
+static double
+cpu_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static long
+rss_kib_now(struct engine *g)
+{
+    char text[128];
+    ssize_t n = g->statm_fd >= 0 ? pread(g->statm_fd, text, sizeof text - 1, 0) : -1;
+    long pages;
+
+    if (n <= 0)
+        return -1;
+    text[n] = '\0';
+    if (sscanf(text, "%*d %ld", &pages) != 1)
+        return -1;
+    return pages * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* The limit that applies: the message's, else the task's, else the worker's. */
+static double
+limit_of(double msg, double task, double worker)
+{
+    return msg > 0 ? msg : task > 0 ? task : worker;
+}
+
+static void
+slot_write_begin(struct slot_state *s)
+{
+    atomic_fetch_add_explicit(&s->seq, 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+}
+
+static void
+slot_write_end(struct slot_state *s)
+{
+    atomic_fetch_add_explicit(&s->seq, 1, memory_order_release);
+}
+
+/* Tell the master which task runs now and its deadlines. */
+static void
+slot_enter(struct engine *g, struct entry *e, double now)
+{
+    struct slot_state *s = g->slot;
+    double soft = limit_of(e->m.soft_time_limit, e->def->soft_time_limit,
+                           g->cfg->soft_time_limit);
+    double hard = limit_of(e->m.time_limit, e->def->time_limit, g->cfg->time_limit);
+
+    *g->soft_fired = 0;
+    *g->cancel = 0;
+    if (s == NULL)
+        return;
+    slot_write_begin(s);
+    s->run++;
+    memcpy(s->task, e->m.id, UUID_STR_LEN);
+    snprintf(s->name, sizeof s->name, "%s", e->m.task);
+    s->started = now;
+    s->soft_at = soft > 0 ? now + soft : 0;
+    s->hard_at = hard > 0 ? now + hard : 0;
+    s->hard_limit = hard;
+    slot_write_end(s);
+}
+
+static void
+slot_leave(struct engine *g, long rss_kib)
+{
+    struct slot_state *s = g->slot;
+
+    if (s == NULL)
+        return;
+    slot_write_begin(s);
+    s->task[0] = '\0';
+    s->soft_at = s->hard_at = 0;
+    if (rss_kib >= 0)
+        s->rss_kib = rss_kib;
+    slot_write_end(s);
+}
+
+/* Seconds before attempt retries + 1: base doubled per attempt, capped,
+ * with "equal jitter" (half fixed, half random) so a burst of failures does
+ * not come back as a burst. */
+static double
+backoff_delay(double base, int retries)
+{
+    double d = base > 0 ? base : 1.0;
+
+    for (int i = 0; i < retries && d < REGISTRY_BACKOFF_MAX_S; i++)
+        d *= 2;
+    if (d > REGISTRY_BACKOFF_MAX_S)
+        d = REGISTRY_BACKOFF_MAX_S;
+    return d / 2 + d / 2 * ((double)random() / RAND_MAX);
+}
+
+/* Settle what the run comes to: its state's inputs and its outcome. */
+static void
+conclude(struct engine *g, struct entry *e, int rc)
+{
+    e->ok = rc == TASK_OK;
+    e->retry = rc == TASK_RETRY;
+    e->outcome = e->ok ? "returned" : "raised";
+    if (*g->soft_fired && !e->ok) {
+        /* Asked to stop at its soft limit, it did: Celery's exception. */
+        e->retry = false;
+        e->outcome = "soft_limit";
+        task_fail(&e->t, "SoftTimeLimitExceeded", "soft time limit (%g s) exceeded",
+                  limit_of(e->m.soft_time_limit, e->def->soft_time_limit,
+                           g->cfg->soft_time_limit));
+    }
+    if (e->retry) {
+        int max = e->m.max_retries >= 0   ? e->m.max_retries
+                  : e->def->max_retries > 0 ? e->def->max_retries
+                                            : REGISTRY_MAX_RETRIES;
+        double delay = e->t.retry_countdown >= 0
+                           ? e->t.retry_countdown
+                           : backoff_delay(e->def->retry_backoff, e->m.retries);
+
+        if (e->m.retries < max && schedule(e, clock_wall() + delay, e->m.retries + 1)) {
+            e->outcome = "retry";
+            task_log(&e->t, "retry %d of %d in %.2f s: %s", e->m.retries + 1, max, delay,
+                     e->t.error);
+        } else {
+            char last[TASK_ERROR_MAX];
+
+            e->retry = false;
+            e->letter = true;
+            snprintf(last, sizeof last, "%s", e->t.error);
+            task_fail(&e->t, "MaxRetriesExceededError", "%s: gave up after %d retr%s: %s",
+                      e->m.task, e->m.retries, e->m.retries == 1 ? "y" : "ies", last);
+            e->reason = strdup(e->t.error);
+        }
+    }
+}
+
 static void
 run_entry(struct engine *g, struct entry *e)
 {
-    double t0;
+    double t0, cpu0;
+    int rc;
 
     task_ctx_fini(&e->t);
     cJSON_free(e->result_json);
     e->result_json = NULL;
+    free(e->reason);
+    e->reason = NULL;
+    e->letter = false;
     task_ctx_init(&e->t, &e->m, g, g->cfg->nodename, g->cancel);
     clock_iso_now(e->started);
     g->cur = e;
+    cpu0 = cpu_now();
     t0 = clock_mono();
-    e->ok = e->def->run(&e->t) == TASK_OK;
-    g->cur = NULL;
+    slot_enter(g, e, t0);
+    rc = e->def->run(&e->t);
     /* A handler that carries on after task_sql() failed does not succeed:
      * its transaction is aborted (or its run void). */
     if (e->t.sql_failed || e->t.db_lost)
-        e->ok = false;
+        rc = TASK_FAILED;
+    conclude(g, e, rc);
+    g->cur = NULL;
+    e->wall_s = clock_mono() - t0;
+    e->cpu_s = cpu_now() - cpu0;
+    e->rss_kib = rss_kib_now(g);
+    slot_leave(g, e->rss_kib);
+    if (!e->ran) {
+        g->tasks_run++;
+        if (g->cfg->max_tasks_per_child > 0 && g->tasks_run >= g->cfg->max_tasks_per_child)
+            g->retire = true;
+        if (g->cfg->max_memory_kib > 0 && e->rss_kib > g->cfg->max_memory_kib) {
+            g->retire = true;
+            e->outcome = "memory_limit";
+            task_log(&e->t, "the child's RSS (%ld KiB) passed --max-memory-per-child (%ld KiB)"
+                     ": it is replaced", e->rss_kib, g->cfg->max_memory_kib);
+        }
+    }
     if (e->ok && e->t.result != NULL) {
         e->result_json = json_print(e->t.result);
         if (e->result_json == NULL || !result_storable(e->result_json)) {
             e->ok = false;
+            e->outcome = "raised";
             task_fail(&e->t, "EncodeError", "%s: the task's result cannot be stored in PostgreSQL",
                       e->m.task);
             cJSON_free(e->result_json);
@@ -409,9 +724,11 @@ run_entry(struct engine *g, struct entry *e)
         log_task(LL_INFO, e->m.id, "finished elsewhere meanwhile: its run here does not count");
         e->kind = E_SKIP;
     } else if (e->ok) {
-        log_task(LL_DEBUG, e->m.id, "%s succeeded in %.6f s", e->m.task, clock_mono() - t0);
+        log_task(LL_DEBUG, e->m.id, "%s succeeded in %.6f s", e->m.task, e->wall_s);
+    } else if (e->retry) {
+        log_task(LL_INFO, e->m.id, "%s will retry in %s: %s", e->m.task, e->due, e->t.error);
     } else if (!e->t.db_lost) {
-        log_task(LL_INFO, e->m.id, "%s failed in %.3f s: %s: %s", e->m.task, clock_mono() - t0,
+        log_task(LL_INFO, e->m.id, "%s failed in %.3f s: %s: %s", e->m.task, e->wall_s,
                  e->t.exc_type, e->t.error);
     }
     if (g->first_done == 0)
@@ -510,20 +827,47 @@ fill_final(struct engine *g, int i, struct store_final *f)
     memset(f, 0, sizeof *f);
     f->task = e->rec;
     f->received_at = e->received;
-    if (e->kind == E_DEAD) {
+    f->eta = e->m.eta;
+    f->expires = e->m.expires;
+    f->wall_s = f->cpu_s = -1;
+    f->rss_kib = -1;
+    switch (e->kind) {
+    case E_DEAD:
         f->state = "FAILURE";
         f->error = e->reason != NULL ? e->reason : "cannot be run";
-        f->started_at = e->received;
+        f->outcome = e->outcome != NULL ? e->outcome : "rejected";
+        f->started_at = f->finished_at = e->received;
+        return 1;
+    case E_REVOKE:
+        f->state = "REVOKED";
+        f->error = e->reason;
+        f->outcome = e->outcome;
         f->finished_at = e->received;
         return 1;
+    case E_DEFER:
+        f->state = "RECEIVED";
+        f->eta = e->due;
+        f->sched = &e->sched;
+        return 1;
+    default:
+        break;
     }
-    f->state = e->ok ? "SUCCESS" : "FAILURE";
+    f->state = e->ok ? "SUCCESS" : e->retry ? "RETRY" : "FAILURE";
     f->result_json = e->result_json;
     f->error = e->ok ? NULL : e->t.error;
+    f->outcome = e->outcome;
     f->started_at = e->started;
-    f->finished_at = e->finished;
+    f->finished_at = e->retry ? NULL : e->finished;
+    f->wall_s = e->wall_s;
+    f->cpu_s = e->cpu_s;
+    f->rss_kib = e->rss_kib;
     f->logs = e->t.logs;
     f->nlogs = e->t.nlogs;
+    if (e->retry) {
+        f->task.retries = e->m.retries + 1;
+        f->eta = e->due;
+        f->sched = &e->sched;
+    }
     return 1;
 }
 
@@ -626,8 +970,9 @@ dead_letter_all(struct engine *g)
         struct entry *e = &g->e[i];
         int attempt;
 
-        if (e->kind != E_DEAD || e->lettered || e->settled)
+        if (!e->letter || e->lettered || e->settled)
             continue;
+        restore_wire(e);
         log_task(LL_WARN, e->m.id, "dead-lettering message from %s: %s", e->d.routing_key,
                  e->reason ? e->reason : "");
         for (attempt = 0; attempt < 3; attempt++) {
@@ -673,7 +1018,6 @@ engine_flush(struct engine *g)
 {
     uint64_t ack = 0;
     int done = 0, failed = 0;
-    const char *slow = NULL;
 
     if (g->n == 0)
         return 0;
@@ -711,16 +1055,14 @@ engine_flush(struct engine *g)
             ack = e->d.tag;
         if (e->kind == E_RUN || e->kind == E_DEAD) {
             done++;
-            failed += e->kind == E_DEAD || !e->ok;
+            failed += e->kind == E_DEAD || (!e->ok && !e->retry);
         }
-        if (e->def != NULL && !e->def->quick)
-            slow = e->m.id;
     }
     /* Every delivery before the last one of the batch is in the batch or
      * settled: one multiple-ack covers exactly the batch. */
     if (ack > 0 && broker_ack(g->b, ack, true) < 0)
         return -1;
-    report(g, 'B', done, failed, slow);
+    report(g, 'B', done, failed, NULL);
     engine_discard(g);
     if (done >= TRIM_AFTER)
         malloc_trim(0); /* give a big batch's memory back: children idle most of their life */
@@ -789,7 +1131,6 @@ run_alone(struct engine *g, int i)
     }
     g->effects_lost = false; /* the batch holds this task alone, not run yet */
     if (e->kind == E_RUN) {
-        report(g, 'S', 0, 0, e->m.id);
         log_task(LL_DEBUG, e->m.id, "%s started", e->m.task);
         run_entry(g, e);
     }
@@ -805,6 +1146,14 @@ engine_step(struct engine *g, int timeout_ms)
     /* Half the prefetch window per batch: while one batch commits, RabbitMQ
      * already delivers the next into the other half. */
     int from = g->n, max = g->cfg->prefetch > 1 ? g->cfg->prefetch / 2 : 1, r;
+
+    if (g->retire) /* --max-tasks-per-child, --max-memory-per-child: no more */
+        return engine_flush(g) < 0 && !broker_is_open(g->b) ? -1 : 0;
+    if (g->cfg->max_tasks_per_child > 0) {
+        long left = g->cfg->max_tasks_per_child - g->tasks_run;
+        if (from + left < max)
+            max = from + (int)(left > 0 ? left : 1);
+    }
 
     /* Take what is ready: the first wait may block, the rest never do. */
     while (g->n < max) {
@@ -823,8 +1172,11 @@ engine_step(struct engine *g, int timeout_ms)
         return engine_flush(g) < 0 && !broker_is_open(g->b) ? -1 : 0;
     if (!skip_finished(g, from))
         return 0; /* stopping with the database away: engine_flush() gives them back */
+    poll_revocations(g);
     for (int i = from; i < g->n; i++) {
         struct entry *e = &g->e[i];
+        if (e->kind == E_RUN)
+            classify(g, e);
         if (e->kind != E_RUN)
             continue;
         if (!e->def->quick)

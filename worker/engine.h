@@ -17,6 +17,7 @@
 #include <libpq-fe.h>
 
 #include "broker/broker.h"
+#include "worker/revoked.h"
 #include "worker/task.h"
 #include "worker/worker.h"
 
@@ -37,10 +38,17 @@ struct engine {
     struct entry *cur; /* the entry whose handler runs now */
     bool effects_lost; /* the transaction holding handlers' writes was rolled back */
     int db_streak;     /* database failures in a row, for back-off and logging */
+    struct slot_state *slot;            /* shared with the master (worker.h) */
+    volatile sig_atomic_t *soft_fired;  /* the master signalled the running task's soft limit */
+    struct revoked revoked;             /* ids not to run (revoked.h) */
+    long tasks_run;    /* for --max-tasks-per-child */
+    bool retire;       /* past --max-tasks-per-child or --max-memory-per-child: exit after the batch */
+    int statm_fd;      /* /proc/self/statm, kept open: the RSS after each task is one pread() */
 };
 
-void engine_init(struct engine *g, const struct worker_cfg *cfg, int report_fd,
-                 volatile sig_atomic_t *stop, volatile sig_atomic_t *cancel);
+void engine_init(struct engine *g, const struct worker_cfg *cfg, struct slot_state *slot,
+                 int report_fd, volatile sig_atomic_t *stop, volatile sig_atomic_t *cancel,
+                 volatile sig_atomic_t *soft_fired);
 /* Wait up to timeout_ms for deliveries, run what is ready, commit and ack
  * when the batch closes. Returns -1 when the broker connection was lost
  * (reconnect: unacked deliveries come back by themselves), else 0. */
@@ -53,8 +61,8 @@ int engine_flush(struct engine *g);
 void engine_discard(struct engine *g);
 void engine_fini(struct engine *g);
 
-/* (Re)connect to PostgreSQL, waiting with capped back-off. false when asked
- * to stop first. */
+/* (Re)connect to PostgreSQL, waiting with capped back-off, then listen for
+ * revocations and load the recent ones. false when asked to stop first. */
 bool engine_db_connect(struct engine *g);
 
 /* task_sql() for a handler that runs in g (task.c calls it). */

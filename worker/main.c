@@ -24,7 +24,20 @@ usage(FILE *out)
             "  -n, --hostname NAME   node name (WORKER_HOSTNAME; default: celeriac.PID@HOST)\n"
             "      --republish-after S  publish again tasks left PENDING with no confirmed\n"
             "                        publish for S seconds (WORKER_REPUBLISH_AFTER; default: 60)\n"
+            "      --soft-time-limit S  ask a task to stop after S seconds: it ends FAILURE\n"
+            "                        (SoftTimeLimitExceeded) (WORKER_SOFT_TIME_LIMIT; default: none)\n"
+            "      --time-limit S    kill a child whose task runs S seconds and fail the task\n"
+            "                        (TimeLimitExceeded) (WORKER_TIME_LIMIT; default: none)\n"
+            "                        A task's own limits and a message's timelimit header win.\n"
+            "      --max-tasks-per-child N  replace a child after N tasks\n"
+            "                        (WORKER_MAX_TASKS_PER_CHILD; default: no limit)\n"
+            "      --max-memory-per-child KIB  replace a child whose RSS passes KIB after a task\n"
+            "                        (WORKER_MAX_MEMORY_PER_CHILD; default: no limit)\n"
+            "      --max-deliveries N  fail (and dead-letter) a task whose children died N times\n"
+            "                        running it (WORKER_MAX_DELIVERIES; default: 3)\n"
             "  -h, --help            this text\n\n"
+            "Signals: SIGTERM or SIGINT: warm shutdown (running tasks finish); a second one or\n"
+            "SIGQUIT: cold shutdown (running tasks return to their queues).\n\n"
             "Environment: AMQP_URL, DATABASE_URL, LOG_LEVEL (debug|info|warn|error).\n"
             "Tasks:\n");
     for (const struct task_def *t = registry_tasks; t->name != NULL; t++)
@@ -51,6 +64,11 @@ main(int argc, char **argv)
         {"concurrency", required_argument, NULL, 'c'}, {"queues", required_argument, NULL, 'Q'},
         {"prefetch", required_argument, NULL, 'p'},    {"hostname", required_argument, NULL, 'n'},
         {"republish-after", required_argument, NULL, 'r'},
+        {"soft-time-limit", required_argument, NULL, 's'},
+        {"time-limit", required_argument, NULL, 't'},
+        {"max-tasks-per-child", required_argument, NULL, 'm'},
+        {"max-memory-per-child", required_argument, NULL, 'M'},
+        {"max-deliveries", required_argument, NULL, 'd'},
         {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0},
     };
     struct config cfg;
@@ -89,6 +107,32 @@ main(int argc, char **argv)
                 return 2;
             }
             break;
+        case 's':
+        case 't':
+        case 'm':
+        case 'M':
+        case 'd': {
+            const struct {
+                int opt, min, max;
+                int *to;
+                const char *flag;
+            } ints[] = {
+                {'s', 0, 1000000, &cfg.soft_time_limit, "--soft-time-limit wants 0..1000000 seconds"},
+                {'t', 0, 1000000, &cfg.time_limit, "--time-limit wants 0..1000000 seconds"},
+                {'m', 0, 1000000000, &cfg.max_tasks_per_child, "--max-tasks-per-child wants 0.."},
+                {'M', 0, 1000000000, &cfg.max_memory_per_child,
+                 "--max-memory-per-child wants KiB, 0.."},
+                {'d', 1, 1000, &cfg.max_deliveries, "--max-deliveries wants 1..1000"},
+            };
+            for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+                if (ints[i].opt == opt &&
+                    cfg_parse_int(optarg, ints[i].min, ints[i].max, ints[i].to) < 0) {
+                    fprintf(stderr, "celeriac-worker: %s\n", ints[i].flag);
+                    return 2;
+                }
+            }
+            break;
+        }
         case 'h':
             usage(stdout);
             return 0;
@@ -123,5 +167,11 @@ main(int argc, char **argv)
     wc.concurrency = cfg.concurrency;
     wc.prefetch = cfg.prefetch;
     wc.republish_after = cfg.republish_after;
+    wc.max_deliveries = cfg.max_deliveries;
+    wc.soft_time_limit = cfg.soft_time_limit;
+    wc.time_limit = cfg.time_limit;
+    wc.max_tasks_per_child = cfg.max_tasks_per_child;
+    wc.max_memory_kib = cfg.max_memory_per_child;
+    wc.cron_seconds = cfg.cron_seconds != 0;
     return master_run(&wc);
 }

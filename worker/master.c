@@ -11,11 +11,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "broker/broker.h"
 #include "client/producer.h"
+#include "client/scheduler.h"
+#include "common/json.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "sql/migrate.h"
@@ -27,6 +31,9 @@
 #define SWEEP_LIMIT 500   /* rows one sweep publishes at most */
 #define RESPAWN_MAX_S 30.0
 #define STABLE_S 5.0 /* a child that lived this long is not crash-looping */
+#define TICK_S 0.1   /* how often the master looks at its children's deadlines */
+#define SCHEDULE_EVERY_S 0.25 /* how often the scheduler looks for due tasks */
+#define SCHEDULE_LIMIT 500    /* schedules one round publishes at most */
 
 struct slot {
     int index;
@@ -35,7 +42,10 @@ struct slot {
     double started;        /* clock_mono() at fork */
     double respawn_at;     /* when to fork again after a death */
     int quick_deaths;      /* deaths in a row within STABLE_S: back-off exponent */
-    char task[UUID_STR_LEN]; /* the task it runs now, "" when idle */
+    struct slot_state *shared; /* what the child runs now (worker.h) */
+    unsigned soft_sent;    /* the run whose soft limit was signalled */
+    const char *killed_for; /* the master killed it: "hard_limit", "revoked"; NULL otherwise */
+    long rss_kib;          /* last sampled RSS */
 };
 
 struct master {
@@ -44,6 +54,8 @@ struct master {
     PGconn *db;
     char *registered;          /* registry_json(): written with each heartbeat */
     struct producer *sweeper;  /* publishes again what was never confirmed */
+    struct scheduler *scheduler; /* publishes due schedules, fires periodic tasks */
+    struct slot_state *shared; /* one per slot, mapped shared before any fork */
     long processed, failed;
     bool stopping; /* warm: children finish their task */
     bool cold;     /* children were SIGKILLed */
@@ -51,6 +63,7 @@ struct master {
 
 static int signal_pipe[2] = {-1, -1}; /* self-pipe: handlers only write a byte */
 static volatile sig_atomic_t term_signals;
+static volatile sig_atomic_t quit_signal; /* SIGQUIT: cold shutdown at once */
 
 static void
 on_signal(int sig)
@@ -60,6 +73,8 @@ on_signal(int sig)
 
     if (sig == SIGTERM || sig == SIGINT)
         term_signals++;
+    if (sig == SIGQUIT)
+        quit_signal = 1;
     if (write(signal_pipe[1], &c, 1) < 0) {
         /* The pipe is full: a wake-up is already pending. */
     }
@@ -76,6 +91,7 @@ install_signals(void)
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGQUIT, &sa, NULL);
     sigaction(SIGCHLD, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
@@ -108,7 +124,7 @@ spawn(struct master *m, struct slot *s)
         for (int i = 0; i < m->cfg->concurrency; i++)
             if (m->slots[i].report_fd >= 0)
                 close(m->slots[i].report_fd);
-        child_main(m->cfg, s->index, fds[1], &old);
+        child_main(m->cfg, s->index, s->shared, fds[1], &old);
     }
     sigprocmask(SIG_SETMASK, &old, NULL);
     close(fds[1]);
@@ -121,7 +137,6 @@ spawn(struct master *m, struct slot *s)
     s->pid = pid;
     s->report_fd = fds[0];
     s->started = clock_mono();
-    s->task[0] = '\0';
     log_debug("child.%d started as pid %ld", s->index, (long)pid);
     return pid;
 }
@@ -134,10 +149,7 @@ read_reports(struct master *m, struct slot *s)
 
     while ((n = read(s->report_fd, &r, sizeof r)) == (ssize_t)sizeof r) {
         r.id[UUID_STR_LEN - 1] = '\0';
-        if (r.kind == 'S') {
-            memcpy(s->task, r.id, sizeof s->task);
-        } else if (r.kind == 'B') {
-            s->task[0] = '\0';
+        if (r.kind == 'B') {
             m->processed += r.n;
             m->failed += r.failed;
         }
@@ -157,6 +169,85 @@ slot_of(struct master *m, pid_t pid)
     return NULL;
 }
 
+/* A consistent copy of what slot s's child runs now (sequence lock). */
+static void
+snapshot(const struct slot *s, struct slot_state *out)
+{
+    for (int tries = 0; tries < 1000; tries++) {
+        unsigned a = atomic_load_explicit(&s->shared->seq, memory_order_acquire);
+        if (a % 2 == 0) {
+            memcpy((void *)((char *)out + sizeof out->seq),
+                   (const char *)s->shared + sizeof out->seq, sizeof *out - sizeof out->seq);
+            atomic_thread_fence(memory_order_acquire);
+            if (atomic_load_explicit(&s->shared->seq, memory_order_relaxed) == a)
+                break;
+        }
+    }
+    out->task[UUID_STR_LEN - 1] = '\0';
+    out->name[sizeof out->name - 1] = '\0';
+}
+
+static long
+rss_kib_of(pid_t pid)
+{
+    char path[64];
+    long pages = -1;
+    FILE *f;
+
+    snprintf(path, sizeof path, "/proc/%ld/statm", (long)pid);
+    if ((f = fopen(path, "r")) == NULL)
+        return -1;
+    if (fscanf(f, "%*d %ld", &pages) != 1)
+        pages = -1;
+    fclose(f);
+    return pages < 0 ? -1 : pages * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* Reconnect the master's own connection when it broke. */
+static bool
+db_ok(struct master *m)
+{
+    char err[512];
+
+    if (store_is_ok(m->db))
+        return true;
+    store_close(m->db);
+    m->db = store_open(m->cfg->database_url, "celeriac-master", err, sizeof err);
+    if (m->db == NULL)
+        return false;
+    if (store_listen(m->db, "task_revoked") != STORE_OK) {
+        store_close(m->db);
+        m->db = NULL;
+        return false;
+    }
+    return true;
+}
+
+/* The child of s died running task (a copy of its slot): count the loss
+ * against the task, so that its redelivery can tell it killed children
+ * before (--max-deliveries). */
+static void
+record_loss(struct master *m, const struct slot *s, const struct slot_state *task, int sig)
+{
+    char reason[200];
+    int lost;
+
+    if (s->rss_kib > 0)
+        snprintf(reason, sizeof reason, "killed by signal %d, RSS %.0f MB", sig,
+                 s->rss_kib / 1024.0);
+    else
+        snprintf(reason, sizeof reason, "killed by signal %d", sig);
+    if (!db_ok(m) || (lost = store_task_lost(m->db, task->task, task->name, m->cfg->nodename,
+                                             reason)) < 0) {
+        log_task(LL_WARN, task->task, "cannot record that its child was lost: %s",
+                 m->db ? store_error_message(m->db) : "no database");
+        return;
+    }
+    log_task(LL_WARN, task->task, "child.%d %s running it (%d time%s%s)", s->index, reason, lost,
+             lost == 1 ? "" : "s",
+             lost >= m->cfg->max_deliveries ? ": it will not run again" : ": it will be redelivered");
+}
+
 static void
 reap(struct master *m)
 {
@@ -165,6 +256,7 @@ reap(struct master *m)
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         struct slot *s = slot_of(m, pid);
+        struct slot_state task;
         double lived;
 
         if (s == NULL)
@@ -175,19 +267,33 @@ reap(struct master *m)
                 close(s->report_fd);
             s->report_fd = -1;
         }
+        snapshot(s, &task);
         lived = clock_mono() - s->started;
         s->pid = 0;
-        if (WIFSIGNALED(status))
-            log_task(s->task[0] ? LL_WARN : LL_INFO, s->task[0] ? s->task : NULL,
-                     "child.%d (pid %ld) killed by signal %d%s", s->index, (long)pid,
-                     WTERMSIG(status), s->task[0] ? ": its task will be redelivered" : "");
-        else if (WEXITSTATUS(status) != 0 || !m->stopping)
-            log_info("child.%d (pid %ld) exited with status %d", s->index, (long)pid,
-                     WEXITSTATUS(status));
-        s->task[0] = '\0';
+        if (WIFSIGNALED(status)) {
+            if (s->killed_for != NULL)
+                log_info("child.%d (pid %ld) killed: %s", s->index, (long)pid, s->killed_for);
+            else if (task.task[0] != '\0' && !m->cold)
+                record_loss(m, s, &task, WTERMSIG(status));
+            else
+                log_info("child.%d (pid %ld) killed by signal %d", s->index, (long)pid,
+                         WTERMSIG(status));
+        } else if (WEXITSTATUS(status) != 0 || !m->stopping) {
+            log_info("child.%d (pid %ld) exited with status %d%s", s->index, (long)pid,
+                     WEXITSTATUS(status),
+                     WEXITSTATUS(status) == 0 ? " (retired: max tasks or memory)" : "");
+        }
+        memset((char *)s->shared + sizeof s->shared->seq, 0,
+               sizeof *s->shared - sizeof s->shared->seq);
         if (m->stopping)
             continue;
-        s->quick_deaths = lived < STABLE_S ? s->quick_deaths + 1 : 0;
+        /* A retired child (exit 0) or one the master killed is replaced at
+         * once; a crash within STABLE_S of its start backs off. */
+        if ((WIFEXITED(status) && WEXITSTATUS(status) == 0) || s->killed_for != NULL)
+            s->quick_deaths = 0;
+        else
+            s->quick_deaths = lived < STABLE_S ? s->quick_deaths + 1 : 0;
+        s->killed_for = NULL;
         s->respawn_at = clock_mono();
         if (s->quick_deaths > 0) {
             double delay = 0.5 * (double)(1 << (s->quick_deaths < 7 ? s->quick_deaths : 7));
@@ -196,6 +302,76 @@ reap(struct master *m)
                      s->respawn_at - clock_mono());
         }
     }
+}
+
+/* Hard limit: kill the child and fail its task here (its message comes back
+ * and finds the row final). Soft limit: signal the run it is meant for. */
+static void
+enforce_limits(struct master *m)
+{
+    double now = clock_mono();
+
+    for (int i = 0; i < m->cfg->concurrency; i++) {
+        struct slot *s = &m->slots[i];
+        struct slot_state t;
+
+        if (s->pid <= 0 || s->killed_for != NULL)
+            continue;
+        snapshot(s, &t);
+        if (t.task[0] == '\0')
+            continue;
+        if (t.hard_at > 0 && now >= t.hard_at) {
+            char error[256];
+            kill(s->pid, SIGKILL);
+            s->killed_for = "hard_limit";
+            snprintf(error, sizeof error, "TimeLimitExceeded: hard time limit (%g s) exceeded",
+                     t.hard_limit);
+            log_task(LL_WARN, t.task, "%s: killing child.%d (pid %ld)", error, s->index,
+                     (long)s->pid);
+            if (!db_ok(m) || store_task_end(m->db, t.task, t.name, m->cfg->nodename, "FAILURE",
+                                            error, "hard_limit") != STORE_OK)
+                log_task(LL_WARN, t.task, "its FAILURE is not recorded: it will run again");
+        } else if (t.soft_at > 0 && now >= t.soft_at && s->soft_sent != t.run) {
+            union sigval v = {.sival_int = (int)t.run};
+            s->soft_sent = t.run;
+            log_task(LL_INFO, t.task, "soft time limit passed: asking child.%d to stop it",
+                     s->index);
+            sigqueue(s->pid, SOFT_LIMIT_SIGNAL, v);
+        }
+    }
+}
+
+/* A revocation with terminate: kill the child running that task (its row is
+ * REVOKED already; the redelivered message finds it final). */
+static void
+on_revocation(const char *channel, const char *payload, void *arg)
+{
+    struct master *m = arg;
+    char err[64];
+    cJSON *o;
+    const char *id;
+
+    if (strcmp(channel, "task_revoked") != 0)
+        return;
+    o = json_parse(payload, strlen(payload), err, sizeof err);
+    id = json_str(o, "id");
+    if (id != NULL && cJSON_IsTrue(cJSON_GetObjectItem(o, "terminate"))) {
+        for (int i = 0; i < m->cfg->concurrency; i++) {
+            struct slot *s = &m->slots[i];
+            struct slot_state t;
+
+            if (s->pid <= 0 || s->killed_for != NULL)
+                continue;
+            snapshot(s, &t);
+            if (strcasecmp(t.task, id) == 0) {
+                log_task(LL_INFO, id, "revoked with terminate: killing child.%d (pid %ld)",
+                         s->index, (long)s->pid);
+                kill(s->pid, SIGKILL);
+                s->killed_for = "revoked";
+            }
+        }
+    }
+    cJSON_Delete(o);
 }
 
 static void
@@ -219,23 +395,43 @@ live_children(const struct master *m)
 static void
 heartbeat(struct master *m)
 {
-    char err[512];
-    int active = 0;
+    cJSON *active = cJSON_CreateArray();
+    double now = clock_mono();
+    long rss = rss_kib_of(getpid());
+    char *active_json;
+    int nactive = 0;
 
-    for (int i = 0; i < m->cfg->concurrency; i++)
-        active += m->slots[i].task[0] != '\0';
-    if (!store_is_ok(m->db)) {
-        store_close(m->db);
-        m->db = store_open(m->cfg->database_url, "celeriac-master", err, sizeof err);
-        if (m->db == NULL) {
-            log_warn("heartbeat skipped: %s", err);
-            return;
-        }
+    for (int i = 0; i < m->cfg->concurrency; i++) {
+        struct slot *s = &m->slots[i];
+        struct slot_state t;
+        cJSON *o;
+
+        if (s->pid <= 0)
+            continue;
+        s->rss_kib = rss_kib_of(s->pid);
+        rss += s->rss_kib > 0 ? s->rss_kib : 0;
+        snapshot(s, &t);
+        if (t.task[0] == '\0')
+            continue;
+        nactive++;
+        o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "id", t.task);
+        cJSON_AddStringToObject(o, "name", t.name);
+        cJSON_AddNumberToObject(o, "child", s->index);
+        cJSON_AddNumberToObject(o, "pid", s->pid);
+        cJSON_AddNumberToObject(o, "running_s", now - t.started);
+        cJSON_AddItemToArray(active, o);
     }
-    if (store_worker_heartbeat(m->db, m->cfg->nodename, (int)getpid(), m->cfg->concurrency,
-                               m->cfg->queues, m->processed, m->failed, active,
-                               m->registered) != STORE_OK)
+    active_json = json_print(active);
+    cJSON_Delete(active);
+    if (!db_ok(m)) {
+        log_warn("heartbeat skipped: PostgreSQL is unreachable");
+    } else if (store_worker_heartbeat(m->db, m->cfg->nodename, (int)getpid(), m->cfg->concurrency,
+                                      m->cfg->queues, m->processed, m->failed, nactive,
+                                      m->registered, active_json, rss) != STORE_OK) {
         log_warn("heartbeat not written");
+    }
+    cJSON_free(active_json);
 }
 
 /* Wait for PostgreSQL and check the schema. 1 ready, 0 stop requested, -1 the
@@ -253,7 +449,11 @@ wait_for_database(struct master *m)
                 log_error("%s", err);
                 return -1;
             }
-            return 1;
+            if (store_listen(m->db, "task_revoked") == STORE_OK)
+                return 1;
+            snprintf(err, sizeof err, "LISTEN: %s", store_error_message(m->db));
+            store_close(m->db);
+            m->db = NULL;
         }
         log_warn("%s (retrying in %.1f s)", err, wait);
         clock_sleep(wait, &term_signals);
@@ -283,7 +483,7 @@ int
 master_run(const struct worker_cfg *cfg)
 {
     struct master m = {.cfg = cfg};
-    double next_heartbeat = 0, next_sweep = 0;
+    double next_heartbeat = 0, next_sweep = 0, next_schedule = 0;
     double sweep_every = cfg->republish_after / 2.0 < SWEEP_MAX_S ? cfg->republish_after / 2.0
                                                                   : SWEEP_MAX_S;
     int rc;
@@ -299,9 +499,16 @@ master_run(const struct worker_cfg *cfg)
     }
     declare_topology(&m);
     m.slots = calloc((size_t)cfg->concurrency, sizeof *m.slots);
+    m.shared = mmap(NULL, sizeof *m.shared * (size_t)cfg->concurrency, PROT_READ | PROT_WRITE,
+                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (m.shared == MAP_FAILED)
+        m.shared = NULL;
+    m.scheduler = scheduler_new(cfg->amqp_url, cfg->database_url, "celeriac-scheduler",
+                                cfg->cron_seconds);
     m.registered = registry_json();
     m.sweeper = producer_new(cfg->amqp_url, cfg->database_url, "celeriac-sweeper", 10000);
-    if (m.slots == NULL || m.registered == NULL || m.sweeper == NULL) {
+    if (m.slots == NULL || m.shared == NULL || m.registered == NULL || m.sweeper == NULL ||
+        m.scheduler == NULL) {
         store_close(m.db);
         return 1;
     }
@@ -309,6 +516,7 @@ master_run(const struct worker_cfg *cfg)
     for (int i = 0; i < cfg->concurrency; i++) {
         m.slots[i].index = i + 1;
         m.slots[i].report_fd = -1;
+        m.slots[i].shared = &m.shared[i];
     }
     log_info("%s: %d children, queues %s, prefetch %d", cfg->nodename, cfg->concurrency,
              cfg->queues, cfg->prefetch);
@@ -319,9 +527,10 @@ master_run(const struct worker_cfg *cfg)
         char drain[64];
         double now = clock_mono(), timeout = 1.0;
 
-        if (term_signals >= 2 && m.stopping && !m.cold) {
-            m.cold = true;
-            log_warn("second signal: cold shutdown, running tasks return to their queues");
+        if ((quit_signal || (term_signals >= 2 && m.stopping)) && !m.cold) {
+            m.cold = m.stopping = true;
+            log_warn("%s: cold shutdown, running tasks return to their queues",
+                     quit_signal ? "SIGQUIT" : "second signal");
             signal_children(&m, SIGKILL);
         } else if (term_signals >= 1 && !m.stopping) {
             log_info("warm shutdown: waiting for running tasks to finish");
@@ -331,6 +540,9 @@ master_run(const struct worker_cfg *cfg)
         reap(&m);
         if (m.stopping && live_children(&m) == 0)
             break;
+        enforce_limits(&m);
+        if (store_is_ok(m.db) && store_notifications(m.db, on_revocation, &m) < 0)
+            log_warn("lost the database connection: reconnecting");
         for (int i = 0; !m.stopping && i < cfg->concurrency; i++) {
             struct slot *s = &m.slots[i];
             if (s->pid == 0 && s->respawn_at <= now)
@@ -347,8 +559,18 @@ master_run(const struct worker_cfg *cfg)
             producer_sweep(m.sweeper, cfg->republish_after, SWEEP_LIMIT);
             next_sweep = clock_mono() + sweep_every;
         }
+        if (now >= next_schedule && !m.stopping) {
+            /* Due schedules (ETA, retries) and periodic runs: any number of
+             * masters may do this at once (rows are locked, SKIP LOCKED). */
+            scheduler_fire_periodic(m.scheduler, SCHEDULE_LIMIT);
+            while (scheduler_publish_due(m.scheduler, SCHEDULE_LIMIT) == SCHEDULE_LIMIT)
+                ;
+            next_schedule = clock_mono() + SCHEDULE_EVERY_S;
+        }
         if (next_sweep - now < timeout)
             timeout = next_sweep - now;
+        if (timeout > TICK_S)
+            timeout = TICK_S; /* deadlines in the children's slots need a look */
         pfd[n++] = (struct pollfd){.fd = signal_pipe[0], .events = POLLIN};
         for (int i = 0; i < cfg->concurrency && n < (int)(sizeof pfd / sizeof pfd[0]); i++)
             if (m.slots[i].report_fd >= 0)
@@ -367,6 +589,8 @@ master_run(const struct worker_cfg *cfg)
     }
     store_close(m.db);
     producer_free(m.sweeper);
+    scheduler_free(m.scheduler);
+    munmap(m.shared, sizeof *m.shared * (size_t)cfg->concurrency);
     cJSON_free(m.registered);
     free(m.slots);
     close(signal_pipe[0]);

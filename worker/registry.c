@@ -19,6 +19,18 @@ const struct task_def registry_tasks[] = {
      "demo.record(key, fail_after=false): stores one row keyed by its task id, returns key "
      "(fail_after: fail once written, which must undo the write)",
      "[\"k1\"]"},
+    {"demo.flaky", task_demo_flaky, true,
+     "demo.flaky(fail_times): asks for a retry on its first fail_times attempts, then returns "
+     "the attempt number (back-off 0.5 s, doubling)",
+     "[2]", .max_retries = 5, .retry_backoff = 0.5},
+    {"demo.hog", task_demo_hog, true,
+     "demo.hog(mib): keeps mib MiB allocated until its child exits (a leak, to try "
+     "--max-memory-per-child)",
+     "[64]"},
+    {"celeriac.cleanup", task_celeriac_cleanup, false,
+     "celeriac.cleanup(retention_days=7): deletes finished tasks (with their logs) and "
+     "revocations older than retention_days; run daily by the scheduler",
+     "[7]"},
     {NULL, NULL, false, NULL, NULL},
 };
 

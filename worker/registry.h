@@ -19,7 +19,19 @@ struct task_def {
     bool quick;
     const char *doc;          /* e.g. "demo.add(x, y): returns x + y" */
     const char *example_args; /* JSON text, for the webapp's form */
+    /* task_retry(): at most max_retries more attempts (0: 3, Celery's
+     * default; a message's max_retries header overrides it), waiting
+     * retry_backoff seconds (0: 1) doubled at each attempt, at most
+     * REGISTRY_BACKOFF_MAX_S, with jitter. */
+    int max_retries;
+    double retry_backoff;
+    /* Time limits in seconds, 0: none of its own. A message's timelimit
+     * header wins over these, and these over the worker's flags. */
+    double soft_time_limit, time_limit;
 };
+
+#define REGISTRY_MAX_RETRIES 3
+#define REGISTRY_BACKOFF_MAX_S 600.0
 
 /* The handler for name, or NULL when this worker does not know the task. */
 const struct task_def *registry_find(const char *name);

@@ -85,18 +85,19 @@ task_log(struct task_ctx *t, const char *fmt, ...)
     add_line(t, "INFO", line);
 }
 
-int
-task_fail(struct task_ctx *t, const char *exc_type, const char *fmt, ...)
-{
-    va_list ap;
+/* Keep exc_type and the message (any length, any bytes) as the task's error. */
+static void
+set_error(struct task_ctx *t, const char *exc_type, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
+static void
+set_error(struct task_ctx *t, const char *exc_type, const char *fmt, va_list ap)
+{
     char *msg = NULL;
 
     snprintf(t->exc_type, sizeof t->exc_type, "%s", exc_type);
-    va_start(ap, fmt);
     if (vasprintf(&msg, fmt, ap) < 0)
         msg = NULL;
-    va_end(ap);
     /* A message may quote anything and be any length: keep whole characters
      * only (PostgreSQL refuses a sequence cut in half, which would leave the
      * task unwritable) and valid UTF-8. */
@@ -106,7 +107,29 @@ task_fail(struct task_ctx *t, const char *exc_type, const char *fmt, ...)
              msg != NULL ? (int)utf8_prefix_len(msg, sizeof t->error - 1) : 0,
              msg != NULL ? msg : "");
     free(msg);
+}
+
+int
+task_fail(struct task_ctx *t, const char *exc_type, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    set_error(t, exc_type, fmt, ap);
+    va_end(ap);
     return TASK_FAILED;
+}
+
+int
+task_retry(struct task_ctx *t, double countdown, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    set_error(t, "Retry", fmt, ap);
+    va_end(ap);
+    t->retry_countdown = countdown;
+    return TASK_RETRY;
 }
 
 PGresult *

@@ -33,11 +33,12 @@ struct task_ctx {
     bool db_lost;   /* a statement failed on the connection: the run does not count */
     bool duplicate; /* the claim found the row final already: the run does not count */
     bool sql_failed; /* a statement was refused: later ones are not sent, the task fails */
+    double retry_countdown; /* task_retry(): seconds before the next attempt; < 0: back-off */
 };
 
 /* A handler returns TASK_OK with t->result set (NULL means JSON null), or the
- * value of task_fail(). */
-enum { TASK_OK = 0, TASK_FAILED = -1 };
+ * value of task_fail() or task_retry(). */
+enum { TASK_OK = 0, TASK_FAILED = -1, TASK_RETRY = -2 };
 typedef int (*task_fn)(struct task_ctx *t);
 
 void task_ctx_init(struct task_ctx *t, const struct celery_msg *m, struct engine *engine,
@@ -48,6 +49,16 @@ void task_ctx_fini(struct task_ctx *t);
 void task_log(struct task_ctx *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Record why the task failed, Celery style (exc_type + message). Returns TASK_FAILED. */
 int task_fail(struct task_ctx *t, const char *exc_type, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Fail this attempt and ask for another, Celery's self.retry(): the task
+ * goes to RETRY with the reason kept and runs again after countdown seconds
+ * (< 0: exponential back-off with jitter from its registry entry), until its
+ * max_retries (the message's header, else its registry entry); past that it
+ * ends FAILURE (MaxRetriesExceededError) and is dead-lettered. Its writes
+ * are rolled back like a failure's. Returns TASK_RETRY. The attempt number
+ * is t->msg->retries (0 for the first run). */
+int task_retry(struct task_ctx *t, double countdown, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Run one parameterized statement (text parameters, NULL = SQL NULL) in the

@@ -206,7 +206,7 @@ encoded_headers_have_exactly_celerys_keys(void **state)
     cJSON *cap = fixture(FIXTURES "capture_basic.jsonl", "A.task_message.default_queue", 0);
     const cJSON *want = cJSON_GetObjectItem(cap, "headers"), *k;
     struct celery_msg in = {.id = "8f6dcd6a-fb7e-48f2-9aaa-84fc0a0811df", .task = "proj.add",
-                            .group_index = -1};
+                            .group_index = -1, .max_retries = -1};
     struct celery_wire w;
     char err[128];
 

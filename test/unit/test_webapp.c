@@ -309,18 +309,32 @@ mistyped_args_kwargs_and_queue_are_refused(void **state)
                         "'queue' must be a string, not a number");
 }
 
+#define ALLOWED "allowed fields are name, args, kwargs, queue, countdown, eta, expires, max_retries, time_limit and soft_time_limit"
+
 static void
 unknown_and_repeated_fields_are_named(void **state)
 {
     (void)state;
     assert_string_equal(body_error("{\"name\": \"demo.add\", \"kwarg\": {}}"),
-                        "unknown field 'kwarg': allowed fields are name, args, kwargs and queue");
-    assert_string_equal(body_error("{\"nme\": \"demo.add\", \"countdown\": 5}"),
-                        "unknown fields 'nme', 'countdown': allowed fields are name, args, "
-                        "kwargs and queue");
+                        "unknown field 'kwarg': " ALLOWED);
+    assert_string_equal(body_error("{\"nme\": \"demo.add\", \"countdwn\": 5}"),
+                        "unknown fields 'nme', 'countdwn': " ALLOWED);
     assert_string_equal(body_error("{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6}"),
-                        "unknown fields 'a', 'b', 'c', 'd', 'e' and more: allowed fields are "
-                        "name, args, kwargs and queue");
+                        "unknown fields 'a', 'b', 'c', 'd', 'e' and more: " ALLOWED);
+    /* Celery's apply_async() options are checked too. */
+    assert_string_equal(body_error("{\"name\": \"demo.add\", \"countdown\": \"5\"}"),
+                        "'countdown' must be a number of seconds, not a string");
+    assert_string_equal(body_error("{\"name\": \"demo.add\", \"countdown\": -1}"),
+                        "'countdown' and 'expires' take 0 to 315360000 seconds");
+    assert_string_equal(body_error("{\"name\": \"demo.add\", \"eta\": \"tomorrow\"}"),
+                        "'eta' must be an ISO 8601 time such as \"2026-11-30T10:00:00Z\"");
+    assert_string_equal(
+        body_error("{\"name\": \"demo.add\", \"countdown\": 5, \"eta\": \"2026-11-30T10:00:00Z\"}"),
+        "give 'countdown' or 'eta', not both");
+    assert_string_equal(body_error("{\"name\": \"demo.add\", \"expires\": true}"),
+                        "'expires' must be seconds or an ISO 8601 time, not a boolean");
+    assert_string_equal(body_error("{\"name\": \"demo.add\", \"max_retries\": 1.5}"),
+                        "'max_retries' must be an integer, not a number");
     assert_string_equal(body_error("{\"name\": \"demo.add\", \"name\": \"demo.fail\"}"),
                         "field 'name' appears more than once");
 }

@@ -3,6 +3,8 @@
 #include "worker/tasks/tasks.h"
 
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "common/clock.h"
 
@@ -92,5 +94,57 @@ task_demo_record(struct task_ctx *t)
     if (cJSON_IsTrue(fail_after))
         return task_fail(t, "RuntimeError", "demo.record(): failing after the write, as asked");
     t->result = cJSON_CreateString(key->valuestring);
+    return TASK_OK;
+}
+
+int
+task_demo_flaky(struct task_ctx *t)
+{
+    static const char *const params[] = {"fail_times"};
+    double n;
+
+    if (task_bind_args(t, params, 1) != TASK_OK ||
+        task_arg_number(t, 0, "fail_times", &n) != TASK_OK)
+        return TASK_FAILED;
+    /* The attempt is the message's retries header: it survives any worker. */
+    if (t->msg->retries < n)
+        return task_retry(t, -1, "demo.flaky(): attempt %d fails on purpose (%g to fail)",
+                          t->msg->retries + 1, n);
+    task_log(t, "attempt %d succeeds", t->msg->retries + 1);
+    t->result = cJSON_CreateNumber(t->msg->retries + 1);
+    return TASK_OK;
+}
+
+#define HOG_MAX_MIB 4096
+#define HOG_KEPT_MAX 64
+
+/* What demo.hog keeps: reachable, so the compiler cannot drop the memory. */
+static char *hog_kept[HOG_KEPT_MAX];
+static int hog_nkept;
+
+int
+task_demo_hog(struct task_ctx *t)
+{
+    static const char *const params[] = {"mib"};
+    double mib;
+    char *p;
+
+    if (task_bind_args(t, params, 1) != TASK_OK || task_arg_number(t, 0, "mib", &mib) != TASK_OK)
+        return TASK_FAILED;
+    if (!(mib >= 0 && mib <= HOG_MAX_MIB))
+        return task_fail(t, "ValueError", "demo.hog(): mib must be between 0 and %d", HOG_MAX_MIB);
+    if (hog_nkept == HOG_KEPT_MAX)
+        return task_fail(t, "MemoryError", "demo.hog(): this child holds enough already");
+    /* Kept on purpose (a leak): only the child's exit gives it back. */
+    p = malloc((size_t)mib * 1024 * 1024 + 1);
+    if (p == NULL)
+        return task_fail(t, "MemoryError", "demo.hog(): cannot allocate %g MiB", mib);
+    /* Every page touched through volatile stores: counted in RSS, and no
+     * compiler may drop them as dead. */
+    for (size_t i = 0; i <= (size_t)mib * 1024 * 1024; i += 4096)
+        ((volatile char *)p)[i] = 1;
+    hog_kept[hog_nkept++] = p;
+    task_log(t, "holding %g MiB", mib);
+    t->result = cJSON_CreateNumber(mib);
     return TASK_OK;
 }

@@ -9,5 +9,8 @@ int task_demo_noop(struct task_ctx *t);
 int task_demo_sleep(struct task_ctx *t);
 int task_demo_fail(struct task_ctx *t);
 int task_demo_record(struct task_ctx *t);
+int task_demo_flaky(struct task_ctx *t);
+int task_demo_hog(struct task_ctx *t);
+int task_celeriac_cleanup(struct task_ctx *t);
 
 #endif

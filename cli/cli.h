@@ -1,0 +1,14 @@
+/* cli/cli.h - what the CLI's command files share. */
+#ifndef CELERIAC_CLI_H
+#define CELERIAC_CLI_H
+
+#include <libpq-fe.h>
+
+#include "common/config.h"
+
+/* Connect to DATABASE_URL, or print why and return NULL. */
+PGconn *open_db(const struct config *cfg);
+/* celeriac periodic add|list|remove|enable|disable: argv[0] is "periodic". */
+int cmd_periodic(const struct config *cfg, int argc, char **argv);
+
+#endif

@@ -1,0 +1,349 @@
+/* sql/store_pool.c - what the reliable worker pool keeps in PostgreSQL beside
+ * the batch's final states (store_engine.c): what a redelivered task went
+ * through, the deaths of its children, hard time limits, revocations, the
+ * schedule (scheduled_tasks) and the periodic tasks. */
+#include "sql/store.h"
+#include "sql/store_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/json.h"
+
+#define FINAL_STATES "('SUCCESS', 'FAILURE', 'REVOKED')"
+
+/* ----- redeliveries and lost children ----- */
+
+int
+store_tasks_seen(PGconn *db, const char *const *ids, int n, struct store_seen *out)
+{
+    static const char sql[] = "SELECT id::text, state IN " FINAL_STATES ", lost,"
+                              " coalesce(lost_reason, '') FROM tasks WHERE id = ANY($1::uuid[])";
+    const char *params[1];
+    char *arr;
+    PGresult *res;
+    int rc;
+
+    memset(out, 0, sizeof *out * (size_t)n);
+    if (n == 0)
+        return STORE_OK;
+    if ((arr = store_uuid_array(ids, n)) == NULL)
+        return STORE_ERR;
+    params[0] = arr;
+    res = store_exec_quiet(db, sql, 1, params, PGRES_TUPLES_OK, &rc);
+    free(arr);
+    if (res == NULL)
+        return rc;
+    for (int r = 0; r < PQntuples(res); r++) {
+        for (int i = 0; i < n; i++) {
+            if (strcasecmp(ids[i], PQgetvalue(res, r, 0)) != 0)
+                continue;
+            out[i].found = true;
+            out[i].final = PQgetvalue(res, r, 1)[0] == 't';
+            out[i].lost = atoi(PQgetvalue(res, r, 2));
+            snprintf(out[i].lost_reason, sizeof out[i].lost_reason, "%s", PQgetvalue(res, r, 3));
+        }
+    }
+    PQclear(res);
+    return STORE_OK;
+}
+
+int
+store_task_lost(PGconn *db, const char *id, const char *name, const char *worker,
+                const char *reason)
+{
+    static const char sql[] =
+        "INSERT INTO tasks AS k (id, name, state, worker, lost, lost_reason)"
+        " VALUES ($1::uuid, $2, 'RECEIVED', $3, 1, $4)"
+        " ON CONFLICT (id) DO UPDATE SET lost = k.lost + 1, lost_reason = EXCLUDED.lost_reason"
+        " WHERE k.state NOT IN " FINAL_STATES " RETURNING lost";
+    const char *params[] = {id, name, worker, reason};
+    PGresult *res;
+    int rc;
+
+    res = store_exec(db, "recording a lost task", sql, 4, params, PGRES_TUPLES_OK, &rc);
+    if (res == NULL)
+        return rc;
+    rc = PQntuples(res) == 1 ? atoi(PQgetvalue(res, 0, 0)) : 0;
+    PQclear(res);
+    return rc;
+}
+
+int
+store_task_end(PGconn *db, const char *id, const char *name, const char *worker,
+               const char *state, const char *error, const char *outcome)
+{
+    /* The row, its log line and the notification in one statement; a final
+     * row is left as it is (a revoke got there first). */
+    static const char sql[] =
+        "WITH t AS (INSERT INTO tasks AS k (id, name, state, error, outcome, worker, result,"
+        " received_at, started_at, finished_at)"
+        " VALUES ($1::uuid, $2, $4, $5, $6, $3, json_build_object('exc_type', $7::text,"
+        " 'exc_message', json_build_array($5::text), 'exc_module', 'celery.exceptions'),"
+        " now(), now(), now())"
+        " ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, error = EXCLUDED.error,"
+        " outcome = EXCLUDED.outcome, worker = EXCLUDED.worker, result = EXCLUDED.result,"
+        " finished_at = now() WHERE k.state NOT IN " FINAL_STATES " RETURNING id, state, name),"
+        " l AS (INSERT INTO task_logs (task_id, level, message) SELECT id, 'ERROR', $5 FROM t)"
+        STORE_NOTIFY_FROM_T;
+    const char *exc = strcmp(outcome, "hard_limit") == 0 ? "TimeLimitExceeded" : "WorkerLostError";
+    const char *params[] = {id, name, worker, state, error, outcome, exc};
+    PGresult *res;
+    int rc;
+
+    res = store_exec(db, "ending a task", sql, 7, params, PGRES_TUPLES_OK, &rc);
+    PQclear(res);
+    return rc;
+}
+
+/* ----- revocations ----- */
+
+int
+store_revoke(PGconn *db, const char *id, bool terminate, char *state, size_t statelen)
+{
+    /* The row (created when no client told us of the task: a Python client's
+     * task not received yet), the durable revocation, and both
+     * notifications, in one statement. state receives the state before. */
+    static const char sql[] =
+        "WITH old AS (SELECT state FROM tasks WHERE id = $1::uuid),"
+        " r AS (INSERT INTO revocations (task_id, terminate) VALUES ($1::uuid, $2::bool)"
+        " ON CONFLICT (task_id) DO UPDATE SET terminate = revocations.terminate OR"
+        " EXCLUDED.terminate),"
+        " t AS (INSERT INTO tasks AS k (id, name, state, error, outcome, finished_at)"
+        " VALUES ($1::uuid, '(unknown)', 'REVOKED', 'revoked', 'revoked', now())"
+        " ON CONFLICT (id) DO UPDATE SET state = 'REVOKED', error = 'revoked',"
+        " outcome = 'revoked', finished_at = now()"
+        " WHERE k.state NOT IN " FINAL_STATES " RETURNING id, state, name)"
+        " SELECT coalesce((SELECT state FROM old), ''),"
+        " pg_notify('task_revoked', json_build_object('id', $1::uuid, 'terminate',"
+        " $2::bool)::text), " STORE_NOTIFY " FROM " STORE_NOTIFY_PAYLOAD;
+    const char *params[] = {id, terminate ? "true" : "false"};
+    PGresult *res;
+    int rc;
+
+    res = store_exec(db, "revoking a task", sql, 2, params, PGRES_TUPLES_OK, &rc);
+    if (res == NULL)
+        return rc;
+    snprintf(state, statelen, "%s", PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "");
+    PQclear(res);
+    return STORE_OK;
+}
+
+cJSON *
+store_revocations(PGconn *db, int limit, int *rc)
+{
+    static const char sql[] =
+        "SELECT coalesce(json_agg(task_id), '[]')::text FROM (SELECT task_id FROM revocations"
+        " ORDER BY created_at DESC LIMIT $1::int) r";
+    char l[16];
+    const char *params[] = {l};
+
+    snprintf(l, sizeof l, "%d", limit);
+    return store_query_json(db, "loading revocations", sql, 1, params, rc);
+}
+
+int
+store_listen(PGconn *db, const char *channel)
+{
+    char sql[128];
+    PGresult *res;
+    int rc;
+
+    snprintf(sql, sizeof sql, "LISTEN %s", channel); /* a fixed identifier of ours */
+    res = store_exec(db, "listen", sql, 0, NULL, PGRES_COMMAND_OK, &rc);
+    PQclear(res);
+    return rc;
+}
+
+int
+store_notifications(PGconn *db, store_notify_fn fn, void *arg)
+{
+    PGnotify *n;
+    int count = 0;
+
+    if (db == NULL || PQconsumeInput(db) == 0)
+        return -1;
+    while ((n = PQnotifies(db)) != NULL) {
+        fn(n->relname, n->extra, arg);
+        PQfreemem(n);
+        count++;
+    }
+    return count;
+}
+
+/* ----- the schedule ----- */
+
+int
+store_schedule(PGconn *db, const struct store_task *t, const char *queue,
+               const struct store_schedule *s)
+{
+    /* A PENDING row for a task no one has seen yet (a periodic run), and
+     * the message to publish when it is due. */
+    static const char sql[] =
+        "WITH t AS (INSERT INTO tasks (id, name, queue, args, kwargs, origin, eta)"
+        " SELECT $1::uuid, $2, $3, $4::jsonb, $5::jsonb, $6, $7::timestamptz WHERE $2::text IS NOT NULL"
+        " ON CONFLICT (id) DO NOTHING)"
+        " INSERT INTO scheduled_tasks (id, due_at, queue, headers, body, reply_to, priority)"
+        " VALUES ($1::uuid, $7::timestamptz, $3, $8::jsonb, $9, $10, nullif($11::int, -1))"
+        " ON CONFLICT (id) DO UPDATE SET due_at = EXCLUDED.due_at, headers = EXCLUDED.headers,"
+        " body = EXCLUDED.body";
+    char prio[16];
+    const char *params[] = {t->id,
+                            t->name,
+                            queue,
+                            t->args_json ? t->args_json : "[]",
+                            t->kwargs_json ? t->kwargs_json : "{}",
+                            t->origin,
+                            s->due_at,
+                            s->headers_json,
+                            s->body,
+                            s->reply_to,
+                            prio};
+    PGresult *res;
+    int rc;
+
+    snprintf(prio, sizeof prio, "%d", s->priority >= 0 ? s->priority : -1);
+    res = store_exec_quiet(db, sql, 11, params, PGRES_COMMAND_OK, &rc);
+    PQclear(res);
+    return rc;
+}
+
+cJSON *
+store_scheduled_claim(PGconn *db, int limit, int *rc)
+{
+    static const char sql[] =
+        "SELECT coalesce(json_agg(json_build_object('id', id, 'queue', queue, 'headers', headers,"
+        " 'body', body, 'reply_to', reply_to, 'priority', priority)), '[]')::text FROM"
+        " (SELECT * FROM scheduled_tasks WHERE due_at <= now() ORDER BY due_at"
+        " LIMIT $1::int FOR UPDATE SKIP LOCKED) s";
+    char l[16];
+    const char *params[] = {l};
+
+    snprintf(l, sizeof l, "%d", limit);
+    return store_query_json(db, "claiming due tasks", sql, 1, params, rc);
+}
+
+int
+store_scheduled_delete(PGconn *db, const char *const *ids, int n)
+{
+    const char *params[1];
+    char *arr;
+    PGresult *res;
+    int rc;
+
+    if (n == 0)
+        return STORE_OK;
+    if ((arr = store_uuid_array(ids, n)) == NULL)
+        return STORE_ERR;
+    params[0] = arr;
+    res = store_exec(db, "deleting published schedules",
+                     "DELETE FROM scheduled_tasks WHERE id = ANY($1::uuid[])", 1, params,
+                     PGRES_COMMAND_OK, &rc);
+    free(arr);
+    PQclear(res);
+    return rc;
+}
+
+/* ----- periodic tasks ----- */
+
+#define PERIODIC_JSON                                                                              \
+    "json_build_object('name', name, 'task', task, 'cron', cron, 'args', args, 'kwargs', kwargs," \
+    " 'queue', queue, 'enabled', enabled, 'next_run_at', next_run_at, 'next_run_epoch',"          \
+    " extract(epoch FROM next_run_at), 'last_run_at', last_run_at, 'last_task_id', last_task_id," \
+    " 'total_runs', total_runs)"
+
+cJSON *
+store_periodic_claim(PGconn *db, int limit, int *rc)
+{
+    static const char sql[] =
+        "SELECT coalesce(json_agg(" PERIODIC_JSON "), '[]')::text FROM"
+        " (SELECT * FROM periodic_tasks WHERE enabled AND next_run_at <= now()"
+        " ORDER BY next_run_at LIMIT $1::int FOR UPDATE SKIP LOCKED) p";
+    char l[16];
+    const char *params[] = {l};
+
+    snprintf(l, sizeof l, "%d", limit);
+    return store_query_json(db, "claiming periodic tasks", sql, 1, params, rc);
+}
+
+int
+store_periodic_fired(PGconn *db, const char *name, const char *next_run_at, const char *task_id)
+{
+    const char *params[] = {name, next_run_at, task_id};
+    PGresult *res;
+    int rc;
+
+    res = store_exec(db, "moving a periodic task on",
+                     "UPDATE periodic_tasks SET next_run_at = $2::timestamptz, last_run_at = now(),"
+                     " last_task_id = $3::uuid, total_runs = total_runs + 1 WHERE name = $1",
+                     3, params, PGRES_COMMAND_OK, &rc);
+    PQclear(res);
+    return rc;
+}
+
+int
+store_periodic_put(PGconn *db, const char *name, const char *task, const char *cron,
+                   const char *args_json, const char *kwargs_json, const char *queue,
+                   const char *next_run_at)
+{
+    const char *params[] = {name, task, cron, args_json ? args_json : "[]",
+                            kwargs_json ? kwargs_json : "{}", queue, next_run_at};
+    PGresult *res;
+    int rc;
+
+    res = store_exec_quiet(
+        db,
+        "INSERT INTO periodic_tasks (name, task, cron, args, kwargs, queue, next_run_at)"
+        " VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7::timestamptz)"
+        " ON CONFLICT (name) DO UPDATE SET task = EXCLUDED.task, cron = EXCLUDED.cron,"
+        " args = EXCLUDED.args, kwargs = EXCLUDED.kwargs, queue = EXCLUDED.queue,"
+        " next_run_at = EXCLUDED.next_run_at",
+        7, params, PGRES_COMMAND_OK, &rc);
+    PQclear(res);
+    return rc;
+}
+
+cJSON *
+store_periodic_list(PGconn *db, int *rc)
+{
+    return store_query_json(db, "listing periodic tasks",
+                            "SELECT coalesce(json_agg(" PERIODIC_JSON " ORDER BY name), '[]')::text"
+                            " FROM periodic_tasks",
+                            0, NULL, rc);
+}
+
+int
+store_periodic_remove(PGconn *db, const char *name)
+{
+    const char *params[] = {name};
+    PGresult *res;
+    int rc;
+
+    res = store_exec(db, "removing a periodic task", "DELETE FROM periodic_tasks WHERE name = $1",
+                     1, params, PGRES_COMMAND_OK, &rc);
+    if (res != NULL && rc == STORE_OK && strcmp(PQcmdTuples(res), "0") == 0)
+        rc = STORE_NOT_FOUND;
+    PQclear(res);
+    return rc;
+}
+
+int
+store_periodic_enable(PGconn *db, const char *name, bool enabled, const char *next_run_at)
+{
+    /* Enabling moves next_run_at to the next time from now: runs missed while
+     * disabled are not made up. */
+    const char *params[] = {name, enabled ? "true" : "false", next_run_at};
+    PGresult *res;
+    int rc;
+
+    res = store_exec(db, "enabling a periodic task",
+                     "UPDATE periodic_tasks SET enabled = $2::bool,"
+                     " next_run_at = coalesce($3::timestamptz, next_run_at) WHERE name = $1",
+                     3, params, PGRES_COMMAND_OK, &rc);
+    if (res != NULL && rc == STORE_OK && strcmp(PQcmdTuples(res), "0") == 0)
+        rc = STORE_NOT_FOUND;
+    PQclear(res);
+    return rc;
+}
