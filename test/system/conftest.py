@@ -3,10 +3,13 @@
 stack           session: private RabbitMQ + PostgreSQL (compose/local up --services-only on
                 free ports, temporary VAR); migrated when bin/celeriac exists.
 migrated_stack  session: the same stack, and bin/celeriac migrate must have succeeded.
+durable_stack   module: a stack of its own, migrated, whose PostgreSQL keeps fsync and
+                synchronous_commit on (no PG_FAST): for tests that restart or kill servers.
 procs           per test: procs.start(argv, env=None, name=None) starts a program like
                 harness.start_proc(); at the end of the test it is stopped and its log is
                 checked for sanitizer reports.
 start_proc      per test: procs.start itself.
+durable_procs   per test: as procs, for programs run against durable_stack.
 worker          per test: bin/celeriac-worker --concurrency 2, all children consuming.
 webapp          per test: bin/celeriac-webapp on a free port answering /healthz; .url.
                 (worker and webapp must exit 0 on SIGTERM at the end of the test.)
@@ -38,8 +41,8 @@ def pytest_configure(config):
     signal.signal(signal.SIGHUP, _interrupt)
 
 
-def _save_logs(stack):
-    dest = harness.REPO / "test" / "artifacts" / f"system-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+def _save_logs(stack, kind="system"):
+    dest = harness.REPO / "test" / "artifacts" / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     try:
         shutil.copytree(stack.log_dir, dest)
         return dest
@@ -58,6 +61,21 @@ def stack(request):
             saved = _save_logs(s)
             if saved:
                 print(f"\nsystem test logs saved in {saved}")
+        harness.stop_stack(s, keep_var=os.environ.get("CELERIAC_KEEP_VAR") == "1")
+
+
+@pytest.fixture(scope="module")
+def durable_stack(request):
+    failed_before = request.session.testsfailed
+    s = harness.start_stack(durable=True)
+    try:
+        harness.migrate(s, required=True)
+        yield s
+    finally:
+        if request.session.testsfailed > failed_before:
+            saved = _save_logs(s, f"durable-{request.module.__name__}")
+            if saved:
+                print(f"\ndurable stack logs saved in {saved}")
         harness.stop_stack(s, keep_var=os.environ.get("CELERIAC_KEEP_VAR") == "1")
 
 
@@ -80,8 +98,7 @@ class Procs:
         return p
 
 
-@pytest.fixture
-def procs(stack):
+def _procs_fixture():
     ps = Procs()
     yield ps
     for p in reversed(ps.started):
@@ -94,6 +111,16 @@ def procs(stack):
             reports.append(str(e))
     if reports:
         pytest.fail("\n\n".join(reports), pytrace=False)
+
+
+@pytest.fixture
+def procs(stack):
+    yield from _procs_fixture()
+
+
+@pytest.fixture
+def durable_procs(durable_stack):
+    yield from _procs_fixture()
 
 
 @pytest.fixture

@@ -13,6 +13,9 @@ or each other. Every process a test starts logs to VAR/log/NAME.log and is stopp
     assert_no_sanitizer_reports(p.log_text())
     stop_stack(stack)
 
+    stack = start_stack(durable=True)     # fsync and synchronous_commit on (fault tests)
+    stop_service(stack, "rabbitmq"); start_service(stack, "rabbitmq")   # same ports and data
+
 Polling helpers instead of sleeps: wait_until(predicate, timeout).
 """
 
@@ -104,6 +107,10 @@ class Stack:
     epmd_port: int
     webapp_port: int  # free when the stack started; for a webapp the tests start
     migrated: bool = False
+    # False: PostgreSQL runs with PG_FAST=1 (fsync, synchronous_commit and full_page_writes
+    # off: fast, but a crash may lose commits). True: PostgreSQL's defaults, every commit
+    # waits for the disk, as in production (the fault-injection tests need that).
+    durable: bool = False
     _up: bool = field(default=False, repr=False)
 
     @property
@@ -145,7 +152,7 @@ class Stack:
             env.pop(k, None)
         env.update(CELERIAC_VAR=str(self.var), AMQP_PORT=str(self.amqp_port),
                    PG_PORT=str(self.pg_port), AMQP_DIST_PORT=str(self.dist_port),
-                   EPMD_PORT=str(self.epmd_port), PG_FAST="1")
+                   EPMD_PORT=str(self.epmd_port), PG_FAST="0" if self.durable else "1")
         return env
 
     def compose(self, *args, timeout=120, check=True):
@@ -159,19 +166,29 @@ class Stack:
         return r
 
 
-_current_stack = None
+_current_stack = None  # the newest stack still up: start_proc()'s default env and log dir
+_stacks = []  # every stack up, oldest first (a module may run its own beside the session's)
 
 
-def start_stack(services_only=True):
-    """Start RabbitMQ and PostgreSQL on free ports under a new temporary VAR."""
+def _set_current(stack, up):
     global _current_stack
+    if stack in _stacks:
+        _stacks.remove(stack)
+    if up:
+        _stacks.append(stack)
+    _current_stack = _stacks[-1] if _stacks else None
+
+
+def start_stack(services_only=True, durable=False):
+    """Start RabbitMQ and PostgreSQL on free ports under a new temporary VAR. durable: keep
+    PostgreSQL's fsync and synchronous_commit on (see Stack.durable)."""
     base = os.environ.get("CELERIAC_TEST_TMPDIR") or "/tmp"
     var = Path(tempfile.mkdtemp(prefix="celeriac-test-", dir=base))
     var.chmod(0o755)  # PostgreSQL runs as 'postgres' when we are root: it must enter VAR
     last = None
     for _attempt in range(3):
-        stack = Stack(var, *free_ports(5))
-        _current_stack = stack
+        stack = Stack(var, *free_ports(5), durable=durable)
+        _set_current(stack, True)
         stack._up = True  # from here on, stop_stack() has something to stop
         r = stack.compose("up", *(["--services-only"] if services_only else []), check=False,
                           timeout=240)
@@ -188,9 +205,10 @@ def start_stack(services_only=True):
 
 def stop_stack(stack, keep_var=False):
     """Stop the processes started through start_proc(), then the servers; remove VAR unless
-    keep_var. Fails when a process from VAR survives (after killing it)."""
-    global _current_stack
-    stop_all_procs()
+    keep_var. Fails when a process from VAR survives (after killing it). While another
+    stack is up, only the processes logging under this stack's VAR are stopped."""
+    others = [s for s in _stacks if s is not stack]
+    stop_all_procs(under=stack.var if others else None)
     problems = []
     if stack._up:
         r = stack.compose("down", check=False)
@@ -206,8 +224,7 @@ def stop_stack(stack, keep_var=False):
     if leftovers:
         problems.append("processes survived compose/local down (killed now):\n" +
                         "\n".join(f"  {pid} {cmd}" for pid, cmd in leftovers))
-    if _current_stack is stack:
-        _current_stack = None
+    _set_current(stack, False)
     if not keep_var:
         shutil.rmtree(stack.var, ignore_errors=True)
     if problems:
@@ -243,6 +260,23 @@ def processes_mentioning(text):
         if text in cmd and pid_alive(d.name):
             found.append((int(d.name), cmd.strip()))
     return found
+
+
+SERVICES = ("rabbitmq", "postgres")
+
+
+def stop_service(stack, name):
+    """Stop one server of the stack (compose/local stop NAME: rabbitmq, with its epmd, or
+    postgres) by its pid; the rest keeps running. Returns compose/local's output."""
+    assert name in SERVICES, f"no service {name!r} (services: {', '.join(SERVICES)})"
+    return stack.compose("stop", name, timeout=60).stdout
+
+
+def start_service(stack, name):
+    """Start a server stopped by stop_service() again, on the same ports with the same data
+    (and fsync setting), and wait until it is ready. Returns compose/local's output."""
+    assert name in SERVICES, f"no service {name!r} (services: {', '.join(SERVICES)})"
+    return stack.compose("start", name, timeout=180).stdout
 
 
 def migrate(stack, required=True):
@@ -431,9 +465,13 @@ def start_proc(argv, env=None, name=None, log_dir=None):
     return proc
 
 
-def stop_all_procs():
-    while _procs:
-        _procs.pop().stop()
+def stop_all_procs(under=None):
+    """Stop every process start_proc() started, or only those logging under directory under
+    (a stack's VAR)."""
+    for proc in list(reversed(_procs)):
+        if under is None or Path(under) in proc.log_path.parents:
+            _procs.remove(proc)
+            proc.stop()
 
 
 def start_worker(*args, env=None, name="worker", concurrency=2, ready_timeout=30,
