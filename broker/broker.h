@@ -105,6 +105,13 @@ int broker_drop(struct broker *b, uint64_t tag);
  * 0 or -1. */
 int broker_pause(struct broker *b);
 int broker_resume(struct broker *b);
+/* While the caller runs a long task and makes no broker call, keep the
+ * connection's heartbeats going from a thread (nothing when AMQP_HEARTBEAT is
+ * 0). Stop before the next broker call; broker_is_open() then says whether
+ * the connection survived. */
+void broker_keepalive_start(struct broker *b);
+void broker_keepalive_stop(struct broker *b);
+
 /* Republish a copy of d to celeriac.dead with its original properties and
  * headers plus x-celeriac-reason/-queue/-worker, and wait for the confirm.
  * Does not ack d: the caller acks once this returned 0. */

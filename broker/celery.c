@@ -424,6 +424,9 @@ celery_decode(const struct celery_wire *w, struct celery_msg *m, char *err, size
 
     if (w->body == NULL || w->body_len == 0)
         return fail(err, errlen, "empty body");
+    if (w->body_len > CELERY_BODY_MAX)
+        return fail(err, errlen, "body of %zu bytes is over the %d MiB limit", w->body_len,
+                    CELERY_BODY_MAX >> 20);
     body = json_parse(w->body, w->body_len, perr, sizeof perr);
     if (body == NULL)
         return fail(err, errlen, "body: %s", perr);

@@ -51,6 +51,9 @@ struct celery_msg {
 };
 
 #define CELERY_NAME_MAX 200 /* longest task name accepted */
+/* Largest body decoded: a bigger message is poison (dead-lettered), not a
+ * task to hold in a batch and write into rows. */
+#define CELERY_BODY_MAX (8 << 20)
 
 void celery_msg_fini(struct celery_msg *m);
 void celery_wire_fini(struct celery_wire *w);

@@ -1,12 +1,14 @@
-/* broker/conn.c - connection life cycle. Heartbeats are off (0) on purpose:
- * rabbitmq-c only answers heartbeats from inside its calls, so a child blocked
- * in a long task would be disconnected by the broker. TCP keepalive finds dead
- * peers instead, and a message whose connection died is redelivered. */
+/* broker/conn.c - connection life cycle. AMQP heartbeats are off unless
+ * AMQP_HEARTBEAT asks for them: rabbitmq-c only answers heartbeats from inside
+ * its calls, so a child running a long task keeps its connection alive with
+ * broker_keepalive_start() (a thread that waits on the socket meanwhile).
+ * TCP keepalive finds dead peers either way. */
 #include "broker/internal.h"
 
 #include <amqp_tcp_socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,7 +122,8 @@ broker_open(const char *amqp_url, const char *conn_name, char *err, size_t errle
     prop.key = amqp_cstring_bytes("connection_name");
     prop.value.kind = AMQP_FIELD_KIND_UTF8;
     prop.value.value.bytes = amqp_cstring_bytes(conn_name);
-    r = amqp_login_with_properties(b->conn, ci.vhost, 0, FRAME_MAX, 0, &props,
+    b->heartbeat = cfg_amqp_heartbeat();
+    r = amqp_login_with_properties(b->conn, ci.vhost, 0, FRAME_MAX, b->heartbeat, &props,
                                    AMQP_SASL_METHOD_PLAIN, ci.user, ci.password);
     if (r.reply_type != AMQP_RESPONSE_NORMAL) {
         if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION)
@@ -159,6 +162,7 @@ broker_close(struct broker *b)
 {
     if (b == NULL)
         return;
+    broker_keepalive_stop(b);
     if (b->conn != NULL) {
         if (b->open) {
             amqp_channel_close(b->conn, BROKER_CHANNEL, AMQP_REPLY_SUCCESS);
@@ -193,4 +197,49 @@ bool
 broker_is_open(const struct broker *b)
 {
     return b != NULL && b->open;
+}
+
+/* The keeper: while the owner runs a long task and leaves the connection
+ * alone, wait on it so rabbitmq-c sends and checks heartbeats. With the
+ * consumers paused nothing else should arrive; any frame that does (a close)
+ * ends the connection, which the owner then reopens. */
+static void *
+keeper(void *arg)
+{
+    struct broker *b = arg;
+
+    while (!atomic_load(&b->keeper_stop)) {
+        struct timeval tv = {0, 200000};
+        amqp_frame_t f;
+        int st = amqp_simple_wait_frame_noblock(b->conn, &f, &tv);
+
+        if (st == AMQP_STATUS_TIMEOUT)
+            continue;
+        if (st == AMQP_STATUS_OK)
+            log_warn("RabbitMQ sent a frame (type %d) during a long task: reconnecting", f.frame_type);
+        else
+            log_warn("RabbitMQ connection lost during a long task: %s", amqp_error_string2(st));
+        b->open = false;
+        break;
+    }
+    return NULL;
+}
+
+void
+broker_keepalive_start(struct broker *b)
+{
+    if (b == NULL || !b->open || b->heartbeat <= 0 || b->keeping)
+        return;
+    atomic_store(&b->keeper_stop, false);
+    b->keeping = pthread_create(&b->keeper, NULL, keeper, b) == 0;
+}
+
+void
+broker_keepalive_stop(struct broker *b)
+{
+    if (b == NULL || !b->keeping)
+        return;
+    atomic_store(&b->keeper_stop, true);
+    pthread_join(b->keeper, NULL);
+    b->keeping = false;
 }

@@ -4,6 +4,8 @@
 
 #include <amqp.h> /* Debian 12 has rabbitmq-c 0.11: <amqp.h>, not <rabbitmq-c/amqp.h> */
 #include <amqp_framing.h>
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include "broker/broker.h"
 
@@ -39,6 +41,10 @@ struct broker {
     char *consume_queues;
     char **consumer_tags; /* one per queue consumed; empty while paused */
     int n_consumers;
+    int heartbeat;        /* seconds, 0: off (AMQP_HEARTBEAT) */
+    pthread_t keeper;     /* broker_keepalive_start() */
+    bool keeping;
+    atomic_bool keeper_stop;
 };
 
 /* rabbitmq-c's die_on_amqp_error made to log and return -1 (marking the broker

@@ -129,8 +129,8 @@ clock_parse_iso(const char *s, double *epoch)
         if (*s != '\0' && !digits(&s, 2, &om))
             return -1;
     }
-    if (*s != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 ||
-        oh > 23 || om > 59)
+    if (*s != '\0' || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+        sec > 60 || oh > 23 || om > 59)
         return -1;
     tm.tm_year = y - 1900;
     tm.tm_mon = mo - 1;

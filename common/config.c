@@ -95,3 +95,12 @@ cfg_redact_url(const char *url, char *out, size_t outlen)
         return;
     snprintf(out, outlen, "%.*s:***%s", (int)(colon - url), url, at);
 }
+
+int
+cfg_amqp_heartbeat(void)
+{
+    const char *v = getenv("AMQP_HEARTBEAT");
+    int n;
+
+    return v != NULL && cfg_parse_int(v, 0, 3600, &n) == 0 ? n : 0;
+}

@@ -36,6 +36,10 @@ struct config {
     int cron_seconds;         /* CELERIAC_CRON_SECONDS=1: 6-field cron (tests only) */
 };
 
+/* AMQP_HEARTBEAT: seconds between AMQP heartbeats, 0 (the default) for none,
+ * as broker/conn.c asks RabbitMQ for them. Out of range or garbage: 0. */
+int cfg_amqp_heartbeat(void);
+
 /* Fill c from the environment and the defaults. -1 (message in err) when a
  * numeric variable does not parse. */
 int cfg_load_env(struct config *c, char *err, size_t errlen);

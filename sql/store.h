@@ -17,6 +17,7 @@ enum store_rc {
     STORE_ERR = -1,       /* connection or server trouble: worth retrying later */
     STORE_BAD_DATA = -2,  /* PostgreSQL refused the values (bad UTF-8, NUL, ...) */
     STORE_NOT_FOUND = -3, /* no such row */
+    STORE_BUSY = -4,      /* another session holds the row's run (store_task_started) */
 };
 
 #define STORE_LIST_MAX 1000 /* most rows one list call returns */
@@ -117,11 +118,17 @@ struct store_final {
  * already SUCCESS, FAILURE or REVOKED (such a task must not run again). ids
  * must be valid UUIDs. STORE_OK or negative. */
 int store_tasks_find(PGconn *db, const char *const *ids, int n, bool final_only, bool *found);
-/* Mark t STARTED by worker, creating its row when a foreign client sent it.
- * A progress mark: it commits without waiting for the WAL flush (a crash
- * may lose it, never a final state). 1 when marked, 0 when the row is final
- * already (do not run the task), or negative. */
+/* Mark t STARTED by worker, creating its row when a foreign client sent it,
+ * and take the run's lock (a session-level advisory lock on the id, held
+ * until store_task_unlock()): a copy of the message redelivered while this
+ * run goes on (its connection died, consumer_timeout) finds it taken. A
+ * progress mark: it commits without waiting for the WAL flush (a crash may
+ * lose it, never a final state). 1 when marked, 0 when the row is final
+ * already (do not run the task), STORE_BUSY when another session runs it,
+ * or negative. */
 int store_task_started(PGconn *db, const struct store_task *t, const char *worker);
+/* Release the locks store_task_started() took on db. */
+int store_task_unlock(PGconn *db);
 /* Inside an open transaction: lock t's row until commit (creating it), so
  * that two runs of one task id cannot both commit effects. 1 when claimed, 0
  * when the row is final already, or negative. */

@@ -15,6 +15,8 @@
 #include "common/uuid.h"
 
 #define FINAL_STATES "('SUCCESS', 'FAILURE', 'REVOKED')"
+/* The advisory lock a long task's run holds: one key per task id. */
+#define TASK_LOCK_KEY "hashtextextended($1::text, 7163847729452163)"
 
 int
 store_tasks_find(PGconn *db, const char *const *ids, int n, bool final_only, bool *found)
@@ -85,13 +87,56 @@ start_task(PGconn *db, const char *sql, const struct store_task *t, const char *
 int
 store_task_started(PGconn *db, const struct store_task *t, const char *worker)
 {
-    /* set_config(..., true) lasts for this statement's transaction only. */
+    /* The run's lock first (session level: held until store_task_unlock() or
+     * the end of the session), the STARTED mark only when it was free;
+     * set_config(..., true) lasts for this statement's transaction only. */
     static const char sql[] =
-        "WITH t AS (" START_TASK ") SELECT pg_notify('task_state',"
+        "WITH lk AS MATERIALIZED (SELECT pg_try_advisory_lock(" TASK_LOCK_KEY ") AS got),"
+        " t AS (INSERT INTO tasks AS k (id, name, queue, args, kwargs, state, retries, worker,"
+        " origin, received_at, started_at)"
+        " SELECT $1::uuid, $2, $3, $4::jsonb, $5::jsonb, 'STARTED', $6::int, $7, $8, now(), now()"
+        " FROM lk WHERE got"
+        " ON CONFLICT (id) DO UPDATE SET state = 'STARTED', retries = EXCLUDED.retries,"
+        " worker = EXCLUDED.worker, received_at = coalesce(k.received_at, now()),"
+        " started_at = now() WHERE k.state NOT IN " FINAL_STATES " RETURNING id, state, name)"
+        " SELECT lk.got, (SELECT count(*) FROM t), (SELECT pg_notify('task_state',"
         " json_build_object('tasks', json_build_array(json_build_object('id', id, 'state', state,"
-        " 'name', name)))::text), set_config('synchronous_commit', 'off', true) FROM t";
+        " 'name', name)))::text) FROM t), set_config('synchronous_commit', 'off', true) FROM lk";
+    char retries[16];
+    const char *params[] = {t->id,
+                            t->name,
+                            t->queue,
+                            t->args_json ? t->args_json : "[]",
+                            t->kwargs_json ? t->kwargs_json : "{}",
+                            retries,
+                            worker,
+                            t->origin};
+    PGresult *res;
+    int rc;
 
-    return start_task(db, sql, t, worker);
+    snprintf(retries, sizeof retries, "%d", t->retries);
+    res = store_exec_quiet(db, sql, 8, params, PGRES_TUPLES_OK, &rc);
+    if (res == NULL)
+        return rc;
+    if (PQntuples(res) != 1)
+        rc = STORE_ERR;
+    else if (PQgetvalue(res, 0, 0)[0] != 't')
+        rc = STORE_BUSY;
+    else
+        rc = strcmp(PQgetvalue(res, 0, 1), "1") == 0 ? 1 : 0;
+    PQclear(res);
+    return rc;
+}
+
+int
+store_task_unlock(PGconn *db)
+{
+    PGresult *res;
+    int rc;
+
+    res = store_exec_quiet(db, "SELECT pg_advisory_unlock_all()", 0, NULL, PGRES_TUPLES_OK, &rc);
+    PQclear(res);
+    return rc;
 }
 
 int

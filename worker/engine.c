@@ -36,6 +36,7 @@
 
 #define BACKOFF_MAX_S 5.0 /* longest wait between database attempts */
 #define TRIM_AFTER 32     /* batches at least this big return their heap to the system */
+#define PARK_S 10.0       /* a copy of a task that runs elsewhere comes back this much later */
 
 enum entry_kind {
     E_RUN,  /* a task to run */
@@ -62,6 +63,7 @@ struct entry {
     struct store_schedule sched; /* E_DEFER, retry: the message to publish at due */
     char *sched_headers, *sched_body;
     char due[CLOCK_ISO_LEN];
+    char eta[CLOCK_ISO_LEN], expires[CLOCK_ISO_LEN]; /* as parsed, "" when absent */
     struct task_ctx t;
     struct store_task rec; /* points into m, d and the texts below */
     char *args_json, *kwargs_json;
@@ -409,7 +411,8 @@ skip_finished(struct engine *g, int from)
                 /* A dead one was dead-lettered before its row was committed. */
                 log_task(LL_INFO, ids[j], "already finished: acked without running it again");
                 e->kind = E_SKIP;
-            } else if (e->kind == E_RUN && seen[j].lost >= g->cfg->max_deliveries) {
+            } else if (e->kind == E_RUN && seen[j].lost > 0 &&
+                       seen[j].lost >= g->cfg->max_deliveries) {
                 char reason[512];
                 snprintf(reason, sizeof reason, "worker lost %d time%s: %s", seen[j].lost,
                          seen[j].lost == 1 ? "" : "s", seen[j].lost_reason);
@@ -827,8 +830,13 @@ fill_final(struct engine *g, int i, struct store_final *f)
     memset(f, 0, sizeof *f);
     f->task = e->rec;
     f->received_at = e->received;
-    f->eta = e->m.eta;
-    f->expires = e->m.expires;
+    /* Normalized from what decoding parsed: never a text PostgreSQL might refuse. */
+    if (e->m.eta_at != 0 && e->eta[0] == '\0')
+        clock_iso_at(e->m.eta_at, e->eta);
+    if (e->m.expires_at != 0 && e->expires[0] == '\0')
+        clock_iso_at(e->m.expires_at, e->expires);
+    f->eta = e->eta[0] ? e->eta : NULL;
+    f->expires = e->expires[0] ? e->expires : NULL;
     f->wall_s = f->cpu_s = -1;
     f->rss_kib = -1;
     switch (e->kind) {
@@ -1082,6 +1090,31 @@ requeue_from(struct engine *g, int from)
     g->n = from;
 }
 
+/* Another run of e's task goes on (its message came back while it runs:
+ * the first run's connection died, or consumer_timeout passed): park the
+ * copy in scheduled_tasks for PARK_S, then ack it. When it comes back, the
+ * row is final (skipped) or the first run died (the lock is free: it runs).
+ * false when asked to stop meanwhile. */
+static bool
+park(struct engine *g, struct entry *e)
+{
+    struct store_task none = {.id = e->m.id}; /* no row change: the first run owns it */
+    int rc;
+
+    if (!schedule(e, clock_wall() + PARK_S, e->m.retries)) {
+        make_dead(e, "out of memory while parking the task");
+        return true;
+    }
+    while ((rc = store_schedule(g->db, &none, e->rec.queue, &e->sched)) != STORE_OK) {
+        if (!store_is_ok(g->db) ? !engine_db_connect(g) : !db_trouble(g, "parking a task"))
+            return false;
+    }
+    log_task(LL_WARN, e->m.id, "delivered again while its first run goes on: parked for %.0f s",
+             PARK_S);
+    e->kind = E_SKIP;
+    return true;
+}
+
 /* Entry i is not quick: commit the batch before it, pause the consumers,
  * give back every delivery prefetched behind it, mark it STARTED, run it
  * alone, commit, resume. */
@@ -1117,7 +1150,7 @@ run_alone(struct engine *g, int i)
         g->n = 1;
     }
     e = &g->e[0];
-    while ((rc = store_task_started(g->db, &e->rec, g->cfg->nodename)) < 0) {
+    while ((rc = store_task_started(g->db, &e->rec, g->cfg->nodename)) < 0 && rc != STORE_BUSY) {
         if (rc == STORE_BAD_DATA) {
             make_dead(e, "the database refused the task's arguments");
             break;
@@ -1128,14 +1161,22 @@ run_alone(struct engine *g, int i)
     if (rc == 0) {
         log_task(LL_INFO, e->m.id, "already finished: acked without running it again");
         e->kind = E_SKIP;
+    } else if (rc == STORE_BUSY && !park(g, e)) {
+        return -1;
     }
     g->effects_lost = false; /* the batch holds this task alone, not run yet */
     if (e->kind == E_RUN) {
         log_task(LL_DEBUG, e->m.id, "%s started", e->m.task);
+        broker_keepalive_start(g->b); /* heartbeats go on while it runs */
         run_entry(g, e);
+        broker_keepalive_stop(g->b);
+        /* Connection lost meanwhile: its outcome still commits below, so the
+         * redelivered message finds the row final and is not run again. */
     }
     if (engine_flush(g) < 0)
         return -1;
+    if (store_is_ok(g->db))
+        store_task_unlock(g->db); /* on failure the session, and the lock, are gone */
     return *g->stop ? 0 : broker_resume(g->b);
 }
 

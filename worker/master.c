@@ -583,7 +583,8 @@ master_run(const struct worker_cfg *cfg)
                     read_reports(&m, &m.slots[i]);
         }
     }
-    if (store_is_ok(m.db)) {
+    /* Reconnect if PostgreSQL restarted meanwhile: the row must say stopped. */
+    if (db_ok(&m)) {
         heartbeat(&m);
         store_worker_stopped(m.db, cfg->nodename);
     }

@@ -368,3 +368,77 @@ def test_heartbeat_shows_active_tasks_and_memory(stack, worker):
     n, tasks, rss = got[0]
     assert n == 1 and tasks[0]["name"] == "demo.sleep" and tasks[0]["running_s"] > 0
     assert rss > 1000
+
+
+# ------------------------------------------------------------------ poison
+
+
+def test_every_kind_of_poison_is_dead_lettered_with_a_reason(stack, worker):
+    """Truncated JSON, wrong header types, a body that is not an array, a 10 MiB message,
+    invalid UTF-8: each lands in celeriac.dead with a reason, and the worker serves on."""
+    cases = {
+        "truncated": (b'[[1, 2], {"a": ', {}, "body"),
+        "retries-type": (b"[[], {}, {}]", {"retries": "three"}, "retries"),
+        "timelimit-type": (b"[[], {}, {}]", {"timelimit": "10"}, "timelimit"),
+        "eta-type": (b"[[], {}, {}]", {"eta": "next tuesday"}, "eta"),
+        "not-an-array": (b'{"args": [1]}', {}, "array"),
+        "ten-mib": (b'[["' + b"x" * (10 << 20) + b'"], {}, {}]', {}, "limit"),
+        "bad-utf8": (b'[["\xff\xfe"], {}, {}]', {}, "UTF-8"),
+    }
+    ids = {}
+    for case, (body, extra, _) in cases.items():
+        task_id = str(uuid.uuid4())
+        ids[case] = task_id
+        publish_raw(stack, "celery", body,
+                    headers={"task": "demo.noop", "id": task_id, **extra},
+                    properties={"correlation_id": task_id, "content_type": "application/json",
+                                "content_encoding": "utf-8"})
+    for case, (_, _, reason) in cases.items():
+        _, headers = find_dead(stack, lambda b, h, i=ids[case]: h.get("id") == i, timeout=20)
+        assert reason.lower() in headers["x-celeriac-reason"].lower(), (case, headers)
+        r = row(stack, ids[case])
+        assert r and r["state"] == "FAILURE" and r["outcome"] == "rejected", (case, r)
+    answer = json.loads(enqueue_cli(stack, "demo.add", "--args", "[1, 1]", "--wait", "20").stdout)
+    assert answer["result"] == 2
+    assert worker.poll() is None
+
+
+# ------------------------------------------------------------------ long tasks
+
+
+def test_a_task_longer_than_the_heartbeat_interval_is_acked_once(stack, start_proc):
+    """AMQP heartbeats every 1 s (RabbitMQ closes a connection silent for 2): a 5 s task
+    keeps its child's connection, so it is delivered once, run once, acked once."""
+    w = start_worker(env=stack.env(AMQP_HEARTBEAT=1, LOG_LEVEL="debug"), starter=start_proc,
+                     concurrency=1)
+    task_id = enqueue(stack, "demo.sleep", "--args", "[5]")
+    assert wait_final(stack, task_id, timeout=20)["state"] == "SUCCESS"
+    wait_until(lambda: queue_count(stack, "celery") == 0, 10)
+    log = w.log_text()
+    assert "connection lost" not in log and "connected to RabbitMQ again" not in log, log
+    assert log.count(f"task={task_id} demo.sleep started") == 1
+    assert log_messages(stack, task_id) == ["sleeping 5 s", "slept 5 s"]
+    assert w.poll() is None
+
+
+def test_a_copy_delivered_while_the_first_run_goes_on_is_parked_not_run(stack, start_proc):
+    """Two children; a long task's message arrives a second time while its first run goes
+    on (as after consumer_timeout or a lost connection): the copy waits in scheduled_tasks
+    and, once the first run is final, is acked without running."""
+    w = start_worker(env=stack.env(LOG_LEVEL="debug"), starter=start_proc, concurrency=2)
+    task_id = str(uuid.uuid4())
+    body = json.dumps([[4], {}, {}]).encode()
+    headers = {"task": "demo.sleep", "id": task_id}
+    publish_raw(stack, "celery", body, headers=headers, properties={"correlation_id": task_id})
+    wait_until(lambda: row(stack, task_id) and row(stack, task_id)["state"] == "STARTED", 10)
+    publish_raw(stack, "celery", body, headers=headers, properties={"correlation_id": task_id})
+    wait_until(lambda: scalar(stack, "SELECT count(*) FROM scheduled_tasks WHERE id = %s",
+                              (task_id,)) == 1, 10, message="the copy was not parked: "
+               + w.log_text()[-3000:])
+    assert wait_final(stack, task_id, timeout=20)["state"] == "SUCCESS"
+    # The parked copy comes back ~10 s later, finds the row final, is acked unrun.
+    wait_until(lambda: scalar(stack, "SELECT count(*) FROM scheduled_tasks WHERE id = %s",
+                              (task_id,)) == 0, 20)
+    wait_until(lambda: queue_count(stack, "celery") == 0, 10)
+    time.sleep(0.5)
+    assert log_messages(stack, task_id) == ["sleeping 4 s", "slept 4 s"]

@@ -1,5 +1,6 @@
 /* test/unit/test_common.c - common/: UTF-8 and JSON checks, config parsing,
  * URL redaction, UUIDs. */
+#include <math.h>
 #include <stdarg.h> /* cmocka.h needs these four first */
 #include <stddef.h>
 #include <setjmp.h>
@@ -195,6 +196,33 @@ uuids_are_random_and_checked(void **state)
     assert_false(uuid_is_valid(NULL));
 }
 
+/* eta/expires as Celery and people write them, to the microsecond, and back. */
+static void
+iso_times_parse_with_offsets_and_round_trip(void **state)
+{
+    double t;
+    char out[CLOCK_ISO_LEN];
+
+    (void)state;
+    assert_int_equal(clock_parse_iso("2026-11-30T10:00:00.123456+00:00", &t), 0);
+    assert_true(fabs(t - 1796032800.123456) < 1e-6);
+    assert_int_equal(clock_parse_iso("2026-11-30T11:30:00+01:30", &t), 0);
+    assert_true(fabs(t - 1796032800) < 1e-6);
+    assert_int_equal(clock_parse_iso("2026-11-30 10:00:00Z", &t), 0);
+    assert_int_equal(clock_parse_iso("2026-11-30T10:00", &t), 0); /* no seconds, no offset: UTC */
+    assert_true(fabs(t - 1796032800) < 1e-6);
+    clock_iso_at(1796032800.25, out);
+    assert_string_equal(out, "2026-11-30T10:00:00.250000Z");
+    assert_int_equal(clock_parse_iso(out, &t), 0);
+    assert_true(fabs(t - 1796032800.25) < 1e-6);
+    const char *bad[] = {"", "tomorrow", "2026-13-01T00:00:00Z", "2026-11-30", "2026-11-30T25:00Z",
+                         "2026-11-30T10:00:00+", "2026-11-30T10:00:00Zjunk", "0000-01-01T00:00Z",
+                         "2026-11-30T10:00:00."};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(clock_parse_iso(bad[i], &t), -1);
+    assert_int_equal(clock_parse_iso(NULL, &t), -1);
+}
+
 int
 main(void)
 {
@@ -204,6 +232,7 @@ main(void)
         cmocka_unit_test(utf8_scrub_replaces_only_the_bad_bytes),
         cmocka_unit_test(json_strings_are_escaped_for_documents_sent_to_postgresql),
         cmocka_unit_test(iso_times_are_utc_with_microseconds),
+        cmocka_unit_test(iso_times_parse_with_offsets_and_round_trip),
         cmocka_unit_test(config_reads_the_environment_and_rejects_bad_numbers),
         cmocka_unit_test(urls_are_redacted_before_logging),
         cmocka_unit_test(log_lines_are_single_bounded_lines_with_role_and_task),
