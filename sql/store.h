@@ -234,6 +234,11 @@ int store_worker_heartbeat(PGconn *db, const char *hostname, int pid, int concur
                            const char *queues_csv, long processed, long failed, int active,
                            const char *registered_json, const char *active_json, long rss_kib);
 int store_worker_stopped(PGconn *db, const char *hostname);
+/* A master silent this long (3 heartbeats of 5 s) is offline. */
+#define STORE_OFFLINE_AFTER "interval '15 seconds'"
+/* Every worker row, online ones first, with "online" and "heartbeat_age_s":
+ * a JSON array (caller frees), or NULL with *rc set. */
+cJSON *store_workers_list(PGconn *db, int *rc);
 /* The tasks the workers that are up registered, one per name, sorted:
  * [{"name", "doc", "example_args", "queue"}]. NULL with *rc set. */
 cJSON *store_registered_tasks(PGconn *db, int *rc);

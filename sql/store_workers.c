@@ -55,13 +55,28 @@ store_worker_stopped(PGconn *db, const char *hostname)
 cJSON *
 store_registered_tasks(PGconn *db, int *rc)
 {
-    /* One entry per name, from the workers that are up (a heartbeat in the
-     * last 30 s, written every 5 s); the newest heartbeat's description wins. */
+    /* One entry per name, from the workers that are online; the newest
+     * heartbeat's description wins. */
     static const char sql[] =
         "SELECT coalesce(json_agg(t ORDER BY t->>'name'), '[]')::text FROM"
         " (SELECT DISTINCT ON (r->>'name') r AS t FROM workers, jsonb_array_elements(registered) r"
-        " WHERE stopped_at IS NULL AND heartbeat_at > now() - interval '30 seconds'"
+        " WHERE stopped_at IS NULL AND heartbeat_at > now() - " STORE_OFFLINE_AFTER
         " ORDER BY r->>'name', heartbeat_at DESC) s";
 
     return store_query_json(db, "registered tasks", sql, 0, NULL, rc);
+}
+
+cJSON *
+store_workers_list(PGconn *db, int *rc)
+{
+    /* Online: not stopped, and heard from within 3 heartbeat intervals. */
+    static const char sql[] =
+        "SELECT coalesce(json_agg(w ORDER BY online DESC, hostname), '[]')::text FROM"
+        " (SELECT hostname, pid, concurrency, queues, processed, failed, active, active_tasks,"
+        " rss_kib, started_at, heartbeat_at, stopped_at,"
+        " extract(epoch FROM now() - heartbeat_at) AS heartbeat_age_s,"
+        " stopped_at IS NULL AND heartbeat_at > now() - " STORE_OFFLINE_AFTER " AS online"
+        " FROM workers) w";
+
+    return store_query_json(db, "listing workers", sql, 0, NULL, rc);
 }

@@ -431,6 +431,30 @@ api_task_list(struct app *a, struct request *r, struct response *resp)
     cJSON_Delete(out);
 }
 
+/* ----- workers ----- */
+
+void
+api_worker_list(struct app *a, struct request *r, struct response *resp)
+{
+    cJSON *workers, *out;
+    PGconn *db;
+    int rc;
+
+    (void)r;
+    if ((db = db_or_503(a, resp)) == NULL)
+        return;
+    workers = store_workers_list(db, &rc);
+    dbpool_put(a->db, db);
+    if (workers == NULL) {
+        store_failed(resp, rc == STORE_NOT_FOUND ? STORE_ERR : rc, "listing workers");
+        return;
+    }
+    out = cJSON_CreateObject();
+    cJSON_AddItemToObject(out, "workers", workers);
+    api_json(resp, MHD_HTTP_OK, out);
+    cJSON_Delete(out);
+}
+
 /* ----- revoking ----- */
 
 void

@@ -18,6 +18,7 @@ const struct route routes[] = {
     {"GET", "/api/tasks/{id}", api_task_get, BODY_NONE, true, false},
     {"GET", "/api/tasks/{id}/logs", api_task_logs, BODY_NONE, true, false},
     {"POST", "/api/tasks/{id}/revoke", api_task_revoke, BODY_RAW, true, false},
+    {"GET", "/api/workers", api_worker_list, BODY_NONE, true, false},
     {NULL, NULL, NULL, BODY_NONE, false, false},
 };
 

@@ -190,6 +190,7 @@ void api_task_get(struct app *a, struct request *r, struct response *resp);
 void api_task_list(struct app *a, struct request *r, struct response *resp);
 void api_task_logs(struct app *a, struct request *r, struct response *resp);
 void api_task_revoke(struct app *a, struct request *r, struct response *resp);
+void api_worker_list(struct app *a, struct request *r, struct response *resp);
 
 /* ----- HTML pages (pages.c) ----- */
 

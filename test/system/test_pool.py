@@ -10,7 +10,7 @@ import uuid
 
 import requests
 
-from harness import db, publish_raw, queue_count, start_webapp, start_worker, wait_until
+from harness import db, publish_raw, queue_count, rabbitmqctl, start_worker, wait_until
 from test_worker import CELERIAC, enqueue_cli, find_dead, log_messages, wait_final
 
 
@@ -442,3 +442,28 @@ def test_a_copy_delivered_while_the_first_run_goes_on_is_parked_not_run(stack, s
     wait_until(lambda: queue_count(stack, "celery") == 0, 10)
     time.sleep(0.5)
     assert log_messages(stack, task_id) == ["sleeping 4 s", "slept 4 s"]
+
+
+def test_workers_api_shows_online_and_offline_masters(stack, webapp, start_proc):
+    w = start_worker("-n", "online@test", env=stack.env(), starter=start_proc, concurrency=1,
+                     name="online")
+    gone = start_worker("-n", "gone@test", env=stack.env(), starter=start_proc, concurrency=1,
+                        name="gone")
+    assert gone.terminate(15) == 0
+
+    def listed():
+        workers = requests.get(webapp.url + "/api/workers", timeout=5).json()["workers"]
+        by_name = {x["hostname"]: x for x in workers}
+        return by_name if "online@test" in by_name and "gone@test" in by_name else None
+    by_name = wait_until(listed, 10)
+    assert by_name["online@test"]["online"] is True
+    assert by_name["online@test"]["concurrency"] == 1
+    assert by_name["online@test"]["queues"] == ["celery"]
+    assert by_name["online@test"]["heartbeat_age_s"] < 15
+    assert by_name["gone@test"]["online"] is False and by_name["gone@test"]["stopped_at"]
+    assert w.poll() is None
+
+
+def test_the_local_stack_sets_rabbitmqs_consumer_timeout_deliberately(stack):
+    out = rabbitmqctl(stack, "eval", "application:get_env(rabbit, consumer_timeout).")
+    assert "7200000" in out, out
