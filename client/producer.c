@@ -683,7 +683,9 @@ producer_enqueue(struct producer *p, const struct enqueue_req *r, char id[UUID_S
                                  .queue = me.queue,
                                  .args_json = me.args_json,
                                  .kwargs_json = me.kwargs_json,
-                                 .origin = r->origin};
+                                 .origin = r->origin,
+                                 .eta = m.eta,
+                                 .expires = m.expires};
     /* Row first: a worker fast enough to finish before we return still finds it. */
     job_run(p, &me);
     rc = me.rc;
@@ -736,6 +738,8 @@ row_wire(const cJSON *row, struct celery_wire *w, char *err, size_t errlen)
     m.args = cJSON_GetObjectItemCaseSensitive(row, "args");
     m.kwargs = cJSON_GetObjectItemCaseSensitive(row, "kwargs");
     m.origin = (char *)json_str(row, "origin");
+    m.eta = (char *)json_str(row, "eta"); /* a countdown stays a countdown */
+    m.expires = (char *)json_str(row, "expires");
     m.group_index = -1;
     m.max_retries = -1;
     if (m.id == NULL || m.task == NULL) {

@@ -154,7 +154,7 @@ scheduler_publish_due(struct scheduler *s, int limit)
     broker_outcomes_clear(s->b);
     cJSON_ArrayForEach(row, rows)
     {
-        struct celery_wire w;
+        struct celery_wire w = {0};
         const char *queue = json_str(row, "queue");
         int sent;
 
@@ -270,12 +270,19 @@ scheduler_fire_periodic(struct scheduler *s, int limit)
     cJSON_ArrayForEach(p, due)
     {
         const char *name = json_str(p, "name"), *expr = json_str(p, "cron");
+        const cJSON *due_at = cJSON_GetObjectItemCaseSensitive(p, "next_run_epoch");
         char err[256], id[UUID_STR_LEN], next_iso[CLOCK_ISO_LEN];
+        double after = now;
         struct cron c;
         int64_t next;
 
+        /* After the later of our clock and the due time PostgreSQL's clock
+         * found passed: a master whose clock is behind must not fire the
+         * same due time again. */
+        if (cJSON_IsNumber(due_at) && due_at->valuedouble > after)
+            after = due_at->valuedouble;
         if (expr == NULL || cron_parse(expr, s->cron_seconds, &c, err, sizeof err) < 0 ||
-            (next = cron_next(&c, (int64_t)now)) < 0) {
+            (next = cron_next(&c, (int64_t)after)) < 0) {
             /* Disabled rather than retried every round; `celeriac periodic` shows it. */
             log_error("scheduler: periodic task '%s' has an unusable schedule '%s': disabled",
                       name, expr ? expr : "");
@@ -285,6 +292,12 @@ scheduler_fire_periodic(struct scheduler *s, int limit)
         uuid_new(id);
         clock_iso_at((double)next, next_iso);
         rc = fire(s, p, id, now_iso);
+        if (rc == STORE_BAD_DATA) {
+            log_error("scheduler: periodic task '%s' cannot be sent (task name or arguments):"
+                      " disabled", name);
+            store_periodic_enable(s->db, name, false, NULL);
+            continue;
+        }
         if (rc == STORE_OK)
             rc = store_periodic_fired(s->db, name, next_iso, id);
         if (rc != STORE_OK) {

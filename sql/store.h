@@ -49,8 +49,8 @@ int store_tasks_forget_pending(PGconn *db, const char *const *ids, int n);
 /* Inside a transaction: lock up to limit groups older than age_s seconds
  * (their confirm never came, or their producer died before publishing),
  * skipping groups another sweeper holds. {"groups": [ids], "tasks": [{id,
- * name, queue, args, kwargs, origin}]} with their tasks still PENDING, or
- * NULL with *rc set. */
+ * name, queue, args, kwargs, origin, eta, expires}]} with their tasks still
+ * PENDING, or NULL with *rc set. */
 cJSON *store_unconfirmed_claim(PGconn *db, double age_s, int limit, int *rc);
 /* Inside the same transaction: delete the claimed groups (a JSON array of ids). */
 int store_unconfirmed_delete(PGconn *db, const cJSON *groups);
@@ -77,6 +77,7 @@ struct store_task {
     const char *kwargs_json; /* JSON text; NULL means {} */
     const char *origin;      /* the sender's node name, or NULL */
     int retries;
+    const char *eta, *expires; /* ISO 8601 or NULL: kept on a PENDING row for the sweeper */
 };
 
 /* A log line kept by a running task until its final state is written. */
@@ -145,6 +146,7 @@ int store_tasks_finish(PGconn *db, const struct store_final *f, int n, const cha
 struct store_seen {
     bool found, final;
     int lost;              /* runs cut short by the death of their child */
+    int retries;           /* the row's: higher than a message's when a later attempt exists */
     char lost_reason[256]; /* the last such death: "killed by signal 9, RSS 812 MB" */
 };
 /* out[i] for each ids[i] (valid UUIDs). STORE_OK or negative. */
@@ -176,7 +178,8 @@ typedef void (*store_notify_fn)(const char *channel, const char *payload, void *
 int store_notifications(PGconn *db, store_notify_fn fn, void *arg);
 
 /* Keep a message to publish when s->due_at comes (scheduled_tasks), with a
- * PENDING row for t when it has none (t->name NULL: no row). A store_rc. */
+ * PENDING row for t when it has none (t->name NULL: no row). A schedule
+ * already pending for the id is kept. A store_rc. */
 int store_schedule(PGconn *db, const struct store_task *t, const char *queue,
                    const struct store_schedule *s);
 /* Inside a transaction: lock up to limit due schedules, skipping those

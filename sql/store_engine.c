@@ -99,7 +99,8 @@ store_task_started(PGconn *db, const struct store_task *t, const char *worker)
         " ON CONFLICT (id) DO UPDATE SET state = 'STARTED', retries = EXCLUDED.retries,"
         " worker = EXCLUDED.worker, received_at = coalesce(k.received_at, now()),"
         " started_at = now() WHERE k.state NOT IN " FINAL_STATES " RETURNING id, state, name)"
-        " SELECT lk.got, (SELECT count(*) FROM t), (SELECT pg_notify('task_state',"
+        " SELECT lk.got OR EXISTS (SELECT 1 FROM tasks WHERE id = $1::uuid AND state IN "
+        FINAL_STATES "), (SELECT count(*) FROM t), (SELECT pg_notify('task_state',"
         " json_build_object('tasks', json_build_array(json_build_object('id', id, 'state', state,"
         " 'name', name)))::text) FROM t), set_config('synchronous_commit', 'off', true) FROM lk";
     char retries[16];

@@ -20,7 +20,8 @@ int
 store_tasks_seen(PGconn *db, const char *const *ids, int n, struct store_seen *out)
 {
     static const char sql[] = "SELECT id::text, state IN " FINAL_STATES ", lost,"
-                              " coalesce(lost_reason, '') FROM tasks WHERE id = ANY($1::uuid[])";
+                              " coalesce(lost_reason, ''), retries FROM tasks"
+                              " WHERE id = ANY($1::uuid[])";
     const char *params[1];
     char *arr;
     PGresult *res;
@@ -44,6 +45,7 @@ store_tasks_seen(PGconn *db, const char *const *ids, int n, struct store_seen *o
             out[i].final = PQgetvalue(res, r, 1)[0] == 't';
             out[i].lost = atoi(PQgetvalue(res, r, 2));
             snprintf(out[i].lost_reason, sizeof out[i].lost_reason, "%s", PQgetvalue(res, r, 3));
+            out[i].retries = atoi(PQgetvalue(res, r, 4));
         }
     }
     PQclear(res);
@@ -118,7 +120,7 @@ store_revoke(PGconn *db, const char *id, bool terminate, char *state, size_t sta
         " WHERE k.state NOT IN " FINAL_STATES " RETURNING id, state, name)"
         " SELECT coalesce((SELECT state FROM old), ''),"
         " pg_notify('task_revoked', json_build_object('id', $1::uuid, 'terminate',"
-        " $2::bool)::text), " STORE_NOTIFY " FROM " STORE_NOTIFY_PAYLOAD;
+        " $2::bool)::text), CASE WHEN n > 0 THEN " STORE_NOTIFY " END FROM " STORE_NOTIFY_PAYLOAD;
     const char *params[] = {id, terminate ? "true" : "false"};
     PGresult *res;
     int rc;
@@ -187,8 +189,7 @@ store_schedule(PGconn *db, const struct store_task *t, const char *queue,
         " ON CONFLICT (id) DO NOTHING)"
         " INSERT INTO scheduled_tasks (id, due_at, queue, headers, body, reply_to, priority)"
         " VALUES ($1::uuid, $7::timestamptz, $3, $8::jsonb, $9, $10, nullif($11::int, -1))"
-        " ON CONFLICT (id) DO UPDATE SET due_at = EXCLUDED.due_at, headers = EXCLUDED.headers,"
-        " body = EXCLUDED.body";
+        " ON CONFLICT (id) DO NOTHING"; /* a pending schedule (a retry's) is newer: keep it */
     char prio[16];
     const char *params[] = {t->id,
                             t->name,

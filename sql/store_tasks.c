@@ -37,6 +37,16 @@ tasks_json(struct buf *b, const struct store_task *t, int n)
     for (int i = 0; i < n; i++) {
         buf_put(b, i > 0 ? "," : "");
         store_task_json_open(b, &t[i]);
+        buf_put(b, ",\"eta\":");
+        if (t[i].eta != NULL)
+            buf_json_str(b, t[i].eta);
+        else
+            buf_put(b, "null");
+        buf_put(b, ",\"expires\":");
+        if (t[i].expires != NULL)
+            buf_json_str(b, t[i].expires);
+        else
+            buf_put(b, "null");
         buf_put(b, "}");
     }
     buf_put(b, "]");
@@ -49,9 +59,10 @@ store_tasks_create(PGconn *db, const struct store_task *t, int n, long long *gro
      * the group's unconfirmed_publishes row (deleted once RabbitMQ confirmed
      * its messages). */
     static const char sql[] =
-        "WITH t AS (INSERT INTO tasks (id, name, queue, args, kwargs, origin)"
-        " SELECT id, name, queue, args, kwargs, origin FROM json_to_recordset($1::json)"
-        " AS x(id uuid, name text, queue text, args jsonb, kwargs jsonb, origin text)"
+        "WITH t AS (INSERT INTO tasks (id, name, queue, args, kwargs, origin, eta, expires)"
+        " SELECT id, name, queue, args, kwargs, origin, eta, expires"
+        " FROM json_to_recordset($1::json) AS x(id uuid, name text, queue text, args jsonb,"
+        " kwargs jsonb, origin text, eta timestamptz, expires timestamptz)"
         " RETURNING id, state, name),"
         " g AS (INSERT INTO unconfirmed_publishes (task_ids) SELECT array_agg(id) FROM t"
         " RETURNING id)"
@@ -136,7 +147,8 @@ store_unconfirmed_claim(PGconn *db, double age_s, int limit, int *rc)
         " ORDER BY created_at LIMIT $2::int FOR UPDATE SKIP LOCKED)"
         " SELECT json_build_object('groups', (SELECT coalesce(json_agg(id), '[]') FROM g),"
         " 'tasks', (SELECT coalesce(json_agg(json_build_object('id', t.id, 'name', t.name,"
-        " 'queue', t.queue, 'args', t.args, 'kwargs', t.kwargs, 'origin', t.origin)), '[]')"
+        " 'queue', t.queue, 'args', t.args, 'kwargs', t.kwargs, 'origin', t.origin,"
+        " 'eta', t.eta, 'expires', t.expires)), '[]')"
         " FROM tasks t WHERE t.state = 'PENDING' AND t.id IN (SELECT unnest(task_ids) FROM g)))::text";
     char age[32], lim[16];
     const char *params[] = {age, lim};

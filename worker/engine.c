@@ -411,6 +411,12 @@ skip_finished(struct engine *g, int from)
                 /* A dead one was dead-lettered before its row was committed. */
                 log_task(LL_INFO, ids[j], "already finished: acked without running it again");
                 e->kind = E_SKIP;
+            } else if (seen[j].retries > e->m.retries) {
+                /* A later attempt was scheduled (its RETRY row committed, the
+                 * ack of this one lost): this attempt is over. */
+                log_task(LL_INFO, ids[j], "attempt %d was retried already: acked without running",
+                         e->m.retries + 1);
+                e->kind = E_SKIP;
             } else if (e->kind == E_RUN && seen[j].lost > 0 &&
                        seen[j].lost >= g->cfg->max_deliveries) {
                 char reason[512];
@@ -595,6 +601,7 @@ slot_enter(struct engine *g, struct entry *e, double now)
     s->hard_at = hard > 0 ? now + hard : 0;
     s->hard_limit = hard;
     slot_write_end(s);
+    atomic_signal_fence(memory_order_seq_cst); /* on_soft_limit() reads run and task */
 }
 
 static void
@@ -855,6 +862,7 @@ fill_final(struct engine *g, int i, struct store_final *f)
     case E_DEFER:
         f->state = "RECEIVED";
         f->eta = e->due;
+        e->sched.due_at = e->due; /* the batch array may have moved since schedule() */
         f->sched = &e->sched;
         return 1;
     default:
@@ -874,6 +882,7 @@ fill_final(struct engine *g, int i, struct store_final *f)
     if (e->retry) {
         f->task.retries = e->m.retries + 1;
         f->eta = e->due;
+        e->sched.due_at = e->due; /* the batch array may have moved since schedule() */
         f->sched = &e->sched;
     }
     return 1;
@@ -1115,6 +1124,8 @@ park(struct engine *g, struct entry *e)
     return true;
 }
 
+static int run_marked(struct engine *g, struct entry *e, int rc);
+
 /* Entry i is not quick: commit the batch before it, pause the consumers,
  * give back every delivery prefetched behind it, mark it STARTED, run it
  * alone, commit, resume. */
@@ -1158,6 +1169,18 @@ run_alone(struct engine *g, int i)
         if (!store_is_ok(g->db) ? !engine_db_connect(g) : !db_trouble(g, "marking a task STARTED"))
             return -1;
     }
+    rc = run_marked(g, e, rc);
+    if (store_is_ok(g->db))
+        store_task_unlock(g->db); /* whatever happened: the lock is this run's only */
+    if (rc < 0)
+        return -1;
+    return *g->stop ? 0 : broker_resume(g->b);
+}
+
+/* The rest of run_alone(), once the STARTED mark answered rc. */
+static int
+run_marked(struct engine *g, struct entry *e, int rc)
+{
     if (rc == 0) {
         log_task(LL_INFO, e->m.id, "already finished: acked without running it again");
         e->kind = E_SKIP;
@@ -1173,11 +1196,7 @@ run_alone(struct engine *g, int i)
         /* Connection lost meanwhile: its outcome still commits below, so the
          * redelivered message finds the row final and is not run again. */
     }
-    if (engine_flush(g) < 0)
-        return -1;
-    if (store_is_ok(g->db))
-        store_task_unlock(g->db); /* on failure the session, and the lock, are gone */
-    return *g->stop ? 0 : broker_resume(g->b);
+    return engine_flush(g);
 }
 
 int

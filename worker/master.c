@@ -30,10 +30,14 @@
 #define SWEEP_MAX_S 10.0  /* the sweeper looks at least this often */
 #define SWEEP_LIMIT 500   /* rows one sweep publishes at most */
 #define RESPAWN_MAX_S 30.0
+/* A child SIGKILLed from outside (an operator, the OOM killer) is not crash-
+ * looping on its own: its replacement waits at most this long. */
+#define KILLED_RESPAWN_MAX_S 1.0
 #define STABLE_S 5.0 /* a child that lived this long is not crash-looping */
 #define TICK_S 0.1   /* how often the master looks at its children's deadlines */
 #define SCHEDULE_EVERY_S 0.25 /* how often the scheduler looks for due tasks */
 #define SCHEDULE_LIMIT 500    /* schedules one round publishes at most */
+#define SCHEDULE_BUDGET_S 0.5 /* rounds in a row, then back to the children */
 
 struct slot {
     int index;
@@ -42,6 +46,7 @@ struct slot {
     double started;        /* clock_mono() at fork */
     double respawn_at;     /* when to fork again after a death */
     int quick_deaths;      /* deaths in a row within STABLE_S: back-off exponent */
+    bool worked;           /* committed a batch since it started: not crash-looping */
     struct slot_state *shared; /* what the child runs now (worker.h) */
     unsigned soft_sent;    /* the run whose soft limit was signalled */
     const char *killed_for; /* the master killed it: "hard_limit", "revoked"; NULL otherwise */
@@ -137,6 +142,7 @@ spawn(struct master *m, struct slot *s)
     s->pid = pid;
     s->report_fd = fds[0];
     s->started = clock_mono();
+    s->worked = false;
     log_debug("child.%d started as pid %ld", s->index, (long)pid);
     return pid;
 }
@@ -150,6 +156,7 @@ read_reports(struct master *m, struct slot *s)
     while ((n = read(s->report_fd, &r, sizeof r)) == (ssize_t)sizeof r) {
         r.id[UUID_STR_LEN - 1] = '\0';
         if (r.kind == 'B') {
+            s->worked = true;
             m->processed += r.n;
             m->failed += r.failed;
         }
@@ -169,7 +176,8 @@ slot_of(struct master *m, pid_t pid)
     return NULL;
 }
 
-/* A consistent copy of what slot s's child runs now (sequence lock). */
+/* A consistent copy of what slot s's child runs now (sequence lock). When
+ * the child keeps writing (or died mid-write), an idle slot: never a torn one. */
 static void
 snapshot(const struct slot *s, struct slot_state *out)
 {
@@ -179,10 +187,14 @@ snapshot(const struct slot *s, struct slot_state *out)
             memcpy((void *)((char *)out + sizeof out->seq),
                    (const char *)s->shared + sizeof out->seq, sizeof *out - sizeof out->seq);
             atomic_thread_fence(memory_order_acquire);
-            if (atomic_load_explicit(&s->shared->seq, memory_order_relaxed) == a)
-                break;
+            if (atomic_load_explicit(&s->shared->seq, memory_order_relaxed) == a) {
+                out->task[UUID_STR_LEN - 1] = '\0';
+                out->name[sizeof out->name - 1] = '\0';
+                return;
+            }
         }
     }
+    memset((char *)out + sizeof out->seq, 0, sizeof *out - sizeof out->seq);
     out->task[UUID_STR_LEN - 1] = '\0';
     out->name[sizeof out->name - 1] = '\0';
 }
@@ -283,8 +295,12 @@ reap(struct master *m)
                      WEXITSTATUS(status),
                      WEXITSTATUS(status) == 0 ? " (retired: max tasks or memory)" : "");
         }
+        /* A fresh slot for the next child: even seq (this one may have died
+         * mid-write), run from 0, so no soft-limit signal is remembered. */
         memset((char *)s->shared + sizeof s->shared->seq, 0,
                sizeof *s->shared - sizeof s->shared->seq);
+        atomic_store(&s->shared->seq, 0);
+        s->soft_sent = 0;
         if (m->stopping)
             continue;
         /* A retired child (exit 0) or one the master killed is replaced at
@@ -292,12 +308,14 @@ reap(struct master *m)
         if ((WIFEXITED(status) && WEXITSTATUS(status) == 0) || s->killed_for != NULL)
             s->quick_deaths = 0;
         else
-            s->quick_deaths = lived < STABLE_S ? s->quick_deaths + 1 : 0;
+            s->quick_deaths = lived < STABLE_S && !s->worked ? s->quick_deaths + 1 : 0;
         s->killed_for = NULL;
         s->respawn_at = clock_mono();
         if (s->quick_deaths > 0) {
             double delay = 0.5 * (double)(1 << (s->quick_deaths < 7 ? s->quick_deaths : 7));
-            s->respawn_at += delay < RESPAWN_MAX_S ? delay : RESPAWN_MAX_S;
+            double cap = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL ? KILLED_RESPAWN_MAX_S
+                                                                             : RESPAWN_MAX_S;
+            s->respawn_at += delay < cap ? delay : cap;
             log_warn("child.%d died after %.1f s: respawning in %.1f s", s->index, lived,
                      s->respawn_at - clock_mono());
         }
@@ -321,16 +339,27 @@ enforce_limits(struct master *m)
         if (t.task[0] == '\0')
             continue;
         if (t.hard_at > 0 && now >= t.hard_at) {
+            struct slot_state again;
             char error[256];
-            kill(s->pid, SIGKILL);
-            s->killed_for = "hard_limit";
             snprintf(error, sizeof error, "TimeLimitExceeded: hard time limit (%g s) exceeded",
                      t.hard_limit);
+            /* FAILURE first: the kill sends the message back to the queue at
+             * once, and its next taker must find the row final. */
+            if (!db_ok(m) || store_task_end(m->db, t.task, t.name, m->cfg->nodename, "FAILURE",
+                                            error, "hard_limit") != STORE_OK) {
+                /* Killed all the same: a runaway must stop. It will run again. */
+                log_task(LL_WARN, t.task, "%s; its FAILURE cannot be recorded now", error);
+            }
+            snapshot(s, &again);
+            if (again.run != t.run) {
+                /* It finished meanwhile: its own final state is already there or
+                 * comes with its batch (a final row is never overwritten). */
+                continue;
+            }
             log_task(LL_WARN, t.task, "%s: killing child.%d (pid %ld)", error, s->index,
                      (long)s->pid);
-            if (!db_ok(m) || store_task_end(m->db, t.task, t.name, m->cfg->nodename, "FAILURE",
-                                            error, "hard_limit") != STORE_OK)
-                log_task(LL_WARN, t.task, "its FAILURE is not recorded: it will run again");
+            kill(s->pid, SIGKILL);
+            s->killed_for = "hard_limit";
         } else if (t.soft_at > 0 && now >= t.soft_at && s->soft_sent != t.run) {
             union sigval v = {.sival_int = (int)t.run};
             s->soft_sent = t.run;
@@ -562,9 +591,11 @@ master_run(const struct worker_cfg *cfg)
         if (now >= next_schedule && !m.stopping) {
             /* Due schedules (ETA, retries) and periodic runs: any number of
              * masters may do this at once (rows are locked, SKIP LOCKED). */
+            double budget = clock_mono() + SCHEDULE_BUDGET_S;
             scheduler_fire_periodic(m.scheduler, SCHEDULE_LIMIT);
-            while (scheduler_publish_due(m.scheduler, SCHEDULE_LIMIT) == SCHEDULE_LIMIT)
-                ;
+            while (scheduler_publish_due(m.scheduler, SCHEDULE_LIMIT) == SCHEDULE_LIMIT &&
+                   clock_mono() < budget)
+                ; /* a backlog drains over several rounds: limits and reaping go on */
             next_schedule = clock_mono() + SCHEDULE_EVERY_S;
         }
         if (next_sweep - now < timeout)

@@ -10,7 +10,8 @@ import uuid
 
 import requests
 
-from harness import db, publish_raw, queue_count, rabbitmqctl, start_worker, wait_until
+from harness import (db, get_message, publish_raw, queue_count, rabbitmqctl, start_worker,
+                     wait_until)
 from test_worker import CELERIAC, enqueue_cli, find_dead, log_messages, wait_final
 
 
@@ -119,6 +120,23 @@ def test_countdown_runs_after_its_delay_with_two_masters_scheduling(stack, start
             assert float(started) <= float(eta) + 1.0, "ran more than 1 s after it was due"
     assert scalar(stack, "SELECT count(*) FROM task_logs WHERE task_id = ANY(%s::uuid[])",
                   (ids,)) == 5  # each ran once: one 'noop' line each
+
+
+def test_a_burst_of_future_tasks_is_scheduled_in_one_open_batch(stack, start_proc):
+    """300 ETA messages reach one child at once: none runs, so its batch stays open over
+    several takes (the entries move as the batch grows); every schedule must survive."""
+    eta = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() + 4))
+    ids = [str(uuid.uuid4()) for _ in range(300)]
+    for task_id in ids:
+        publish_raw(stack, "celery", b"[[], {}, {}]",
+                    headers={"task": "demo.noop", "id": task_id, "eta": eta},
+                    properties={"correlation_id": task_id})
+    start_worker(env=stack.env(), starter=start_proc, concurrency=1)
+    wait_until(lambda: scalar(stack, "SELECT count(*) FROM tasks WHERE id = ANY(%s::uuid[])"
+                              " AND state = 'SUCCESS'", (ids,)) == 300, 30,
+               message="not every future task ran")
+    assert scalar(stack, "SELECT count(*) FROM scheduled_tasks WHERE id = ANY(%s::uuid[])",
+                  (ids,)) == 0
 
 
 def test_a_python_clients_countdown_is_honoured_not_run_at_once(stack, worker):
@@ -234,6 +252,17 @@ def test_hard_time_limit_kills_the_child_and_the_task_is_not_run_again(stack, st
     # The killed run's log lines died with it; the redelivery was acked without a run.
     assert log_messages(stack, task_id) == [r["error"]]
     wait_until(lambda: "acked without running it again" in w.log_text(), 10)
+
+
+def test_soft_limits_hold_for_every_child_after_a_replacement(stack, start_proc):
+    """Each child runs one task (--max-tasks-per-child 1): the new child's first task
+    must meet its soft limit as the first child's did."""
+    start_worker("--max-tasks-per-child", "1", "--soft-time-limit", "1", env=stack.env(),
+                 starter=start_proc, concurrency=1)
+    ids = [enqueue(stack, "demo.sleep", "--args", "[3]") for _ in range(3)]
+    for task_id in ids:
+        wait_final(stack, task_id, timeout=30)
+    assert [row(stack, t)["outcome"] for t in ids] == ["soft_limit"] * 3
 
 
 def test_max_tasks_per_child_replaces_children(stack, start_proc):
@@ -393,8 +422,15 @@ def test_every_kind_of_poison_is_dead_lettered_with_a_reason(stack, worker):
                     headers={"task": "demo.noop", "id": task_id, **extra},
                     properties={"correlation_id": task_id, "content_type": "application/json",
                                 "content_encoding": "utf-8"})
+    dead = {}  # id -> headers, whatever order the children dead-letter them in
+
+    def all_dead():
+        while (msg := get_message(stack, "celeriac.dead")) is not None:
+            dead[msg[1].get("id")] = msg[1]
+        return set(ids.values()) <= set(dead)
+    wait_until(all_dead, 30, message="not every poison message reached celeriac.dead")
     for case, (_, _, reason) in cases.items():
-        _, headers = find_dead(stack, lambda b, h, i=ids[case]: h.get("id") == i, timeout=20)
+        headers = dead[ids[case]]
         assert reason.lower() in headers["x-celeriac-reason"].lower(), (case, headers)
         r = row(stack, ids[case])
         assert r and r["state"] == "FAILURE" and r["outcome"] == "rejected", (case, r)
