@@ -51,17 +51,19 @@ store_tasks_find(PGconn *db, const char *const *ids, int n, bool final_only, boo
 }
 
 /* Insert t as STARTED by worker, or move its row to STARTED unless it is
- * final; returns the row (id, state, name) when it did. */
-#define START_TASK                                                                                 \
+ * final; returns the row (id, state, name) when it did. src follows the
+ * SELECT of the values (a FROM and WHERE that may leave them out). */
+#define START_TASK(src)                                                                            \
     "INSERT INTO tasks AS k (id, name, queue, args, kwargs, state, retries, worker, origin,"       \
     " received_at, started_at)"                                                                    \
-    " VALUES ($1::uuid, $2, $3, $4::jsonb, $5::jsonb, 'STARTED', $6::int, $7, $8, now(), now())"  \
-    " ON CONFLICT (id) DO UPDATE SET state = 'STARTED', retries = EXCLUDED.retries,"              \
+    " SELECT $1::uuid, $2, $3, $4::jsonb, $5::jsonb, 'STARTED', $6::int, $7, $8, now(), now()"    \
+    src " ON CONFLICT (id) DO UPDATE SET state = 'STARTED', retries = EXCLUDED.retries,"          \
     " worker = EXCLUDED.worker, received_at = coalesce(k.received_at, now()), started_at = now()" \
     " WHERE k.state NOT IN " FINAL_STATES " RETURNING id, state, name"
 
-static int
-start_task(PGconn *db, const char *sql, const struct store_task *t, const char *worker)
+/* Run sql with t and worker as $1..$8 (START_TASK's parameters). */
+static PGresult *
+start_task(PGconn *db, const char *sql, const struct store_task *t, const char *worker, int *rc)
 {
     char retries[16];
     const char *params[] = {t->id,
@@ -72,16 +74,9 @@ start_task(PGconn *db, const char *sql, const struct store_task *t, const char *
                             retries,
                             worker,
                             t->origin};
-    PGresult *res;
-    int rc;
 
     snprintf(retries, sizeof retries, "%d", t->retries);
-    res = store_exec_quiet(db, sql, 8, params, PGRES_TUPLES_OK, &rc);
-    if (res == NULL)
-        return rc;
-    rc = PQntuples(res) == 1 ? 1 : 0;
-    PQclear(res);
-    return rc;
+    return store_exec_quiet(db, sql, 8, params, PGRES_TUPLES_OK, rc);
 }
 
 int
@@ -92,31 +87,14 @@ store_task_started(PGconn *db, const struct store_task *t, const char *worker)
      * set_config(..., true) lasts for this statement's transaction only. */
     static const char sql[] =
         "WITH lk AS MATERIALIZED (SELECT pg_try_advisory_lock(" TASK_LOCK_KEY ") AS got),"
-        " t AS (INSERT INTO tasks AS k (id, name, queue, args, kwargs, state, retries, worker,"
-        " origin, received_at, started_at)"
-        " SELECT $1::uuid, $2, $3, $4::jsonb, $5::jsonb, 'STARTED', $6::int, $7, $8, now(), now()"
-        " FROM lk WHERE got"
-        " ON CONFLICT (id) DO UPDATE SET state = 'STARTED', retries = EXCLUDED.retries,"
-        " worker = EXCLUDED.worker, received_at = coalesce(k.received_at, now()),"
-        " started_at = now() WHERE k.state NOT IN " FINAL_STATES " RETURNING id, state, name)"
+        " t AS (" START_TASK(" FROM lk WHERE got") ")"
         " SELECT lk.got OR EXISTS (SELECT 1 FROM tasks WHERE id = $1::uuid AND state IN "
         FINAL_STATES "), (SELECT count(*) FROM t), (SELECT pg_notify('task_state',"
         " json_build_object('tasks', json_build_array(json_build_object('id', id, 'state', state,"
         " 'name', name)))::text) FROM t), set_config('synchronous_commit', 'off', true) FROM lk";
-    char retries[16];
-    const char *params[] = {t->id,
-                            t->name,
-                            t->queue,
-                            t->args_json ? t->args_json : "[]",
-                            t->kwargs_json ? t->kwargs_json : "{}",
-                            retries,
-                            worker,
-                            t->origin};
-    PGresult *res;
     int rc;
+    PGresult *res = start_task(db, sql, t, worker, &rc);
 
-    snprintf(retries, sizeof retries, "%d", t->retries);
-    res = store_exec_quiet(db, sql, 8, params, PGRES_TUPLES_OK, &rc);
     if (res == NULL)
         return rc;
     if (PQntuples(res) != 1)
@@ -125,6 +103,19 @@ store_task_started(PGconn *db, const struct store_task *t, const char *worker)
         rc = STORE_BUSY;
     else
         rc = strcmp(PQgetvalue(res, 0, 1), "1") == 0 ? 1 : 0;
+    PQclear(res);
+    return rc;
+}
+
+int
+store_task_claim(PGconn *db, const struct store_task *t, const char *worker)
+{
+    int rc;
+    PGresult *res = start_task(db, START_TASK(""), t, worker, &rc);
+
+    if (res == NULL)
+        return rc;
+    rc = PQntuples(res) == 1 ? 1 : 0;
     PQclear(res);
     return rc;
 }
@@ -140,11 +131,6 @@ store_task_unlock(PGconn *db)
     return rc;
 }
 
-int
-store_task_claim(PGconn *db, const struct store_task *t, const char *worker)
-{
-    return start_task(db, START_TASK, t, worker);
-}
 
 /* JSON text or null: values the caller already holds as JSON text. */
 static void

@@ -14,6 +14,17 @@
 
 #define FINAL_STATES "('SUCCESS', 'FAILURE', 'REVOKED')"
 
+/* A JSON query whose only parameter is a row limit. */
+static cJSON *
+query_json_limit(PGconn *db, const char *what, const char *sql, int limit, int *rc)
+{
+    char l[16];
+    const char *params[] = {l};
+
+    snprintf(l, sizeof l, "%d", limit);
+    return store_query_json(db, what, sql, 1, params, rc);
+}
+
 /* ----- redeliveries and lost children ----- */
 
 int
@@ -139,11 +150,7 @@ store_revocations(PGconn *db, int limit, int *rc)
     static const char sql[] =
         "SELECT coalesce(json_agg(task_id), '[]')::text FROM (SELECT task_id FROM revocations"
         " ORDER BY created_at DESC LIMIT $1::int) r";
-    char l[16];
-    const char *params[] = {l};
-
-    snprintf(l, sizeof l, "%d", limit);
-    return store_query_json(db, "loading revocations", sql, 1, params, rc);
+    return query_json_limit(db, "loading revocations", sql, limit, rc);
 }
 
 int
@@ -219,11 +226,7 @@ store_scheduled_claim(PGconn *db, int limit, int *rc)
         " 'body', body, 'reply_to', reply_to, 'priority', priority)), '[]')::text FROM"
         " (SELECT * FROM scheduled_tasks WHERE due_at <= now() ORDER BY due_at"
         " LIMIT $1::int FOR UPDATE SKIP LOCKED) s";
-    char l[16];
-    const char *params[] = {l};
-
-    snprintf(l, sizeof l, "%d", limit);
-    return store_query_json(db, "claiming due tasks", sql, 1, params, rc);
+    return query_json_limit(db, "claiming due tasks", sql, limit, rc);
 }
 
 int
@@ -262,11 +265,7 @@ store_periodic_claim(PGconn *db, int limit, int *rc)
         "SELECT coalesce(json_agg(" PERIODIC_JSON "), '[]')::text FROM"
         " (SELECT * FROM periodic_tasks WHERE enabled AND next_run_at <= now()"
         " ORDER BY next_run_at LIMIT $1::int FOR UPDATE SKIP LOCKED) p";
-    char l[16];
-    const char *params[] = {l};
-
-    snprintf(l, sizeof l, "%d", limit);
-    return store_query_json(db, "claiming periodic tasks", sql, 1, params, rc);
+    return query_json_limit(db, "claiming periodic tasks", sql, limit, rc);
 }
 
 int
