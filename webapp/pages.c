@@ -416,8 +416,10 @@ page_task_list(struct app *a, struct request *r, struct response *resp)
 
 /* Shown in this order; any other column is listed after them. */
 static const char *const scalar_fields[] = {
-    "id",      "name",       "state",       "queue",      "worker",      "origin",
-    "retries", "created_at", "received_at", "started_at", "finished_at",
+    "id",          "name",       "state",  "outcome", "queue",   "worker",
+    "origin",      "retries",    "eta",    "expires", "created_at", "received_at",
+    "started_at",  "finished_at", "wall_s", "cpu_s",  "rss_kib", "lost",
+    "lost_reason",
 };
 static const char *const json_fields[] = {"args", "kwargs", "result"};
 

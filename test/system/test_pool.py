@@ -292,7 +292,7 @@ def test_max_memory_per_child_replaces_a_child_that_grew(stack, start_proc):
     assert out["result"] == 4
 
 
-def test_every_run_records_what_it_cost_and_how_it_ended(stack, worker):
+def test_every_run_records_what_it_cost_and_how_it_ended(stack, worker, webapp):
     ok = enqueue(stack, "demo.sleep", "--args", "[0.2]")
     bad = enqueue(stack, "demo.fail", "--args", '["x"]')
     wait_final(stack, ok)
@@ -301,6 +301,12 @@ def test_every_run_records_what_it_cost_and_how_it_ended(stack, worker):
     assert r["outcome"] == "returned" and 0.2 <= r["wall_s"] < 2
     assert 0 <= r["cpu_s"] < 0.2 and r["rss_kib"] > 1000
     assert row(stack, bad)["outcome"] == "raised"
+    api = requests.get(f"{webapp.url}/api/tasks/{ok}", timeout=5).json()
+    assert api["outcome"] == "returned" and api["rss_kib"] == r["rss_kib"]
+    page = requests.get(f"{webapp.url}/tasks/{ok}", timeout=5).text
+    for label in ("outcome", "wall_s", "cpu_s", "rss_kib"):
+        assert f"<dt>{label}</dt>" in page
+    assert "<dd>returned</dd>" in page
 
 
 # ------------------------------------------------------------------ revoke
