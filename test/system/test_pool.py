@@ -8,11 +8,25 @@ import subprocess
 import time
 import uuid
 
+import pytest
 import requests
 
 from harness import (db, get_message, publish_raw, queue_count, rabbitmqctl, start_worker,
                      wait_until)
 from test_worker import CELERIAC, enqueue_cli, find_dead, log_messages, wait_final
+
+
+# Fault-injection tests run with PostgreSQL's fsync and synchronous_commit on, so the
+# order of commits and acks is the one a crash would see: this module's `stack` (and
+# every fixture built on it: worker, webapp, procs) is a durable one of its own.
+@pytest.fixture(scope="module")
+def stack(durable_stack):
+    return durable_stack
+
+
+@pytest.fixture(scope="module")
+def migrated_stack(durable_stack):
+    return durable_stack
 
 
 def row(stack, task_id, *cols):
@@ -509,3 +523,8 @@ def test_workers_api_shows_online_and_offline_masters(stack, webapp, start_proc)
 def test_the_local_stack_sets_rabbitmqs_consumer_timeout_deliberately(stack):
     out = rabbitmqctl(stack, "eval", "application:get_env(rabbit, consumer_timeout).")
     assert "7200000" in out, out
+
+
+def test_this_module_runs_with_fsync_and_synchronous_commit_on(stack):
+    assert scalar(stack, "SHOW fsync") == "on"
+    assert scalar(stack, "SHOW synchronous_commit") == "on"
