@@ -242,6 +242,11 @@ store_tasks_finish(PGconn *db, const struct store_final *f, int n, const char *w
         " wall_s, cpu_s, rss_kib FROM x"
         " ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, result = EXCLUDED.result,"
         " error = EXCLUDED.error, outcome = EXCLUDED.outcome, retries = EXCLUDED.retries,"
+        /* The message is the truth: a row the master created for a lost
+         * task (or a revoke, before any client told us of it) gets its
+         * name and arguments here. */
+        " name = EXCLUDED.name, queue = EXCLUDED.queue, args = EXCLUDED.args,"
+        " kwargs = EXCLUDED.kwargs,"
         " worker = EXCLUDED.worker,"
         " received_at = coalesce(k.received_at, EXCLUDED.received_at),"
         " started_at = coalesce(k.started_at, EXCLUDED.started_at),"
