@@ -367,7 +367,7 @@ def test_b_postgres_restart_mid_run_loses_and_doubles_nothing(durable_stack, dur
 
 def test_c_sigkill_children_and_a_master_during_a_2000_task_drain(durable_stack,
                                                                   durable_procs):
-    """2,000 demo.record published as a stream (40 every 0.1 s) to two masters of 2
+    """2,000 demo.record published as a stream (20 every 0.05 s) to two masters of 2
     children; right after a chunk lands, while tasks are not final yet, a random child is
     SIGKILLed (10 times, at most every 0.2 s) and once a whole master (started again at
     once). Every task ends SUCCESS exactly once; demo_records has exactly 2,000 rows."""
@@ -381,12 +381,16 @@ def test_c_sigkill_children_and_a_master_during_a_2000_task_drain(durable_stack,
     plan.insert(rng.randrange(3, 8), "master")
     ids, kills = [], []
     last_kill = 0.0
-    for start in range(0, len(keys), 40):
+    # Small chunks: a kill needs tasks not final yet, and the workers finish a chunk
+    # within milliseconds; 100 chances for 11 kills.
+    for start in range(0, len(keys), 20):
         tick = time.monotonic()
-        ids += publish_records(stack, keys[start:start + 40])
+        ids += publish_records(stack, keys[start:start + 20])
         if plan and time.monotonic() - last_kill >= 0.2:
-            time.sleep(rng.uniform(0.0, 0.006))  # into delivery, run, commit or ack
+            # Counted as soon as the chunk is confirmed (its tasks are being delivered,
+            # run or committed), then the kill lands a few milliseconds later.
             outstanding = len(ids) - done_count(stack, ids)
+            time.sleep(rng.uniform(0.0, 0.006))  # into delivery, run, commit or ack
             if plan[0] == "child":
                 victims = [(m, c) for m in masters for c in children_of(m.pid)]
             else:
@@ -405,7 +409,7 @@ def test_c_sigkill_children_and_a_master_during_a_2000_task_drain(durable_stack,
                         "--republish-after", "3", "-n", f"{master.name}-again@faults",
                         env=stack.env(), name=f"{master.name}-again", concurrency=2,
                         starter=durable_procs.start)
-        time.sleep(max(0.0, 0.1 - (time.monotonic() - tick)))  # the stream's pace
+        time.sleep(max(0.0, 0.05 - (time.monotonic() - tick)))  # the stream's pace
     assert not plan, f"the stream ended before every kill landed (kills: {kills}, seed {seed})"
     wait_until(lambda: done_count(stack, ids) == len(ids), 60, interval=0.25,
                message=f"all 2000 tasks SUCCESS after the kills (now {states(stack, ids)})")
