@@ -316,7 +316,8 @@ broker_ensure(struct producer *p, struct lane *l, char *err, size_t errlen)
     cfg_redact_url(p->amqp_url, safe, sizeof safe);
     log_info("connected to RabbitMQ at %s", safe);
     l->warned = false;
-    l->last_ok = p->last_ok = clock_mono();
+    l->last_ok = clock_mono();
+    p->last_ok = l->last_ok;
     return 0;
 }
 
@@ -474,8 +475,10 @@ publish_all(struct producer *p, struct lane *l, struct job *batch)
                 j->seq = broker_last_seq(l->b);
         /* Whatever it returns, broker_outcome() says what became of each. */
         broker_wait_confirms(l->b, p->timeout_ms, err, sizeof err);
-        if (broker_is_open(l->b))
-            l->last_ok = p->last_ok = clock_mono();
+        if (broker_is_open(l->b)) {
+            l->last_ok = clock_mono();
+            p->last_ok = l->last_ok;
+        }
     }
     for (j = batch; j != NULL; j = j->next) {
         if (j->rc != ENQUEUE_OK)
