@@ -127,12 +127,10 @@ engine_fini(struct engine *g)
 }
 
 static void
-report(struct engine *g, char kind, int n, int failed, const char *id)
+report(struct engine *g, char kind, int n, int failed)
 {
     struct child_report r = {.kind = kind, .n = n, .failed = failed};
 
-    if (id != NULL)
-        snprintf(r.id, sizeof r.id, "%s", id);
     /* The master may be gone (then PDEATHSIG stops us): nothing to do on error. */
     if (write(g->report_fd, &r, sizeof r) < 0 && errno != EPIPE)
         log_warn("report to master: %s", strerror(errno));
@@ -1079,7 +1077,7 @@ engine_flush(struct engine *g)
      * settled: one multiple-ack covers exactly the batch. */
     if (ack > 0 && broker_ack(g->b, ack, true) < 0)
         return -1;
-    report(g, 'B', done, failed, NULL);
+    report(g, 'B', done, failed);
     engine_discard(g);
     if (done >= TRIM_AFTER)
         malloc_trim(0); /* give a big batch's memory back: children idle most of their life */

@@ -154,7 +154,6 @@ read_reports(struct master *m, struct slot *s)
     ssize_t n;
 
     while ((n = read(s->report_fd, &r, sizeof r)) == (ssize_t)sizeof r) {
-        r.id[UUID_STR_LEN - 1] = '\0';
         if (r.kind == 'B') {
             s->worked = true;
             m->processed += r.n;

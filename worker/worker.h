@@ -54,7 +54,6 @@ struct slot_state {
 struct child_report {
     char kind;
     int n, failed;
-    char id[UUID_STR_LEN];
 };
 
 /* Run the master until SIGTERM/SIGINT: exit status for main(). */
