@@ -103,7 +103,7 @@ static int
 periodic_list(PGconn *db)
 {
     int rc;
-    cJSON *rows = store_periodic_list(db, &rc);
+    cJSON *rows = store_periodic_list(db, NULL, &rc);
     char *text;
 
     if (rows == NULL) {
@@ -140,19 +140,20 @@ cmd_periodic(const struct config *cfg, int argc, char **argv)
         int src;
         if (strcmp(sub, "remove") == 0) {
             src = store_periodic_remove(db, argv[2]);
+        } else if (strcmp(sub, "disable") == 0) {
+            src = store_periodic_enable(db, argv[2], false, NULL);
         } else {
             /* Enabling starts from the next time after now: no catching up. */
-            bool on = strcmp(sub, "enable") == 0;
-            cJSON *rows = store_periodic_list(db, &src), *row;
-            const char *expr = NULL;
-            cJSON_ArrayForEach(row, rows)
-                if (strcmp(json_str(row, "name") ? json_str(row, "name") : "", argv[2]) == 0)
-                    expr = json_str(row, "cron");
+            cJSON *rows = store_periodic_list(db, argv[2], &src);
+            const char *expr = json_str(cJSON_GetArrayItem(rows, 0), "cron");
+            if (expr != NULL && next_time(cfg, expr, next) < 0) {
+                cJSON_Delete(rows);
+                store_close(db);
+                return 1; /* next_time() said why */
+            }
             src = rows == NULL ? src
                   : expr == NULL ? STORE_NOT_FOUND
-                  : on && next_time(cfg, expr, next) < 0
-                      ? STORE_BAD_DATA
-                      : store_periodic_enable(db, argv[2], on, on ? next : NULL);
+                                 : store_periodic_enable(db, argv[2], true, next);
             cJSON_Delete(rows);
         }
         if (src == STORE_NOT_FOUND)

@@ -250,9 +250,17 @@ store_task_json_open(struct buf *b, const struct store_task *t)
     buf_put(b, t->args_json != NULL ? t->args_json : "[]");
     buf_put(b, ",\"kwargs\":");
     buf_put(b, t->kwargs_json != NULL ? t->kwargs_json : "{}");
-    buf_put(b, ",\"origin\":");
-    if (t->origin != NULL)
-        buf_json_str(b, t->origin);
+    store_json_field(b, "origin", t->origin);
+    store_json_field(b, "eta", t->eta);
+    store_json_field(b, "expires", t->expires);
+}
+
+void
+store_json_field(struct buf *b, const char *key, const char *s)
+{
+    buf_printf(b, ",\"%s\":", key);
+    if (s != NULL)
+        buf_json_str(b, s);
     else
         buf_put(b, "null");
 }

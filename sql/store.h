@@ -77,7 +77,7 @@ struct store_task {
     const char *kwargs_json; /* JSON text; NULL means {} */
     const char *origin;      /* the sender's node name, or NULL */
     int retries;
-    const char *eta, *expires; /* ISO 8601 or NULL: kept on a PENDING row for the sweeper */
+    const char *eta, *expires; /* ISO 8601 or NULL (a PENDING row keeps them for the sweeper) */
 };
 
 /* A log line kept by a running task until its final state is written. */
@@ -107,7 +107,6 @@ struct store_final {
     const char *received_at; /* ISO 8601 UTC times taken by the worker */
     const char *started_at;
     const char *finished_at; /* NULL while not final */
-    const char *eta, *expires; /* ISO 8601 or NULL */
     double wall_s, cpu_s;    /* < 0: not measured */
     long rss_kib;            /* < 0: not measured */
     const struct store_schedule *sched; /* publish again at sched->due_at, or NULL */
@@ -199,7 +198,8 @@ int store_periodic_fired(PGconn *db, const char *name, const char *next_run_at,
 int store_periodic_put(PGconn *db, const char *name, const char *task, const char *cron,
                        const char *args_json, const char *kwargs_json, const char *queue,
                        const char *next_run_at);
-cJSON *store_periodic_list(PGconn *db, int *rc);
+/* All of them (name NULL) or the one named, as a JSON array. */
+cJSON *store_periodic_list(PGconn *db, const char *name, int *rc);
 /* STORE_NOT_FOUND when no such name. next_run_at NULL keeps the stored one. */
 int store_periodic_remove(PGconn *db, const char *name);
 int store_periodic_enable(PGconn *db, const char *name, bool enabled, const char *next_run_at);

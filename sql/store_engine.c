@@ -132,29 +132,14 @@ store_task_unlock(PGconn *db)
 }
 
 
-/* JSON text or null: values the caller already holds as JSON text. */
+/* ,"key":v for a measure: null when not measured (v < 0). */
 static void
-put_raw_or_null(struct buf *b, const char *json)
-{
-    buf_put(b, json != NULL ? json : "null");
-}
-
-static void
-put_str_or_null(struct buf *b, const char *s)
-{
-    if (s == NULL)
-        buf_put(b, "null");
-    else
-        buf_json_str(b, s);
-}
-
-static void
-put_number_or_null(struct buf *b, double v)
+measure_field(struct buf *b, const char *key, double v)
 {
     if (v < 0)
-        buf_put(b, "null");
+        buf_printf(b, ",\"%s\":null", key);
     else
-        buf_printf(b, "%.6f", v);
+        buf_printf(b, ",\"%s\":%.6f", key, v);
 }
 
 /* The batch as one JSON array for json_to_recordset(): building it costs
@@ -169,39 +154,25 @@ batch_json(struct buf *b, const struct store_final *f, int n)
 
         buf_put(b, i > 0 ? "," : "");
         store_task_json_open(b, &f[i].task);
-        buf_printf(b, ",\"retries\":%d,\"state\":", f[i].task.retries);
-        buf_json_str(b, f[i].state);
-        buf_put(b, ",\"result\":");
-        put_raw_or_null(b, f[i].result_json);
-        buf_put(b, ",\"error\":");
-        put_str_or_null(b, f[i].error);
-        buf_put(b, ",\"outcome\":");
-        put_str_or_null(b, f[i].outcome);
-        buf_put(b, ",\"received_at\":");
-        put_str_or_null(b, f[i].received_at);
-        buf_put(b, ",\"started_at\":");
-        put_str_or_null(b, f[i].started_at);
-        buf_put(b, ",\"finished_at\":");
-        put_str_or_null(b, f[i].finished_at);
-        buf_put(b, ",\"eta\":");
-        put_str_or_null(b, f[i].eta);
-        buf_put(b, ",\"expires\":");
-        put_str_or_null(b, f[i].expires);
-        buf_put(b, ",\"wall_s\":");
-        put_number_or_null(b, f[i].wall_s);
-        buf_put(b, ",\"cpu_s\":");
-        put_number_or_null(b, f[i].cpu_s);
+        buf_printf(b, ",\"retries\":%d", f[i].task.retries);
+        store_json_field(b, "state", f[i].state);
+        buf_put(b, ",\"result\":"); /* already JSON text, maybe large: no printf */
+        buf_put(b, f[i].result_json != NULL ? f[i].result_json : "null");
+        store_json_field(b, "error", f[i].error);
+        store_json_field(b, "outcome", f[i].outcome);
+        store_json_field(b, "received_at", f[i].received_at);
+        store_json_field(b, "started_at", f[i].started_at);
+        store_json_field(b, "finished_at", f[i].finished_at);
+        measure_field(b, "wall_s", f[i].wall_s);
+        measure_field(b, "cpu_s", f[i].cpu_s);
         if (f[i].rss_kib >= 0)
             buf_printf(b, ",\"rss_kib\":%ld", f[i].rss_kib);
         if (s != NULL) {
-            buf_put(b, ",\"due_at\":");
-            buf_json_str(b, s->due_at);
+            store_json_field(b, "due_at", s->due_at);
             buf_put(b, ",\"s_headers\":");
             buf_put(b, s->headers_json);
-            buf_put(b, ",\"s_body\":");
-            buf_json_str(b, s->body);
-            buf_put(b, ",\"s_reply_to\":");
-            put_str_or_null(b, s->reply_to);
+            store_json_field(b, "s_body", s->body);
+            store_json_field(b, "s_reply_to", s->reply_to);
             if (s->priority >= 0)
                 buf_printf(b, ",\"s_priority\":%d", s->priority);
         }
@@ -209,10 +180,8 @@ batch_json(struct buf *b, const struct store_final *f, int n)
         for (int l = 0; l < f[i].nlogs; l++) {
             buf_put(b, l > 0 ? ",{\"level\":" : "{\"level\":");
             buf_json_str(b, f[i].logs[l].level);
-            buf_put(b, ",\"message\":");
-            buf_json_str(b, f[i].logs[l].message);
-            buf_put(b, ",\"at\":");
-            buf_json_str(b, f[i].logs[l].at);
+            store_json_field(b, "message", f[i].logs[l].message);
+            store_json_field(b, "at", f[i].logs[l].at);
             buf_put(b, "}");
         }
         buf_put(b, "]}");

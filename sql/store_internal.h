@@ -35,9 +35,11 @@ struct buf;
 struct store_task;
 
 /* Open t's JSON object for json_to_recordset(): {"id", "name", "queue",
- * "args", "kwargs", "origin" (args [] and kwargs {} when NULL); the caller
- * adds its own fields and the closing brace. */
+ * "args", "kwargs", "origin", "eta", "expires" (args [] and kwargs {} when
+ * NULL); the caller adds its own fields and the closing brace. */
 void store_task_json_open(struct buf *b, const struct store_task *t);
+/* Append ,"key":s to a JSON object: s as a JSON string, null when NULL. */
+void store_json_field(struct buf *b, const char *key, const char *s);
 
 /* Run a query returning one row with one JSON text column and parse it: the
  * value, or NULL with *rc set (STORE_NOT_FOUND for no row or SQL NULL). */

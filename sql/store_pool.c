@@ -306,27 +306,38 @@ store_periodic_put(PGconn *db, const char *name, const char *task, const char *c
 }
 
 cJSON *
-store_periodic_list(PGconn *db, int *rc)
+store_periodic_list(PGconn *db, const char *name, int *rc)
 {
+    const char *params[] = {name};
+
     return store_query_json(db, "listing periodic tasks",
                             "SELECT coalesce(json_agg(" PERIODIC_JSON " ORDER BY name), '[]')::text"
-                            " FROM periodic_tasks",
-                            0, NULL, rc);
+                            " FROM periodic_tasks WHERE $1::text IS NULL OR name = $1",
+                            1, params, rc);
+}
+
+/* Run a statement on one named periodic task: STORE_NOT_FOUND when it
+ * touched no row. */
+static int
+periodic_exec(PGconn *db, const char *what, const char *sql, int n, const char *const *params)
+{
+    PGresult *res;
+    int rc;
+
+    res = store_exec(db, what, sql, n, params, PGRES_COMMAND_OK, &rc);
+    if (res != NULL && rc == STORE_OK && strcmp(PQcmdTuples(res), "0") == 0)
+        rc = STORE_NOT_FOUND;
+    PQclear(res);
+    return rc;
 }
 
 int
 store_periodic_remove(PGconn *db, const char *name)
 {
     const char *params[] = {name};
-    PGresult *res;
-    int rc;
 
-    res = store_exec(db, "removing a periodic task", "DELETE FROM periodic_tasks WHERE name = $1",
-                     1, params, PGRES_COMMAND_OK, &rc);
-    if (res != NULL && rc == STORE_OK && strcmp(PQcmdTuples(res), "0") == 0)
-        rc = STORE_NOT_FOUND;
-    PQclear(res);
-    return rc;
+    return periodic_exec(db, "removing a periodic task",
+                         "DELETE FROM periodic_tasks WHERE name = $1", 1, params);
 }
 
 int
@@ -335,15 +346,9 @@ store_periodic_enable(PGconn *db, const char *name, bool enabled, const char *ne
     /* Enabling moves next_run_at to the next time from now: runs missed while
      * disabled are not made up. */
     const char *params[] = {name, enabled ? "true" : "false", next_run_at};
-    PGresult *res;
-    int rc;
 
-    res = store_exec(db, "enabling a periodic task",
-                     "UPDATE periodic_tasks SET enabled = $2::bool,"
-                     " next_run_at = coalesce($3::timestamptz, next_run_at) WHERE name = $1",
-                     3, params, PGRES_COMMAND_OK, &rc);
-    if (res != NULL && rc == STORE_OK && strcmp(PQcmdTuples(res), "0") == 0)
-        rc = STORE_NOT_FOUND;
-    PQclear(res);
-    return rc;
+    return periodic_exec(db, "enabling a periodic task",
+                         "UPDATE periodic_tasks SET enabled = $2::bool,"
+                         " next_run_at = coalesce($3::timestamptz, next_run_at) WHERE name = $1",
+                         3, params);
 }

@@ -37,16 +37,6 @@ tasks_json(struct buf *b, const struct store_task *t, int n)
     for (int i = 0; i < n; i++) {
         buf_put(b, i > 0 ? "," : "");
         store_task_json_open(b, &t[i]);
-        buf_put(b, ",\"eta\":");
-        if (t[i].eta != NULL)
-            buf_json_str(b, t[i].eta);
-        else
-            buf_put(b, "null");
-        buf_put(b, ",\"expires\":");
-        if (t[i].expires != NULL)
-            buf_json_str(b, t[i].expires);
-        else
-            buf_put(b, "null");
         buf_put(b, "}");
     }
     buf_put(b, "]");

@@ -840,8 +840,8 @@ fill_final(struct engine *g, int i, struct store_final *f)
         clock_iso_at(e->m.eta_at, e->eta);
     if (e->m.expires_at != 0 && e->expires[0] == '\0')
         clock_iso_at(e->m.expires_at, e->expires);
-    f->eta = e->eta[0] ? e->eta : NULL;
-    f->expires = e->expires[0] ? e->expires : NULL;
+    f->task.eta = e->eta[0] ? e->eta : NULL;
+    f->task.expires = e->expires[0] ? e->expires : NULL;
     f->wall_s = f->cpu_s = -1;
     f->rss_kib = -1;
     switch (e->kind) {
@@ -859,7 +859,7 @@ fill_final(struct engine *g, int i, struct store_final *f)
         return 1;
     case E_DEFER:
         f->state = "RECEIVED";
-        f->eta = e->due;
+        f->task.eta = e->due;
         e->sched.due_at = e->due; /* the batch array may have moved since schedule() */
         f->sched = &e->sched;
         return 1;
@@ -879,7 +879,7 @@ fill_final(struct engine *g, int i, struct store_final *f)
     f->nlogs = e->t.nlogs;
     if (e->retry) {
         f->task.retries = e->m.retries + 1;
-        f->eta = e->due;
+        f->task.eta = e->due;
         e->sched.due_at = e->due; /* the batch array may have moved since schedule() */
         f->sched = &e->sched;
     }

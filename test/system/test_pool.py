@@ -221,6 +221,21 @@ def test_periodic_cli_refuses_bad_cron_and_unknown_names(stack, migrated_stack):
     gone = subprocess.run([CELERIAC, "periodic", "remove", "nope"], env=env,
                           capture_output=True, text=True, timeout=30)
     assert gone.returncode == 1 and "no periodic task named 'nope'" in gone.stderr
+    nope = subprocess.run([CELERIAC, "periodic", "enable", "nope"], env=env,
+                          capture_output=True, text=True, timeout=30)
+    assert nope.returncode == 1 and "no periodic task named 'nope'" in nope.stderr
+    # disable, then enable: enabled again, next run moved to after now
+    for argv in (["add", "hourly", "--cron", "0 * * * *", "--task", "demo.noop"],
+                 ["disable", "hourly"], ["enable", "hourly"]):
+        subprocess.run([CELERIAC, "periodic", *argv], env=env, check=True,
+                       capture_output=True, timeout=30)
+    listed = json.loads(subprocess.run([CELERIAC, "periodic", "list"], env=env, check=True,
+                                       capture_output=True, text=True, timeout=30).stdout)
+    hourly = [p for p in listed if p["name"] == "hourly"][0]
+    assert hourly["enabled"] is True and hourly["next_run_epoch"] > time.time()
+    assert hourly["next_run_epoch"] % 3600 == 0
+    subprocess.run([CELERIAC, "periodic", "remove", "hourly"], env=env, check=True,
+                   capture_output=True, timeout=30)
 
 
 def test_cleanup_deletes_finished_tasks_older_than_the_retention(stack, worker):
