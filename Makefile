@@ -36,6 +36,7 @@ BROKER_OBJ = broker/celery.o broker/conn.o broker/table.o broker/topology.o brok
              broker/consume.o
 STORE_OBJ  = sql/store.o sql/store_engine.o sql/store_tasks.o sql/store_workers.o sql/store_pool.o sql/migrate.o sql/migrations.o
 CLIENT_OBJ = client/producer.o client/scheduler.o # above broker/ and sql/: the webapp, the CLI, the sweeper
+SCRAPER_OBJ = $(patsubst %.c,%.o,$(sort $(wildcard scraper/*.c))) # knows no tables, no queue
 CORE_OBJ   = $(COMMON_OBJ) $(BROKER_OBJ) $(STORE_OBJ) $(CLIENT_OBJ)
 WORKER_OBJ = worker/master.o worker/child.o worker/engine.o worker/registry.o worker/task.o worker/tasks/demo.o worker/tasks/cleanup.o worker/revoked.o
 WEBAPP_OBJ = webapp/server.o webapp/routes.o webapp/api.o webapp/pages.o webapp/html.o \
@@ -57,7 +58,7 @@ sql/migrations.c: sql/gen-migrations.sh $(sort $(wildcard sql/[0-9][0-9][0-9]_*.
 # Unit tests: one cmocka program per test/unit/test_*.c, linked with everything
 # but the programs' main.o.
 UNIT = $(patsubst %.c,%,$(wildcard test/unit/test_*.c))
-$(UNIT): %: %.o $(CORE_OBJ) $(WORKER_OBJ) $(WEBAPP_OBJ)
+$(UNIT): %: %.o $(CORE_OBJ) $(WORKER_OBJ) $(WEBAPP_OBJ) $(SCRAPER_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 # Fuzz targets: built with test/fuzz/replay.c, they replay their corpus in
@@ -65,7 +66,7 @@ $(UNIT): %: %.o $(CORE_OBJ) $(WORKER_OBJ) $(WEBAPP_OBJ)
 # reading the seeds in test/fuzz/corpus/ and writing what it finds (new inputs,
 # crashes) to test/fuzz/out/: copy a crash into the seeds as a regression.
 FUZZ = $(patsubst %.c,%,$(wildcard test/fuzz/fuzz_*.c))
-$(FUZZ): %: %.o test/fuzz/replay.o $(CORE_OBJ) $(WEBAPP_OBJ)
+$(FUZZ): %: %.o test/fuzz/replay.o $(CORE_OBJ) $(WEBAPP_OBJ) $(SCRAPER_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 FUZZ_SECONDS ?= 60
 fuzz: sql/migrations.c
@@ -75,12 +76,15 @@ fuzz: sql/migrations.c
 	  clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -I. \
 	    $$(pkg-config --cflags $(PKGS)) -o test/fuzz/out/$$name $$t.c \
 	    $(CORE_OBJ:.o=.c) \
-	    $(WEBAPP_OBJ:.o=.c) $(LDLIBS) && \
+	    $(WEBAPP_OBJ:.o=.c) $(SCRAPER_OBJ:.o=.c) $(LDLIBS) && \
 	  mkdir -p test/fuzz/out/corpus-$$name && \
 	  test/fuzz/out/$$name -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=test/fuzz/out/ \
 	    test/fuzz/out/corpus-$$name test/fuzz/corpus/$${name#fuzz_} || exit 1; done
 
 test/bench/bench: test/bench/bench.o $(CORE_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# The scraper's extraction alone: fixture pages parsed per second.
+test/bench/extract: test/bench/extract.o $(SCRAPER_OBJ) common/buf.o common/clock.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 # RabbitMQ's own ceilings: rabbitmq-c alone, none of celeriac's code.
 test/bench/ceiling: test/bench/ceiling.o
@@ -107,11 +111,11 @@ run: deps
 
 bench: deps
 	compose/install-deps bench
-	@$(MAKE) --no-print-directory all test/bench/bench test/bench/ceiling
+	@$(MAKE) --no-print-directory all test/bench/bench test/bench/ceiling test/bench/extract
 	test/bench/run
 
 clean:
-	rm -f $(BINS) $(UNIT) $(FUZZ) test/bench/bench test/bench/ceiling sql/migrations.c .flags
+	rm -f $(BINS) $(UNIT) $(FUZZ) test/bench/bench test/bench/ceiling test/bench/extract sql/migrations.c .flags
 	find . -name '*.o' -o -name '*.d' | xargs rm -f
 
 -include $(wildcard */*.d */*/*.d)
