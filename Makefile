@@ -38,15 +38,15 @@ STORE_OBJ  = sql/store.o sql/store_engine.o sql/store_tasks.o sql/store_workers.
 CLIENT_OBJ = client/producer.o client/scheduler.o # above broker/ and sql/: the webapp, the CLI, the sweeper
 SCRAPER_OBJ = $(patsubst %.c,%.o,$(sort $(wildcard scraper/*.c))) # knows no tables, no queue
 CORE_OBJ   = $(COMMON_OBJ) $(BROKER_OBJ) $(STORE_OBJ) $(CLIENT_OBJ)
-WORKER_OBJ = worker/master.o worker/child.o worker/engine.o worker/registry.o worker/task.o worker/tasks/demo.o worker/tasks/cleanup.o worker/revoked.o
+WORKER_OBJ = worker/master.o worker/child.o worker/engine.o worker/registry.o worker/task.o worker/tasks/demo.o worker/tasks/cleanup.o worker/tasks/scrape.o worker/revoked.o
 WEBAPP_OBJ = webapp/server.o webapp/routes.o webapp/api.o webapp/pages.o webapp/html.o \
              webapp/dbpool.o
 
 BINS = bin/celeriac bin/celeriac-worker bin/celeriac-webapp
 all: $(BINS)
 
-bin/celeriac:        cli/main.o cli/periodic.o $(CORE_OBJ)
-bin/celeriac-worker: worker/main.o $(WORKER_OBJ) $(CORE_OBJ)
+bin/celeriac:        cli/main.o cli/periodic.o cli/scrape.o $(CORE_OBJ) $(SCRAPER_OBJ)
+bin/celeriac-worker: worker/main.o $(WORKER_OBJ) $(CORE_OBJ) $(SCRAPER_OBJ)
 bin/celeriac-webapp: webapp/main.o $(WEBAPP_OBJ) $(CORE_OBJ)
 $(BINS):
 	@mkdir -p bin

@@ -10,5 +10,7 @@
 PGconn *open_db(const struct config *cfg);
 /* celeriac periodic add|list|remove|enable|disable: argv[0] is "periodic". */
 int cmd_periodic(const struct config *cfg, int argc, char **argv);
+/* celeriac scrape URL [--max-pages N] [--no-follow] [--quiet]: argv[0] is "scrape". */
+int cmd_scrape(const struct config *cfg, int argc, char **argv);
 
 #endif

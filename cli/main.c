@@ -35,7 +35,10 @@ usage(FILE *out)
             "  periodic add NAME --cron EXPR --task TASK [--args JSON] [--kwargs JSON] [--queue Q]\n"
             "  periodic list | remove NAME | enable NAME | disable NAME\n"
             "                                   cron-scheduled tasks (5 fields, UTC), run once\n"
-            "                                   per due time across all worker masters\n\n"
+            "                                   per due time across all worker masters\n"
+            "  scrape URL [--max-pages N] [--no-follow] [--quiet]\n"
+            "                                   run scrape.site's extraction here, print the\n"
+            "                                   articles as JSON (fetches on stderr); no database\n\n"
             "Environment: AMQP_URL, DATABASE_URL (defaults: the local stack of `make run`).\n");
 }
 
@@ -341,6 +344,8 @@ main(int argc, char **argv)
         return cmd_revoke(&cfg, argc - 1, argv + 1);
     if (strcmp(argv[1], "periodic") == 0)
         return cmd_periodic(&cfg, argc - 1, argv + 1);
+    if (strcmp(argv[1], "scrape") == 0)
+        return cmd_scrape(&cfg, argc - 1, argv + 1);
     fprintf(stderr, "celeriac: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

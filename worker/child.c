@@ -40,6 +40,17 @@ on_soft_limit(int sig, siginfo_t *si, void *ctx)
     }
 }
 
+/* A revocation of the task running: the same check of the run, no soft_fired. */
+static void
+on_cancel(int sig, siginfo_t *si, void *ctx)
+{
+    (void)sig;
+    (void)ctx;
+    if (my_slot != NULL && si->si_code == SI_QUEUE &&
+        (unsigned)si->si_value.sival_int == my_slot->run && my_slot->task[0] != '\0')
+        cancel_task = 1;
+}
+
 static void
 on_stop(int sig)
 {
@@ -89,6 +100,8 @@ child_main(const struct worker_cfg *cfg, int slot, struct slot_state *state, int
     sa.sa_sigaction = on_soft_limit;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigaction(SOFT_LIMIT_SIGNAL, &sa, NULL);
+    sa.sa_sigaction = on_cancel;
+    sigaction(CANCEL_SIGNAL, &sa, NULL);
     sa.sa_flags = 0;
     sa.sa_handler = on_stop;
     sigaction(SIGTERM, &sa, NULL);

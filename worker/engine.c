@@ -797,6 +797,29 @@ lost:
     return NULL;
 }
 
+PGresult *
+engine_task_read(struct engine *g, struct task_ctx *t, const char *sql, int nparams,
+                 const char *const *params)
+{
+    PGresult *res;
+    int rc;
+
+    if (g->cur == NULL || &g->cur->t != t) {
+        task_log(t, "read refused: task_read() called outside the task's run");
+        return NULL;
+    }
+    if (t->wrote || store_in_transaction(g->db))
+        return engine_task_sql(g, t, sql, nparams, params);
+    if (!store_is_ok(g->db)) {
+        task_log(t, "read skipped: the database connection is down");
+        return NULL;
+    }
+    res = store_task_sql(g->db, sql, nparams, params, &rc);
+    if (res == NULL)
+        task_log(t, "read failed: %s", store_error_message(g->db));
+    return res;
+}
+
 /* Roll back what is left, reconnect if needed, and run again every handler
  * whose writes (or whose run) were lost, until the batch's writes are whole
  * again. false when asked to stop first. */

@@ -68,5 +68,8 @@ bool engine_db_connect(struct engine *g);
 /* task_sql() for a handler that runs in g (task.c calls it). */
 PGresult *engine_task_sql(struct engine *g, struct task_ctx *t, const char *sql, int nparams,
                           const char *const *params);
+/* task_read() likewise. */
+PGresult *engine_task_read(struct engine *g, struct task_ctx *t, const char *sql, int nparams,
+                           const char *const *params);
 
 #endif

@@ -49,6 +49,8 @@ struct slot {
     bool worked;           /* committed a batch since it started: not crash-looping */
     struct slot_state *shared; /* what the child runs now (worker.h) */
     unsigned soft_sent;    /* the run whose soft limit was signalled */
+    unsigned kill_run;     /* revoked with terminate: the run to kill at kill_at */
+    double kill_at;        /* clock_mono(), 0: none */
     const char *killed_for; /* the master killed it: "hard_limit", "revoked"; NULL otherwise */
     long rss_kib;          /* last sampled RSS */
 };
@@ -300,6 +302,7 @@ reap(struct master *m)
                sizeof *s->shared - sizeof s->shared->seq);
         atomic_store(&s->shared->seq, 0);
         s->soft_sent = 0;
+        s->kill_at = 0;
         if (m->stopping)
             continue;
         /* A retired child (exit 0) or one the master killed is replaced at
@@ -335,6 +338,16 @@ enforce_limits(struct master *m)
         if (s->pid <= 0 || s->killed_for != NULL)
             continue;
         snapshot(s, &t);
+        if (s->kill_at > 0 && now >= s->kill_at) {
+            s->kill_at = 0;
+            if (t.task[0] != '\0' && t.run == s->kill_run) {
+                log_task(LL_INFO, t.task, "revoked with terminate and still running after %.0f s:"
+                         " killing child.%d (pid %ld)", REVOKE_GRACE_S, s->index, (long)s->pid);
+                kill(s->pid, SIGKILL);
+                s->killed_for = "revoked";
+                continue;
+            }
+        }
         if (t.task[0] == '\0')
             continue;
         if (t.hard_at > 0 && now >= t.hard_at) {
@@ -383,20 +396,28 @@ on_revocation(const char *channel, const char *payload, void *arg)
         return;
     o = json_parse(payload, strlen(payload), err, sizeof err);
     id = json_str(o, "id");
-    if (id != NULL && cJSON_IsTrue(cJSON_GetObjectItem(o, "terminate"))) {
-        for (int i = 0; i < m->cfg->concurrency; i++) {
-            struct slot *s = &m->slots[i];
-            struct slot_state t;
+    for (int i = 0; id != NULL && i < m->cfg->concurrency; i++) {
+        struct slot *s = &m->slots[i];
+        struct slot_state t;
+        union sigval v;
 
-            if (s->pid <= 0 || s->killed_for != NULL)
-                continue;
-            snapshot(s, &t);
-            if (strcasecmp(t.task, id) == 0) {
-                log_task(LL_INFO, id, "revoked with terminate: killing child.%d (pid %ld)",
-                         s->index, (long)s->pid);
-                kill(s->pid, SIGKILL);
-                s->killed_for = "revoked";
-            }
+        if (s->pid <= 0 || s->killed_for != NULL)
+            continue;
+        snapshot(s, &t);
+        if (strcasecmp(t.task, id) != 0)
+            continue;
+        /* Its row is REVOKED: whatever it still does will not count, so ask
+         * it to stop now (a scrape stops at its next progress callback). */
+        v.sival_int = (int)t.run;
+        sigqueue(s->pid, CANCEL_SIGNAL, v);
+        if (cJSON_IsTrue(cJSON_GetObjectItem(o, "terminate"))) {
+            log_task(LL_INFO, id, "revoked with terminate: child.%d (pid %ld) asked to stop, "
+                     "killed unless it does within %.0f s", s->index, (long)s->pid,
+                     REVOKE_GRACE_S);
+            s->kill_run = t.run;
+            s->kill_at = clock_mono() + REVOKE_GRACE_S;
+        } else {
+            log_task(LL_INFO, id, "revoked while running: child.%d asked to stop it", s->index);
         }
     }
     cJSON_Delete(o);

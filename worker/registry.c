@@ -31,6 +31,11 @@ const struct task_def registry_tasks[] = {
      "celeriac.cleanup(retention_days=7): deletes finished tasks (with their logs) and "
      "revocations older than retention_days; run daily by the scheduler",
      "[7]"},
+    {"scrape.site", task_scrape_site, false,
+     "scrape.site(url, max_pages=20, follow=true): fetches a blog page or feed and stores its "
+     "articles (with follow: the articles an index page links to, at most max_pages); returns "
+     "how many were new, updated, unchanged and failed",
+     "[\"https://blog.python.org/\", 20, true]"},
     {NULL, NULL, false, NULL, NULL},
 };
 

@@ -142,6 +142,16 @@ task_sql(struct task_ctx *t, const char *sql, int nparams, const char *const *pa
     return engine_task_sql(t->engine, t, sql, nparams, params);
 }
 
+PGresult *
+task_read(struct task_ctx *t, const char *sql, int nparams, const char *const *params)
+{
+    if (t->engine == NULL) {
+        task_log(t, "read skipped: no database in this context");
+        return NULL;
+    }
+    return engine_task_read(t->engine, t, sql, nparams, params);
+}
+
 int
 task_bind_args(struct task_ctx *t, const char *const *params, int nparams)
 {

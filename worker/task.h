@@ -69,6 +69,16 @@ int task_retry(struct task_ctx *t, double countdown, const char *fmt, ...)
  * says why): return TASK_FAILED then. */
 PGresult *task_sql(struct task_ctx *t, const char *sql, int nparams, const char *const *params);
 
+/* Run one read-only statement for the task (a lookup that steers its work,
+ * such as the validators of a page already stored). A task running alone
+ * (not quick) has no transaction open while it works: the read runs on its
+ * own, claims nothing and holds no lock while the task goes on. When the
+ * batch's transaction is open it is task_sql(). The result (PQclear() it),
+ * or NULL when the read failed: its reason is in the task's log, and the
+ * handler may go on without it (a lost connection is seen again, and the
+ * run replayed, at its next task_sql()). Never write through it. */
+PGresult *task_read(struct task_ctx *t, const char *sql, int nparams, const char *const *params);
+
 /* Check the call matches the parameter names (positional, then by name, no
  * unknown or duplicated ones), like a Python signature. TASK_OK or TASK_FAILED
  * (TypeError). */

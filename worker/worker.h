@@ -46,6 +46,12 @@ struct slot_state {
 /* The signal a master sends (sigqueue(), value: slot_state.run) when the
  * running task passes its soft time limit. */
 #define SOFT_LIMIT_SIGNAL SIGUSR1
+/* Likewise when the running task was revoked: it is asked to stop (its
+ * handler polls the cancel flag: demo.sleep, the scraper's transfers); with
+ * terminate, the master kills the child if it still runs the task after
+ * REVOKE_GRACE_S. */
+#define CANCEL_SIGNAL SIGUSR2
+#define REVOKE_GRACE_S 2.0
 
 /* Child -> master, one write(2) each (smaller than PIPE_BUF, so atomic).
  * 'B': a batch committed and acked, n tasks of which failed ended FAILURE.

@@ -5,7 +5,10 @@ import re
 from harness import REPO
 
 FORBIDDEN = [("broker", "sql"), ("sql", "broker"), ("webapp", "worker"), ("sql", "client"),
-             ("broker", "client"), ("common", "broker"), ("common", "sql")]
+             ("broker", "client"), ("common", "broker"), ("common", "sql"),
+             # the scraper is a library that knows no tables and no queue
+             ("scraper", "sql"), ("scraper", "broker"), ("scraper", "client"),
+             ("scraper", "worker"), ("scraper", "webapp")]
 
 
 def includes(folder):
