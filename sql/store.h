@@ -246,4 +246,40 @@ cJSON *store_workers_list(PGconn *db, int *rc);
  * [{"name", "doc", "example_args", "queue"}]. NULL with *rc set. */
 cJSON *store_registered_tasks(PGconn *db, int *rc);
 
+/* ----- articles and saved sites (store_articles.c) ----- */
+
+/* A search of the articles scrape.site stored (NULL or "" = no filter). */
+struct store_article_query {
+    const char *q;       /* text in title or summary, case-insensitive, taken literally */
+    const char *site;    /* exact site (host[:port]) */
+    const char *task_id; /* the scrape that stored them: a valid UUID */
+    int limit, offset;
+};
+/* {"articles": [...], "total": N}, newest first (published, else first
+ * stored), each article without its body. Times are ISO 8601 UTC ("...Z").
+ * NULL with *rc set. */
+cJSON *store_articles_list(PGconn *db, const struct store_article_query *q, int *rc);
+/* One article with its body, or NULL with *rc set (STORE_NOT_FOUND). id is
+ * decimal digits. */
+cJSON *store_article_get(PGconn *db, const char *id, int *rc);
+/* The sites with articles and how many each: [{"site", "count"}], by site,
+ * at most limit of them. */
+cJSON *store_article_sites(PGconn *db, int limit, int *rc);
+
+#define STORE_SITE_TASK "scrape.site" /* the task a saved site's periodic row runs */
+/* Saved sites: the periodic tasks that run scrape.site. The periodic row's
+ * name for url ("site-" and 16 hex digits of md5(url)), written into name
+ * (at least 22 bytes). A store_rc. */
+int store_site_name(PGconn *db, const char *url, char *name, size_t namelen);
+/* All saved sites (name NULL) or the one named, as a JSON array: [{"id",
+ * "url", "max_pages", "follow", "cron", "enabled", "next_run_at",
+ * "last_run_at", "total_runs", "created_at", "last_task": null or {"id",
+ * "state", "finished_at", "new", "updated", "unchanged", "failed",
+ * "not_modified", "fetched", "articles"}}]. A periodic task of another task
+ * is not a site. NULL with *rc set. */
+cJSON *store_sites_list(PGconn *db, const char *name, int *rc);
+/* A scrape of site name was enqueued by hand: it becomes the last one.
+ * STORE_NOT_FOUND when the site is gone. */
+int store_site_scraped(PGconn *db, const char *name, const char *task_id);
+
 #endif

@@ -73,56 +73,6 @@ field_text(const cJSON *row, const char *key, char *tmp, size_t tmplen)
     return "";
 }
 
-/* "2025-06-02T09:14:07.412345+00:00" -> "2025-06-02 09:14:07" for the list;
- * anything that does not look like that is shown as it is. */
-static void
-put_short_time(struct buf *b, const char *iso)
-{
-    char t[20];
-
-    if (strlen(iso) < 19 || iso[10] != 'T') {
-        html_esc(b, iso);
-        return;
-    }
-    memcpy(t, iso, 19);
-    t[10] = ' ';
-    t[19] = '\0';
-    html_esc(b, t);
-}
-
-/* <span class="state state-success">SUCCESS</span>; the class comes from our
- * own list, never from the row. */
-static void
-put_state(struct buf *b, const char *state)
-{
-    char cls[16] = "unknown";
-
-    for (size_t i = 0; i < sizeof state_names / sizeof state_names[0]; i++) {
-        if (strcmp(state, state_names[i]) == 0) {
-            size_t k;
-            for (k = 0; state[k] != '\0' && k < sizeof cls - 1; k++)
-                cls[k] = (char)tolower((unsigned char)state[k]);
-            cls[k] = '\0';
-        }
-    }
-    buf_printf(b, "<span class=\"state state-%s\">", cls);
-    html_esc(b, state);
-    buf_put(b, "</span>");
-}
-
-/* At most max bytes of s, cut on a UTF-8 boundary, with an ellipsis if cut. */
-static void
-put_shortened(struct buf *b, const char *s, size_t max)
-{
-    size_t n = utf8_prefix_len(s, max);
-    char *copy = strndup(s, n);
-
-    html_esc(b, copy != NULL ? copy : "");
-    if (n < strlen(s))
-        buf_put(b, "\xe2\x80\xa6"); /* U+2026 */
-    free(copy);
-}
-
 /* A JSON column pretty-printed in <pre>, or an em dash when NULL. */
 static void
 put_json_pre(struct buf *b, const cJSON *v)
@@ -230,6 +180,7 @@ render_form(struct app *a, struct response *resp, unsigned int status, const cha
     }
     buf_put(b, "<p class=\"hint\">Any other task name may be typed: a worker that does not "
                "know it records a failure.</p>\n");
+    page_put_scrape_form(b, "", "", true, "");
     html_end(b);
     cJSON_Delete(tasks);
 }
@@ -351,19 +302,19 @@ put_task_row(struct buf *b, const cJSON *t)
     buf_put(b, "</a></td><td>");
     html_esc(b, field_text(t, "name", tmp, sizeof tmp));
     buf_put(b, "</td><td>");
-    put_state(b, field_text(t, "state", tmp, sizeof tmp));
+    html_state(b, field_text(t, "state", tmp, sizeof tmp));
     buf_put(b, "</td><td>");
     html_esc(b, field_text(t, "worker", tmp, sizeof tmp));
     buf_put(b, "</td><td>");
-    put_short_time(b, field_text(t, "created_at", tmp, sizeof tmp));
+    html_time(b, field_text(t, "created_at", tmp, sizeof tmp));
     buf_put(b, "</td><td>");
-    put_short_time(b, field_text(t, "finished_at", tmp, sizeof tmp));
+    html_time(b, field_text(t, "finished_at", tmp, sizeof tmp));
     buf_put(b, "</td><td class=\"short\">");
     if (error != NULL) {
-        put_shortened(b, error, SHORT_RESULT_MAX);
+        html_esc_short(b, error, SHORT_RESULT_MAX);
     } else if (result != NULL && !cJSON_IsNull(result)) {
         char *text = json_print(result);
-        put_shortened(b, text != NULL ? text : "", SHORT_RESULT_MAX);
+        html_esc_short(b, text != NULL ? text : "", SHORT_RESULT_MAX);
         cJSON_free(text);
     }
     buf_put(b, "</td></tr>\n");
@@ -472,7 +423,8 @@ put_logs(struct buf *b, const cJSON *logs)
 void
 page_task_detail(struct app *a, struct request *r, struct response *resp)
 {
-    cJSON *row = NULL, *logs = NULL;
+    cJSON *row = NULL, *logs = NULL, *articles = NULL;
+    struct store_article_query aq = {.task_id = r->id, .limit = TASK_ARTICLES_MAX};
     const cJSON *f;
     struct buf *b = &resp->body;
     char tmp[64], why[512];
@@ -490,6 +442,10 @@ page_task_detail(struct app *a, struct request *r, struct response *resp)
         row = store_task_get(db, r->id, &rc);
         if (row != NULL)
             logs = store_task_logs(db, r->id, &rc);
+        if (logs != NULL) {
+            int arc; /* without them the page still shows the task */
+            articles = store_articles_list(db, &aq, &arc);
+        }
         dbpool_put(a->db, db);
     }
     if (row == NULL && rc == STORE_NOT_FOUND) {
@@ -513,7 +469,7 @@ page_task_detail(struct app *a, struct request *r, struct response *resp)
 
         buf_printf(b, "<dt>%s</dt><dd>", scalar_fields[i]);
         if (strcmp(scalar_fields[i], "state") == 0)
-            put_state(b, v);
+            html_state(b, v);
         else if (v[0] == '\0')
             buf_put(b, "&mdash;");
         else
@@ -551,8 +507,10 @@ page_task_detail(struct app *a, struct request *r, struct response *resp)
     }
     buf_put(b, "</dl>\n");
     put_logs(b, logs);
+    page_put_task_articles(b, r->id, articles);
     html_end(b);
 out:
     cJSON_Delete(row);
     cJSON_Delete(logs);
+    cJSON_Delete(articles);
 }

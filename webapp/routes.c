@@ -12,6 +12,15 @@ const struct route routes[] = {
     {"POST", "/tasks", page_task_create, BODY_FORM, false, false},
     {"GET", "/tasks/{id}", page_task_detail, BODY_NONE, false, false},
     {"GET", "/static/style.css", page_style, BODY_NONE, false, false},
+    {"GET", "/articles", page_article_list, BODY_NONE, false, false},
+    {"GET", "/articles/{id}", page_article_detail, BODY_NONE, false, false},
+    {"POST", "/scrape", page_scrape_create, BODY_FORM, false, false},
+    {"GET", "/sites", page_site_list, BODY_NONE, false, false},
+    /* The buttons post no fields: BODY_RAW (ignored) still gets the Origin check. */
+    {"POST", "/sites/{id}/scrape", page_site_scrape, BODY_RAW, false, false},
+    {"POST", "/sites/{id}/pause", page_site_pause, BODY_RAW, false, false},
+    {"POST", "/sites/{id}/resume", page_site_resume, BODY_RAW, false, false},
+    {"POST", "/sites/{id}/delete", page_site_delete, BODY_RAW, false, false},
     {"GET", "/healthz", api_healthz, BODY_NONE, true, true},
     {"GET", "/api/tasks", api_task_list, BODY_NONE, true, false},
     {"POST", "/api/tasks", api_task_create, BODY_RAW, true, false},
@@ -19,6 +28,16 @@ const struct route routes[] = {
     {"GET", "/api/tasks/{id}/logs", api_task_logs, BODY_NONE, true, false},
     {"POST", "/api/tasks/{id}/revoke", api_task_revoke, BODY_RAW, true, false},
     {"GET", "/api/workers", api_worker_list, BODY_NONE, true, false},
+    {"GET", "/api/articles", api_article_list, BODY_NONE, true, false},
+    {"GET", "/api/articles/sites", api_article_sites, BODY_NONE, true, false}, /* before {id} */
+    {"GET", "/api/articles/{id}", api_article_get, BODY_NONE, true, false},
+    {"GET", "/api/sites", api_site_list, BODY_NONE, true, false},
+    {"POST", "/api/sites", api_site_create, BODY_RAW, true, false},
+    {"GET", "/api/sites/{id}", api_site_get, BODY_NONE, true, false},
+    {"DELETE", "/api/sites/{id}", api_site_delete, BODY_RAW, true, false}, /* Origin-checked */
+    {"POST", "/api/sites/{id}/scrape", api_site_scrape, BODY_RAW, true, false},
+    {"POST", "/api/sites/{id}/pause", api_site_pause, BODY_RAW, true, false},
+    {"POST", "/api/sites/{id}/resume", api_site_resume, BODY_RAW, true, false},
     {NULL, NULL, NULL, BODY_NONE, false, false},
 };
 

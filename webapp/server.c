@@ -296,6 +296,14 @@ on_form_field(void *cls, enum MHD_ValueKind kind, const char *key, const char *f
         f = &r->form.kwargs;
     else if (strcmp(key, "queue") == 0)
         f = &r->form.queue;
+    else if (strcmp(key, "url") == 0)
+        f = &r->form.url;
+    else if (strcmp(key, "max_pages") == 0)
+        f = &r->form.max_pages;
+    else if (strcmp(key, "follow") == 0)
+        f = &r->form.follow;
+    else if (strcmp(key, "cron") == 0)
+        f = &r->form.cron;
     if (f == NULL)
         return MHD_YES; /* other fields (a submit button's name) are ignored */
     /* A value arrives in pieces; off == 0 starts it again, so a repeated
@@ -322,6 +330,10 @@ request_free(struct request *r)
     buf_fini(&r->form.args);
     buf_fini(&r->form.kwargs);
     buf_fini(&r->form.queue);
+    buf_fini(&r->form.url);
+    buf_fini(&r->form.max_pages);
+    buf_fini(&r->form.follow);
+    buf_fini(&r->form.cron);
     free(r);
 }
 

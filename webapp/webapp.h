@@ -32,6 +32,23 @@ void text_one_line(char *s);
 /* The one escaping function: every dynamic value on a page goes through it.
  * & < > " ' become entities; every other byte (UTF-8 included) is copied. */
 void html_esc(struct buf *b, const char *s);
+/* At most max bytes of s, cut on a UTF-8 boundary, escaped, with an ellipsis
+ * when cut. */
+void html_esc_short(struct buf *b, const char *s, size_t max);
+/* Percent-encode s as a URL path segment or query value (everything but
+ * A-Z a-z 0-9 - . _ ~), then escape it, for an href. */
+void html_url_enc(struct buf *b, const char *s);
+/* "2025-06-02T09:14:07..." as "2025-06-02 09:14:07"; anything else as it is. */
+void html_time(struct buf *b, const char *iso);
+/* <span class="state state-success">SUCCESS</span>; the class comes from the
+ * list of state names, never from s. */
+void html_state(struct buf *b, const char *state);
+/* A link to an outside page: only http and https URLs become links (with
+ * rel="noopener noreferrer"); anything else is shown as text. text NULL: the
+ * URL itself. */
+void html_ext_link(struct buf *b, const char *url, const char *text);
+/* text as <p> paragraphs, split on blank lines; empty ones are dropped. */
+void html_paragraphs(struct buf *b, const char *text);
 /* Open a page: doctype, head (title escaped, optional auto-refresh), the nav. */
 void html_begin(struct buf *b, const char *title, int refresh_s);
 void html_end(struct buf *b);
@@ -77,9 +94,12 @@ enum route_result route_match(const char *method, const char *path, struct route
 /* True for /api and everything under it: those paths answer errors in JSON. */
 bool route_path_is_api(const char *path);
 
-/* The fields of the HTML form, as MHD's post processor delivers them. */
+/* The fields of the HTML forms, as MHD's post processor delivers them: the
+ * task form (name, args, kwargs, queue) and the scrape form (url, max_pages,
+ * follow, cron). A field not sent has data NULL. */
 struct form {
     struct buf name, args, kwargs, queue;
+    struct buf url, max_pages, follow, cron;
     bool has_nul;   /* a value held a NUL byte (%00): refused */
     bool malformed; /* the post processor gave up on the body */
 };
@@ -191,6 +211,83 @@ void api_task_list(struct app *a, struct request *r, struct response *resp);
 void api_task_logs(struct app *a, struct request *r, struct response *resp);
 void api_task_revoke(struct app *a, struct request *r, struct response *resp);
 void api_worker_list(struct app *a, struct request *r, struct response *resp);
+
+/* ----- articles (articles.c) ----- */
+
+struct store_article_query;
+
+#define ARTICLES_LIMIT_MAX 200     /* most articles one page or API call lists */
+#define ARTICLES_OFFSET_MAX 100000 /* deepest offset: past it, search instead */
+#define ARTICLES_Q_MAX 200         /* longest search text, in bytes */
+#define TASK_ARTICLES_MAX 100      /* articles listed on a task's page */
+
+/* Fill q from the raw ?q=&site=&task=&limit=&offset= values (NULL: absent;
+ * empty: no filter). limit defaults to WEBAPP_LIST_DEFAULT. 0, or -1 with the
+ * problem (one sentence) in err. q borrows the strings. */
+int article_query_parse(const char *text, const char *site, const char *task, const char *limit,
+                        const char *offset, struct store_article_query *q, char *err,
+                        size_t errlen);
+/* True for an article id: 1 to 18 decimal digits, not 0. */
+bool article_id_valid(const char *id);
+
+void api_article_list(struct app *a, struct request *r, struct response *resp);
+void api_article_get(struct app *a, struct request *r, struct response *resp);
+void api_article_sites(struct app *a, struct request *r, struct response *resp);
+void page_article_list(struct app *a, struct request *r, struct response *resp);
+void page_article_detail(struct app *a, struct request *r, struct response *resp);
+/* The "Articles" section of a task's page, from store_articles_list() (at
+ * most TASK_ARTICLES_MAX of them); nothing when the task stored none. */
+void page_put_task_articles(struct buf *b, const char *task_id, const cJSON *list);
+
+/* ----- saved sites and the scrape form (sites.c) ----- */
+
+#define SITE_URL_MAX 2048
+#define SITE_MAX_PAGES_DEFAULT 20
+#define SITE_MAX_PAGES_MAX 1000
+
+/* What to scrape: the kwargs of scrape.site, and a schedule. */
+struct site_req {
+    const char *url;
+    const char *cron; /* NULL: once, now */
+    int max_pages;
+    bool follow;
+};
+
+/* An http or https URL with a host, at most SITE_URL_MAX bytes of UTF-8 with
+ * no spaces or control characters. 0, or -1 with the problem in err. Names
+ * are not resolved here: the worker refuses private addresses. */
+int site_url_check(const char *url, char *err, size_t errlen);
+/* The scrape form's fields (NULL: not sent; an unchecked box is not sent):
+ * 0, or -1 with the problem in err. s borrows the strings. */
+int site_req_from_form(const char *url, const char *max_pages, const char *follow, const char *cron,
+                       struct site_req *s, char *err, size_t errlen);
+/* A POST /api/sites body {"url", "cron", "max_pages", "follow"}: cron is
+ * required there. 0, or -1 with the problem in err. s borrows from body. */
+int site_req_from_json(const cJSON *body, struct site_req *s, char *err, size_t errlen);
+/* The first time cron fires after now (Unix seconds), as ISO 8601 UTC in out.
+ * 0, or -1 with the problem, naming the schedule, in err. */
+int site_next_run(const char *cron, bool allow_seconds, double now, char *out, size_t outlen,
+                  char *err, size_t errlen);
+/* scrape.site's kwargs {"url", "max_pages", "follow"} (caller frees). */
+cJSON *site_kwargs(const struct site_req *s);
+
+/* The "Scrape a site" form, filled with the given values. */
+void page_put_scrape_form(struct buf *b, const char *url, const char *max_pages, bool follow,
+                          const char *cron);
+
+void page_scrape_create(struct app *a, struct request *r, struct response *resp);
+void page_site_list(struct app *a, struct request *r, struct response *resp);
+void page_site_scrape(struct app *a, struct request *r, struct response *resp);
+void page_site_pause(struct app *a, struct request *r, struct response *resp);
+void page_site_resume(struct app *a, struct request *r, struct response *resp);
+void page_site_delete(struct app *a, struct request *r, struct response *resp);
+void api_site_list(struct app *a, struct request *r, struct response *resp);
+void api_site_get(struct app *a, struct request *r, struct response *resp);
+void api_site_create(struct app *a, struct request *r, struct response *resp);
+void api_site_scrape(struct app *a, struct request *r, struct response *resp);
+void api_site_pause(struct app *a, struct request *r, struct response *resp);
+void api_site_resume(struct app *a, struct request *r, struct response *resp);
+void api_site_delete(struct app *a, struct request *r, struct response *resp);
 
 /* ----- HTML pages (pages.c) ----- */
 

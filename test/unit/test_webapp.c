@@ -1,5 +1,6 @@
 /* test/unit/test_webapp.c - the webapp's pure parts: HTML escaping, the route
- * matcher, POST /api/tasks body validation, listen-address and Origin checks. */
+ * matcher, POST /api/tasks body validation, listen-address and Origin checks,
+ * the articles' query parameters and what to scrape (URL, form, schedule). */
 #include <stdarg.h> /* cmocka.h needs these four first */
 #include <stddef.h>
 #include <setjmp.h>
@@ -9,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
+#include "sql/store.h"
 #include "webapp/webapp.h"
 
 #define A_UUID "0b6c2e1a-5d0e-4f47-9a51-8d2b1c3e7f10"
@@ -471,6 +474,357 @@ messages_become_one_line(void **state)
     assert_string_equal(t, "a b");
 }
 
+/* ----- articles ----- */
+
+static void
+article_queries_take_defaults_and_empty_values_as_no_filter(void **state)
+{
+    struct store_article_query q;
+    char err[256];
+
+    (void)state;
+    assert_int_equal(article_query_parse(NULL, NULL, NULL, NULL, NULL, &q, err, sizeof err), 0);
+    assert_null(q.q);
+    assert_null(q.site);
+    assert_null(q.task_id);
+    assert_int_equal(q.limit, 50);
+    assert_int_equal(q.offset, 0);
+    assert_int_equal(article_query_parse("", "", "", "", "", &q, err, sizeof err), 0);
+    assert_null(q.q);
+    assert_null(q.task_id);
+    assert_int_equal(q.limit, 50);
+    assert_int_equal(article_query_parse("100% _sure_", "example.com", A_UUID, "200", "100000", &q,
+                                         err, sizeof err),
+                     0);
+    assert_string_equal(q.q, "100% _sure_"); /* the store escapes it for ILIKE */
+    assert_string_equal(q.site, "example.com");
+    assert_string_equal(q.task_id, A_UUID);
+    assert_int_equal(q.limit, 200);
+    assert_int_equal(q.offset, 100000);
+}
+
+static void
+bad_article_queries_are_refused_naming_the_parameter(void **state)
+{
+    struct store_article_query q;
+    char err[256], long_q[300];
+
+    (void)state;
+    assert_int_equal(article_query_parse(NULL, NULL, NULL, "0", NULL, &q, err, sizeof err), -1);
+    assert_non_null(strstr(err, "limit"));
+    assert_int_equal(article_query_parse(NULL, NULL, NULL, "201", NULL, &q, err, sizeof err), -1);
+    assert_int_equal(article_query_parse(NULL, NULL, NULL, "5x", NULL, &q, err, sizeof err), -1);
+    assert_int_equal(article_query_parse(NULL, NULL, NULL, NULL, "-1", &q, err, sizeof err), -1);
+    assert_non_null(strstr(err, "offset"));
+    assert_int_equal(article_query_parse(NULL, NULL, NULL, NULL, "100001", &q, err, sizeof err),
+                     -1);
+    assert_int_equal(article_query_parse(NULL, NULL, "nope", NULL, NULL, &q, err, sizeof err), -1);
+    assert_non_null(strstr(err, "task"));
+    memset(long_q, 'x', 201);
+    long_q[201] = '\0';
+    assert_int_equal(article_query_parse(long_q, NULL, NULL, NULL, NULL, &q, err, sizeof err), -1);
+    assert_non_null(strstr(err, "q"));
+    assert_int_equal(article_query_parse("\xff", NULL, NULL, NULL, NULL, &q, err, sizeof err), -1);
+    assert_int_equal(article_query_parse(NULL, "\xc3", NULL, NULL, NULL, &q, err, sizeof err), -1);
+    assert_non_null(strstr(err, "site"));
+}
+
+static void
+article_ids_are_positive_numbers_that_fit_a_bigint(void **state)
+{
+    (void)state;
+    assert_true(article_id_valid("1"));
+    assert_true(article_id_valid("42"));
+    assert_true(article_id_valid("007"));
+    assert_true(article_id_valid("999999999999999999"));
+    assert_false(article_id_valid("0"));
+    assert_false(article_id_valid("000"));
+    assert_false(article_id_valid(""));
+    assert_false(article_id_valid("-1"));
+    assert_false(article_id_valid("1e3"));
+    assert_false(article_id_valid("12 "));
+    assert_false(article_id_valid("1234567890123456789"));
+}
+
+/* Run a helper that writes into a buf; return its text (caller frees). */
+static char *
+rendered(void (*fn)(struct buf *, const char *), const char *s)
+{
+    struct buf b = {0};
+
+    fn(&b, s);
+    buf_putn(&b, "", 0);
+    assert_false(b.oom);
+    return b.data;
+}
+
+static void
+url_encoding_keeps_only_unreserved_characters(void **state)
+{
+    char *s = rendered(html_url_enc, "a b&c=d/e?f#g%h~i.j_k-l\xc3\xa9\"<");
+
+    (void)state;
+    assert_string_equal(s, "a%20b%26c%3Dd%2Fe%3Ff%23g%25h~i.j_k-l%C3%A9%22%3C");
+    free(s);
+}
+
+static void
+body_text_becomes_escaped_paragraphs_split_on_blank_lines(void **state)
+{
+    char *s = rendered(html_paragraphs, "\n\nOne <b>\nstill one\n\n \t\r\nTwo & two\r\n\n\n");
+
+    (void)state;
+    assert_string_equal(s, "<p>One &lt;b&gt;\nstill one</p>\n<p>Two &amp; two</p>\n");
+    free(s);
+    s = rendered(html_paragraphs, "");
+    assert_string_equal(s, "");
+    free(s);
+    s = rendered(html_paragraphs, NULL);
+    assert_string_equal(s, "");
+    free(s);
+}
+
+static void
+only_web_urls_become_links_and_they_open_no_window_back(void **state)
+{
+    struct buf b = {0};
+
+    (void)state;
+    html_ext_link(&b, "https://example.com/a?x=1&y=\"2\"", NULL);
+    assert_string_equal(b.data, "<a href=\"https://example.com/a?x=1&amp;y=&quot;2&quot;\""
+                                " rel=\"noopener noreferrer\">https://example.com/a?x=1&amp;y="
+                                "&quot;2&quot;</a>");
+    buf_reset(&b);
+    html_ext_link(&b, "HTTP://example.com/", "<Home>");
+    assert_non_null(strstr(b.data, ">&lt;Home&gt;</a>"));
+    buf_reset(&b);
+    html_ext_link(&b, "javascript:alert(1)", NULL);
+    assert_string_equal(b.data, "javascript:alert(1)");
+    buf_reset(&b);
+    html_ext_link(&b, " http://example.com/", NULL);
+    assert_null(strstr(b.data, "<a"));
+    buf_fini(&b);
+}
+
+static void
+article_and_site_routes_match_with_fixed_paths_before_ids(void **state)
+{
+    struct route_match m;
+
+    (void)state;
+    assert_int_equal(route_match("GET", "/api/articles/sites", &m), ROUTE_FOUND);
+    assert_ptr_equal(m.route->fn, api_article_sites);
+    assert_int_equal(route_match("GET", "/api/articles/17", &m), ROUTE_FOUND);
+    assert_ptr_equal(m.route->fn, api_article_get);
+    assert_string_equal(m.id, "17");
+    assert_int_equal(route_match("DELETE", "/api/sites/site-0123456789abcdef", &m), ROUTE_FOUND);
+    assert_ptr_equal(m.route->fn, api_site_delete);
+    assert_int_equal(m.route->body, BODY_RAW); /* a body route: the Origin check applies */
+    assert_int_equal(route_match("POST", "/sites/site-0123456789abcdef/pause", &m), ROUTE_FOUND);
+    assert_ptr_equal(m.route->fn, page_site_pause);
+    assert_int_equal(m.route->body, BODY_RAW);
+    assert_int_equal(route_match("POST", "/scrape", &m), ROUTE_FOUND);
+    assert_int_equal(m.route->body, BODY_FORM);
+    assert_int_equal(route_match("PUT", "/api/sites/x", &m), ROUTE_BAD_METHOD);
+    assert_string_equal(m.allow, "GET, HEAD, DELETE");
+    assert_int_equal(route_match("GET", "/sites/x/pause", &m), ROUTE_BAD_METHOD);
+    assert_false(m.json);
+}
+
+/* ----- what to scrape ----- */
+
+static const char *
+url_error(const char *url)
+{
+    static char err[256];
+
+    err[0] = '\0';
+    if (site_url_check(url, err, sizeof err) == 0)
+        err[0] = '\0';
+    return err;
+}
+
+static void
+web_urls_with_a_host_are_accepted(void **state)
+{
+    (void)state;
+    assert_string_equal(url_error("http://example.com"), "");
+    assert_string_equal(url_error("https://example.com/news/?page=2#top"), "");
+    assert_string_equal(url_error("HTTPS://Example.COM:8443/x"), "");
+    assert_string_equal(url_error("https://user:pw@example.com/"), "");
+    assert_string_equal(url_error("http://[::1]:8080/"), "");
+    assert_string_equal(url_error("http://caf\xc3\xa9.example/"), "");
+    assert_string_equal(url_error("http://example.com:/"), ""); /* empty port: the default */
+}
+
+static void
+other_schemes_missing_hosts_and_odd_characters_are_refused(void **state)
+{
+    char long_url[2100] = "https://example.com/";
+
+    (void)state;
+    assert_non_null(strstr(url_error("ftp://example.com/"), "http"));
+    assert_non_null(strstr(url_error("javascript:alert(1)"), "http"));
+    assert_non_null(strstr(url_error("file:///etc/passwd"), "http"));
+    assert_non_null(strstr(url_error("example.com"), "http"));
+    assert_non_null(strstr(url_error("http:/example.com"), "http"));
+    assert_non_null(strstr(url_error("http://"), "no host"));
+    assert_non_null(strstr(url_error("http:///path"), "no host"));
+    assert_non_null(strstr(url_error("http://user@/"), "no host"));
+    assert_non_null(strstr(url_error("http://:80/"), "no host"));
+    assert_non_null(strstr(url_error("http://[]/"), "IPv6"));
+    assert_non_null(strstr(url_error("http://[::1/"), "IPv6"));
+    assert_non_null(strstr(url_error("http://exa mple.com/"), "spaces"));
+    assert_non_null(strstr(url_error("http://example.com/\n"), "control"));
+    assert_non_null(strstr(url_error("http://example.com:0/"), "port"));
+    assert_non_null(strstr(url_error("http://example.com:65536/"), "port"));
+    assert_non_null(strstr(url_error("http://example.com:8o/"), "port"));
+    assert_non_null(strstr(url_error("http://ex\\ample.com/"), "host"));
+    assert_non_null(strstr(url_error("http://\xff/"), "UTF-8"));
+    assert_non_null(strstr(url_error(""), "URL"));
+    memset(long_url + strlen(long_url), 'a', 2029);
+    long_url[2049] = '\0';
+    assert_non_null(strstr(url_error(long_url), "2048"));
+    long_url[2048] = '\0';
+    assert_string_equal(url_error(long_url), "");
+}
+
+static void
+the_scrape_form_defaults_max_pages_and_reads_the_checkbox(void **state)
+{
+    struct site_req s;
+    char err[256];
+
+    (void)state;
+    assert_int_equal(
+        site_req_from_form("https://example.com/", NULL, NULL, NULL, &s, err, sizeof err), 0);
+    assert_int_equal(s.max_pages, 20);
+    assert_false(s.follow); /* an unchecked box is not sent */
+    assert_null(s.cron);
+    assert_int_equal(site_req_from_form("https://example.com/", "1000", "on", " 0 * * * * ", &s,
+                                        err, sizeof err),
+                     0);
+    assert_int_equal(s.max_pages, 1000);
+    assert_true(s.follow);
+    assert_string_equal(s.cron, " 0 * * * * ");
+    assert_int_equal(
+        site_req_from_form("https://example.com/", "", "false", "  ", &s, err, sizeof err), 0);
+    assert_false(s.follow);
+    assert_null(s.cron);
+    assert_int_equal(
+        site_req_from_form("https://example.com/", "0", "on", NULL, &s, err, sizeof err), -1);
+    assert_non_null(strstr(err, "Max pages"));
+    assert_int_equal(
+        site_req_from_form("https://example.com/", "1001", NULL, NULL, &s, err, sizeof err), -1);
+    assert_int_equal(site_req_from_form(NULL, NULL, NULL, NULL, &s, err, sizeof err), -1);
+    assert_non_null(strstr(err, "URL"));
+}
+
+/* Parse text as a POST /api/sites body; the error ("" when accepted). */
+static const char *
+site_body_error(const char *text, struct site_req *s)
+{
+    static char err[512];
+    static cJSON *kept; /* s borrows from it until the next call */
+
+    cJSON_Delete(kept);
+    kept = cJSON_Parse(text);
+    err[0] = '\0';
+    if (site_req_from_json(kept, s, err, sizeof err) == 0)
+        err[0] = '\0';
+    return err;
+}
+
+static void
+site_bodies_need_a_url_and_a_schedule_and_name_wrong_fields(void **state)
+{
+    struct site_req s;
+
+    (void)state;
+    assert_string_equal(
+        site_body_error("{\"url\": \"https://example.com/\", \"cron\": \"0 * * * *\"}", &s), "");
+    assert_string_equal(s.url, "https://example.com/");
+    assert_string_equal(s.cron, "0 * * * *");
+    assert_int_equal(s.max_pages, 20);
+    assert_true(s.follow); /* the API's default, unlike an unchecked box */
+    assert_string_equal(site_body_error("{\"url\": \"https://e.example/\", \"cron\": \"@daily\","
+                                        " \"max_pages\": 3, \"follow\": false}",
+                                        &s),
+                        "");
+    assert_int_equal(s.max_pages, 3);
+    assert_false(s.follow);
+    assert_non_null(strstr(site_body_error("{\"cron\": \"0 * * * *\"}", &s), "'url'"));
+    assert_non_null(strstr(site_body_error("{\"url\": \"https://e.example/\"}", &s), "'cron'"));
+    assert_non_null(
+        strstr(site_body_error("{\"url\": \"https://e.example/\", \"cron\": \" \"}", &s), "cron"));
+    assert_non_null(strstr(site_body_error("{\"url\": 5, \"cron\": \"0 * * * *\"}", &s), "url"));
+    assert_non_null(
+        strstr(site_body_error("{\"url\": \"gopher://e.example/\", \"cron\": \"0 * * * *\"}", &s),
+               "http"));
+    assert_non_null(strstr(site_body_error("{\"url\": \"https://e.example/\", \"cron\": \"0 * * * "
+                                           "*\", \"max_pages\": 1.5}",
+                                           &s),
+                           "max_pages"));
+    assert_non_null(strstr(site_body_error("{\"url\": \"https://e.example/\", \"cron\": \"0 * * * "
+                                           "*\", \"max_pages\": 1001}",
+                                           &s),
+                           "max_pages"));
+    assert_non_null(strstr(site_body_error("{\"url\": \"https://e.example/\", \"cron\": \"0 * * * "
+                                           "*\", \"follow\": 1}",
+                                           &s),
+                           "follow"));
+    assert_non_null(strstr(site_body_error("{\"url\": \"https://e.example/\", \"cron\": \"0 * * * "
+                                           "*\", \"maxpages\": 1}",
+                                           &s),
+                           "'maxpages'"));
+    assert_non_null(strstr(site_body_error("{\"url\": \"https://e.example/\", \"cron\": \"0 * * * "
+                                           "*\", \"url\": \"https://f.example/\"}",
+                                           &s),
+                           "more than once"));
+    assert_non_null(strstr(site_body_error("[]", &s), "object"));
+    site_body_error("null", &s); /* frees the last body */
+}
+
+static void
+a_schedule_gives_its_next_run_or_names_its_problem(void **state)
+{
+    char next[CLOCK_ISO_LEN], err[256];
+    double now;
+
+    (void)state;
+    assert_int_equal(clock_parse_iso("2026-11-02T08:30:00Z", &now), 0);
+    assert_int_equal(site_next_run("0 * * * *", false, now, next, sizeof next, err, sizeof err), 0);
+    assert_int_equal(strncmp(next, "2026-11-02T09:00:00", 19), 0);
+    assert_int_equal(site_next_run("30 6 * * 1-5", false, now, next, sizeof next, err, sizeof err),
+                     0);
+    assert_int_equal(strncmp(next, "2026-11-03T06:30:00", 19), 0); /* a Tuesday */
+    assert_int_equal(site_next_run("0 25 * * *", false, now, next, sizeof next, err, sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "'0 25 * * *'"));
+    assert_non_null(strstr(err, "hour"));
+    assert_int_equal(site_next_run("0 0 30 2 *", false, now, next, sizeof next, err, sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "never fires"));
+    assert_int_equal(site_next_run("* * * * * *", false, now, next, sizeof next, err, sizeof err),
+                     -1);
+    assert_int_equal(site_next_run("*/10 * * * * *", true, now, next, sizeof next, err, sizeof err),
+                     0);
+    assert_int_equal(strncmp(next, "2026-11-02T08:30:10", 19), 0);
+}
+
+static void
+scrape_kwargs_carry_url_max_pages_and_follow(void **state)
+{
+    struct site_req s = {.url = "https://example.com/", .max_pages = 7, .follow = true};
+    cJSON *k = site_kwargs(&s);
+    char *text = cJSON_PrintUnformatted(k);
+
+    (void)state;
+    assert_string_equal(text, "{\"url\":\"https://example.com/\",\"max_pages\":7,\"follow\":true}");
+    cJSON_free(text);
+    cJSON_Delete(k);
+}
+
 int
 main(void)
 {
@@ -501,6 +855,19 @@ main(void)
         cmocka_unit_test(listen_addresses_parse_into_host_and_port),
         cmocka_unit_test(cross_origin_posts_are_recognised),
         cmocka_unit_test(messages_become_one_line),
+        cmocka_unit_test(article_queries_take_defaults_and_empty_values_as_no_filter),
+        cmocka_unit_test(bad_article_queries_are_refused_naming_the_parameter),
+        cmocka_unit_test(article_ids_are_positive_numbers_that_fit_a_bigint),
+        cmocka_unit_test(url_encoding_keeps_only_unreserved_characters),
+        cmocka_unit_test(body_text_becomes_escaped_paragraphs_split_on_blank_lines),
+        cmocka_unit_test(only_web_urls_become_links_and_they_open_no_window_back),
+        cmocka_unit_test(article_and_site_routes_match_with_fixed_paths_before_ids),
+        cmocka_unit_test(web_urls_with_a_host_are_accepted),
+        cmocka_unit_test(other_schemes_missing_hosts_and_odd_characters_are_refused),
+        cmocka_unit_test(the_scrape_form_defaults_max_pages_and_reads_the_checkbox),
+        cmocka_unit_test(site_bodies_need_a_url_and_a_schedule_and_name_wrong_fields),
+        cmocka_unit_test(a_schedule_gives_its_next_run_or_names_its_problem),
+        cmocka_unit_test(scrape_kwargs_carry_url_max_pages_and_follow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
