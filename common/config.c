@@ -54,7 +54,7 @@ cfg_load_env(struct config *c, char *err, size_t errlen)
     c->database_url = env_or("DATABASE_URL", CFG_DEFAULT_DATABASE_URL);
     c->listen = env_or("WEBAPP_LISTEN", CFG_DEFAULT_LISTEN);
     c->auth = env_or("CELERIAC_AUTH", NULL);
-    c->queues = env_or("WORKER_QUEUES", "celery");
+    c->queues = env_or("WORKER_QUEUES", CFG_DEFAULT_QUEUES);
     c->hostname = env_or("WORKER_HOSTNAME", NULL);
     if (env_int("WORKER_CONCURRENCY", 0, 1024, 0, &c->concurrency, err, errlen) < 0)
         return -1;

@@ -8,6 +8,9 @@
 #define CFG_DEFAULT_AMQP_URL "amqp://guest:guest@127.0.0.1:5672/"
 #define CFG_DEFAULT_DATABASE_URL "postgresql://celeriac@127.0.0.1:5432/celeriac"
 #define CFG_DEFAULT_LISTEN "127.0.0.1:8080"
+/* Every queue celeriac routes its own tasks to (broker/topology.c): a worker
+ * started without --queues runs whatever the webapp offers. */
+#define CFG_DEFAULT_QUEUES "celery,scrape,convert,chat"
 /* Deliveries a child holds unacked; a batch is at most half of them
  * (docs/architecture.md). */
 #define CFG_DEFAULT_PREFETCH 400

@@ -15,7 +15,17 @@ import uuid
 import pytest
 import requests
 
-from harness import query
+from harness import amqp_channel, query
+
+
+@pytest.fixture(scope="module", autouse=True)
+def drop_unrun_scrapes(stack):
+    """The scrapes these tests enqueue are never meant to run: purge them at the end, so
+    that the session's later workers (which consume the scrape queue by default) do not
+    spend their time on example.com."""
+    yield
+    with amqp_channel(stack) as ch:
+        ch.queue_purge("scrape")
 
 
 # ------------------------------------------------------------------------------ helpers

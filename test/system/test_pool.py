@@ -529,7 +529,7 @@ def test_workers_api_shows_online_and_offline_masters(stack, webapp, start_proc)
     by_name = wait_until(listed, 10)
     assert by_name["online@test"]["online"] is True
     assert by_name["online@test"]["concurrency"] == 1
-    assert by_name["online@test"]["queues"] == ["celery"]
+    assert by_name["online@test"]["queues"] == ["celery", "scrape", "convert", "chat"]
     assert by_name["online@test"]["heartbeat_age_s"] < 15
     assert by_name["gone@test"]["online"] is False and by_name["gone@test"]["stopped_at"]
     assert w.poll() is None
