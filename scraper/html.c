@@ -578,6 +578,20 @@ links_walk(struct links *l, xmlNode *n, int depth)
     }
 }
 
+/* The text often opens with the title (an <h1> outside <header>): it is a
+ * field of its own, so the text starts after it. */
+static void
+drop_leading_title(struct scraper_article *a)
+{
+    size_t n;
+
+    if (a->title == NULL || a->text == NULL)
+        return;
+    n = strlen(a->title);
+    if (strncmp(a->text, a->title, n) == 0 && strncmp(a->text + n, "\n\n", 2) == 0)
+        memmove(a->text, a->text + n + 2, strlen(a->text + n + 2) + 1);
+}
+
 /* ----- the page ----- */
 
 static htmlDocPtr
@@ -633,6 +647,7 @@ scraper_extract_html(const char *body, size_t len, const char *url, const char *
     a->summary = first_of(3, take(&g.og_description), take(&g.meta_description),
                           g.jsonld != NULL ? jsonld_string(g.jsonld, "description") : NULL);
     a->text = text_of_node(content);
+    drop_leading_title(a);
     a->source_url = strdup(url);
     a->url = first_of(3, take(&g.canonical), url_resolve(url, g.og_url), url_resolve(NULL, url));
     if (a->url != NULL && url_site(a->url, site, sizeof site) == 0)

@@ -306,6 +306,51 @@ private_addresses(void **state)
     assert_false(private6("2a00:1450:4001::1", &why));
 }
 
+/* SCRAPER_* variables: defaults, the allow list, every refusal named. */
+static void
+options_from_environment(void **state)
+{
+    struct scraper_opts o;
+    char err[SCRAPER_ERROR_MAX];
+
+    (void)state;
+    unsetenv("SCRAPER_ALLOW_PRIVATE");
+    unsetenv("SCRAPER_DELAY");
+    assert_int_equal(scraper_opts_from_env(&o, err, sizeof err), 0);
+    assert_false(o.allow_private);
+    assert_int_equal(o.nallowed, 0);
+    assert_true(o.host_delay_s == SCRAPER_DEFAULT_DELAY_S);
+    assert_int_equal(o.max_bytes, SCRAPER_DEFAULT_MAX_BYTES);
+
+    setenv("SCRAPER_ALLOW_PRIVATE", "1", 1);
+    assert_int_equal(scraper_opts_from_env(&o, err, sizeof err), 0);
+    assert_true(o.allow_private);
+
+    setenv("SCRAPER_ALLOW_PRIVATE", "10.20.0.0/16, fd00::/8,127.0.0.2", 1);
+    assert_int_equal(scraper_opts_from_env(&o, err, sizeof err), 0);
+    assert_false(o.allow_private);
+    assert_int_equal(o.nallowed, 3);
+    assert_int_equal(o.allowed[0].bits, 16);
+    assert_int_equal(o.allowed[1].family, AF_INET6);
+    assert_int_equal(o.allowed[2].bits, 32);
+
+    static const char *const bad[] = {"yes", "10.0.0.0/33", "10.0.0.0/", "::1/129", "300.1.1.1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        setenv("SCRAPER_ALLOW_PRIVATE", bad[i], 1);
+        if (scraper_opts_from_env(&o, err, sizeof err) != -1)
+            fail_msg("SCRAPER_ALLOW_PRIVATE=%s accepted", bad[i]);
+        assert_non_null(strstr(err, "SCRAPER_ALLOW_PRIVATE"));
+    }
+    unsetenv("SCRAPER_ALLOW_PRIVATE");
+    setenv("SCRAPER_DELAY", "-1", 1);
+    assert_int_equal(scraper_opts_from_env(&o, err, sizeof err), -1);
+    assert_non_null(strstr(err, "SCRAPER_DELAY"));
+    setenv("SCRAPER_DELAY", "0.25", 1);
+    assert_int_equal(scraper_opts_from_env(&o, err, sizeof err), 0);
+    assert_true(o.host_delay_s == 0.25);
+    unsetenv("SCRAPER_DELAY");
+}
+
 static void
 charset_of_content_type(void **state)
 {
@@ -422,6 +467,10 @@ article_pages(void **state)
                      p.article.url);
         check_article(want, &p.article);
         assert_string_equal(p.article.source_url, url);
+        /* The title is a field of its own: the text does not repeat it first. */
+        assert_non_null(p.article.text);
+        if (strncmp(p.article.text, p.article.title, strlen(p.article.title)) == 0)
+            fail_msg("%s: the text starts with the title", pages[i].file);
         scraper_page_fini(&p);
     }
 }
@@ -574,6 +623,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(url_resolution),   cmocka_unit_test(url_parts),
         cmocka_unit_test(private_addresses), cmocka_unit_test(charset_of_content_type),
+        cmocka_unit_test(options_from_environment),
         cmocka_unit_test(text_helpers),     cmocka_unit_test(detect_kinds),
         cmocka_unit_test(article_pages),    cmocka_unit_test(index_links),
         cmocka_unit_test(feeds),            cmocka_unit_test(huge_feed),
