@@ -300,6 +300,7 @@ scraper_extract_feed(const char *body, size_t len, const char *url, const char *
         snprintf(err, errlen, "not an RSS or Atom feed");
         return -1;
     }
+    xml_quiet();
     if (len <= INT32_MAX && charset != NULL)
         doc = xmlReadMemory(body, (int)len, url, charset, opts);
     if (len <= INT32_MAX && doc == NULL)

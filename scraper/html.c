@@ -623,6 +623,7 @@ scraper_extract_html(const char *body, size_t len, const char *url, const char *
     char site[256];
 
     memset(out, 0, sizeof *out);
+    xml_quiet();
     doc = parse_html(body, len, url, charset);
     if (doc == NULL || (root = xmlDocGetRootElement(doc)) == NULL) {
         snprintf(err, errlen, "not an HTML document");

@@ -10,6 +10,32 @@
 
 #include <libxml/HTMLparser.h>
 
+static void
+no_message(void *ctx, const char *msg, ...)
+{
+    (void)ctx;
+    (void)msg;
+}
+
+static void
+no_error(void *ctx, xmlErrorPtr e)
+{
+    (void)ctx;
+    (void)e;
+}
+
+void
+xml_quiet(void)
+{
+    static bool done;
+
+    if (done)
+        return;
+    xmlSetGenericErrorFunc(NULL, no_message);
+    xmlSetStructuredErrorFunc(NULL, no_error);
+    done = true;
+}
+
 /* Elements whose text is never an article's: code, chrome, widgets. */
 static const char *const skipped_tags[] = {
     "script", "style", "noscript", "template", "svg",    "nav",      "header", "footer",
@@ -234,6 +260,7 @@ text_of_html(const char *html, size_t len)
 
     if (html == NULL || len == 0 || len > INT32_MAX)
         return NULL;
+    xml_quiet();
     doc = htmlReadMemory(html, (int)len, NULL, "UTF-8",
                          HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
                              HTML_PARSE_NONET | HTML_PARSE_NOBLANKS);
