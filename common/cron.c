@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/ascii.h"
+
 #define MIN_TIME (-62135596800LL) /* 0001-01-01T00:00:00Z */
 #define MAX_TIME 253402300799LL   /* 9999-12-31T23:59:59Z */
 
@@ -55,24 +57,6 @@ struct parse {
     const char *start, *p, *end;
 };
 
-static bool
-is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static bool
-is_alpha(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static bool
-is_space(char c)
-{
-    return c == ' ' || (c >= '\t' && c <= '\r');
-}
-
 /* Write "field N (name): " and the message to err. Always -1. */
 static int fail(struct parse *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int
@@ -112,9 +96,9 @@ found(const struct parse *ps, char out[16])
 static int
 read_digits(struct parse *ps, long *n)
 {
-    if (ps->p == ps->end || !is_digit(*ps->p))
+    if (ps->p == ps->end || !ascii_is_digit(*ps->p))
         return -1;
-    for (*n = 0; ps->p < ps->end && is_digit(*ps->p); ps->p++)
+    for (*n = 0; ps->p < ps->end && ascii_is_digit(*ps->p); ps->p++)
         if (*n < 100000)
             *n = *n * 10 + (*ps->p - '0');
     return 0;
@@ -135,8 +119,8 @@ read_value(struct parse *ps, int *v)
         *v = (int)n;
         return 0;
     }
-    if (ps->f->names != NULL && ps->p < ps->end && is_alpha(*ps->p)) {
-        while (ps->p < ps->end && is_alpha(*ps->p))
+    if (ps->f->names != NULL && ps->p < ps->end && ascii_is_alpha(*ps->p)) {
+        while (ps->p < ps->end && ascii_is_alpha(*ps->p))
             ps->p++;
         for (int i = 0; ps->f->names[i] != NULL && ps->p - at == 3; i++) {
             if (strncasecmp(at, ps->f->names[i], 3) == 0) {
@@ -219,13 +203,13 @@ cron_parse(const char *expr, bool allow_seconds, struct cron *out, char *err, si
     if (strnlen(expr, CRON_MAX_LEN + 1) > CRON_MAX_LEN)
         return fail(&ps, "expression longer than %d characters", CRON_MAX_LEN);
     for (const char *p = expr;; n++) {
-        while (is_space(*p))
+        while (ascii_is_space(*p))
             p++;
         if (*p == '\0')
             break;
         if (n < F_COUNT + 1)
             tok[n] = p;
-        while (*p != '\0' && !is_space(*p))
+        while (*p != '\0' && !ascii_is_space(*p))
             p++;
         if (n < F_COUNT + 1)
             toklen[n] = (size_t)(p - tok[n]);

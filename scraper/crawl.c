@@ -78,11 +78,8 @@ cancelled(const struct scraper_opts *o)
     return o->cancel != NULL && *o->cancel;
 }
 
-static void
-note(const struct scraper_hooks *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-note(const struct scraper_hooks *h, const char *fmt, ...)
+void
+hook_log(const struct scraper_hooks *h, const char *fmt, ...)
 {
     char line[1024 + URL_MAX];
     va_list ap;
@@ -146,13 +143,13 @@ scrape_page(struct scraper *s, const char *url,
     case FETCH_DISALLOWED:
     case FETCH_FAILED:
         if (entry != NULL) { /* the feed said enough to keep the article */
-            note(h, "kept the feed's entry for %s (its page: %s)", url, f.error);
+            hook_log(h, "kept the feed's entry for %s (its page: %s)", url, f.error);
             ok = report_add(out, entry);
         } else if (rc == FETCH_DISALLOWED) {
             out->skipped++;
         } else {
             out->failed++;
-            note(h, "failed %s: %s", url, f.error);
+            hook_log(h, "failed %s: %s", url, f.error);
         }
         break;
     case FETCH_OK:
@@ -176,11 +173,11 @@ scrape_page(struct scraper *s, const char *url,
         }
         if (err[0] != '\0' && ok) {
             if (entry != NULL) {
-                note(h, "kept the feed's entry for %s (its page: %s)", url, err);
+                hook_log(h, "kept the feed's entry for %s (its page: %s)", url, err);
                 ok = report_add(out, entry);
             } else {
                 out->failed++;
-                note(h, "failed %s: %s", url, err);
+                hook_log(h, "failed %s: %s", url, err);
             }
         }
         break;
@@ -201,10 +198,10 @@ take_feed(const struct fetch *f, const struct scraper_hooks *h, struct scraper_a
                              entries, n, &truncated, err, errlen) != 0)
         return false;
     if (truncated)
-        note(h, "feed %s: %d entries (the rest ignored: at most %d per feed)", f->url, *n,
+        hook_log(h, "feed %s: %d entries (the rest ignored: at most %d per feed)", f->url, *n,
              SCRAPER_MAX_ENTRIES);
     else
-        note(h, "feed %s: %d entries", f->url, *n);
+        hook_log(h, "feed %s: %d entries", f->url, *n);
     return true;
 }
 
@@ -286,7 +283,7 @@ scraper_scrape(struct scraper *s, const char *url, int max_pages, bool follow,
         struct fetch feed;
         char why[SCRAPER_ERROR_MAX] = "";
 
-        note(h, "the page names a feed: %s", page.feed_url);
+        hook_log(h, "the page names a feed: %s", page.feed_url);
         rc = fetch_get(s, page.feed_url, NULL, NULL, h, &feed);
         if (rc == FETCH_OK && take_feed(&feed, h, &entries, &n, why, sizeof why)) {
             fetch_fini(&feed);
@@ -298,13 +295,13 @@ scraper_scrape(struct scraper *s, const char *url, int max_pages, bool follow,
             fetch_fini(&feed);
             goto done;
         }
-        note(h, "feed %s unusable (%s): following the page's links instead", page.feed_url,
+        hook_log(h, "feed %s unusable (%s): following the page's links instead", page.feed_url,
              why[0] != '\0' ? why : feed.error);
         fetch_fini(&feed);
     }
     if (follow && page.nlinks > 0) {
         int todo = page.nlinks < max_pages ? page.nlinks : max_pages;
-        note(h, "%d article links found, %d to fetch", page.nlinks, todo);
+        hook_log(h, "%d article links found, %d to fetch", page.nlinks, todo);
         for (int i = 0; i < todo; i++) {
             if (cancelled(o)) {
                 out->cancelled = true;

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "common/ascii.h"
+
 #define MIN_YEAR 1000
 #define MAX_YEAR 9999
 #define FORMAT_MIN (-62135596800LL) /* 0001-01-01T00:00:00Z */
@@ -66,34 +68,10 @@ to_epoch(const struct when *w, double *epoch)
 
 /* ---------------------------------------------------------------- reading */
 
-static bool
-is_space(char c)
-{
-    return c == ' ' || (c >= '\t' && c <= '\r');
-}
-
-static bool
-is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static bool
-is_alpha(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static char
-lower(char c)
-{
-    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
 static void
 skip_space(const char **p)
 {
-    while (is_space(**p))
+    while (ascii_is_space(**p))
         (*p)++;
 }
 
@@ -103,9 +81,9 @@ read_int(const char **p, int min, int max, int *out)
 {
     int n = 0, v = 0;
 
-    while (n < max && is_digit((*p)[n]))
+    while (n < max && ascii_is_digit((*p)[n]))
         v = v * 10 + ((*p)[n++] - '0');
-    if (n < min || is_digit((*p)[n]))
+    if (n < min || ascii_is_digit((*p)[n]))
         return false;
     *p += n;
     *out = v;
@@ -118,7 +96,7 @@ read_word(const char **p, size_t *len)
 {
     const char *w = *p;
 
-    while (is_alpha(**p))
+    while (ascii_is_alpha(**p))
         (*p)++;
     *len = (size_t)(*p - w);
     return w;
@@ -132,7 +110,7 @@ find_word(const char *w, size_t len, const char *const *names)
     for (int i = 0; names[i] != NULL; i++) {
         size_t j = 0;
 
-        while (j < len && names[i][j] != '\0' && lower(w[j]) == names[i][j])
+        while (j < len && names[i][j] != '\0' && (char)ascii_lower(w[j]) == names[i][j])
             j++;
         if (j == len && names[i][j] == '\0')
             return i;
@@ -183,7 +161,7 @@ read_iso(const char *p, struct when *w)
         return true; /* a date alone: midnight UTC */
     if (*p == 'T' || *p == 't')
         p++;
-    else if (!is_space(p[-1]))
+    else if (!ascii_is_space(p[-1]))
         return false;
     if (!read_int(&p, 2, 2, &w->hour) || *p++ != ':' || !read_int(&p, 2, 2, &w->min))
         return false;
@@ -194,9 +172,9 @@ read_iso(const char *p, struct when *w)
         if (*p == '.' || *p == ',') {
             double scale = 1;
 
-            if (!is_digit(*++p))
+            if (!ascii_is_digit(*++p))
                 return false;
-            for (; is_digit(*p); p++)
+            for (; ascii_is_digit(*p); p++)
                 if (scale > 1e-15)
                     w->frac += (*p - '0') * (scale /= 10);
         }
@@ -207,7 +185,7 @@ read_iso(const char *p, struct when *w)
     } else if (*p == '+' || *p == '-') {
         if (!read_offset(&p, true, &w->offset))
             return false;
-    } else if (is_alpha(*p)) {
+    } else if (ascii_is_alpha(*p)) {
         size_t len;
         const char *word = read_word(&p, &len);
 
@@ -243,7 +221,7 @@ read_separator(const char **p)
         (*p)++;
         return true;
     }
-    if (!is_space(**p))
+    if (!ascii_is_space(**p))
         return false;
     skip_space(p);
     return true;
@@ -259,7 +237,7 @@ read_rfc822(const char *p, struct when *w)
 
     word = read_word(&p, &len);
     if (len > 0) {
-        if (find_word(word, len, weekdays) < 0 || (*p != ',' && !is_space(*p)))
+        if (find_word(word, len, weekdays) < 0 || (*p != ',' && !ascii_is_space(*p)))
             return false;
         skip_space(&p);
         if (*p == ',')
@@ -279,7 +257,7 @@ read_rfc822(const char *p, struct when *w)
     skip_space(&p);
     if (*p == '\0')
         return true; /* no time: midnight */
-    if (!is_space(p[-1]) || !read_int(&p, 1, 2, &w->hour) || *p++ != ':' ||
+    if (!ascii_is_space(p[-1]) || !read_int(&p, 1, 2, &w->hour) || *p++ != ':' ||
         !read_int(&p, 2, 2, &w->min))
         return false;
     if (*p == ':') {
@@ -289,10 +267,10 @@ read_rfc822(const char *p, struct when *w)
     }
     skip_space(&p);
     if (*p == '+' || *p == '-') {
-        if (!is_space(p[-1]) || !read_offset(&p, false, &w->offset))
+        if (!ascii_is_space(p[-1]) || !read_offset(&p, false, &w->offset))
             return false;
-    } else if (is_alpha(*p)) {
-        if (!is_space(p[-1]))
+    } else if (ascii_is_alpha(*p)) {
+        if (!ascii_is_space(p[-1]))
             return false;
         word = read_word(&p, &len);
         for (size_t i = 0; i < sizeof zones / sizeof zones[0]; i++) {
@@ -325,9 +303,9 @@ scraper_parse_date(const char *s, double *epoch)
 
     if (s == NULL)
         return -1;
-    while (is_space(*s))
+    while (ascii_is_space(*s))
         s++;
-    if (is_digit(s[0]) && is_digit(s[1]) && is_digit(s[2]) && is_digit(s[3]) && s[4] == '-')
+    if (ascii_is_digit(s[0]) && ascii_is_digit(s[1]) && ascii_is_digit(s[2]) && ascii_is_digit(s[3]) && s[4] == '-')
         ok = read_iso(s, &w);
     else
         ok = read_rfc822(s, &w);

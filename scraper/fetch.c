@@ -14,7 +14,6 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -385,23 +384,6 @@ fetch_count(const struct scraper *s)
     return s->fetched;
 }
 
-static void
-say(const struct scraper_hooks *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-say(const struct scraper_hooks *h, const char *fmt, ...)
-{
-    char line[1024 + URL_MAX];
-    va_list ap;
-
-    if (h == NULL || h->log == NULL)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    h->log(h->arg, line);
-}
-
 bool
 content_type_charset(const char *ct, char *out, size_t outlen)
 {
@@ -556,7 +538,7 @@ load_robots(struct scraper *s, struct host *hs, const struct scraper_hooks *h, c
             describe(s, rc, &r, errbuf, err, errlen);
             if (rc == CURLE_ABORTED_BY_CALLBACK && s->refused[0] == '\0')
                 snprintf(err, errlen, "cancelled");
-            say(h, "GET %s -> %s", current, err);
+            hook_log(h, "GET %s -> %s", current, err);
             buf_fini(&r.body);
             free(current);
             return false;
@@ -564,7 +546,7 @@ load_robots(struct scraper *s, struct host *hs, const struct scraper_hooks *h, c
         if (rc == CURLE_OK && status >= 300 && status < 400 &&
             curl_easy_getinfo(s->curl, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc != NULL &&
             (next = url_resolve(current, loc)) != NULL) {
-            say(h, "GET %s -> %ld, redirect to %s", current, status, next);
+            hook_log(h, "GET %s -> %ld, redirect to %s", current, status, next);
             free(current);
             current = next;
             buf_fini(&r.body);
@@ -573,10 +555,10 @@ load_robots(struct scraper *s, struct host *hs, const struct scraper_hooks *h, c
         if (rc == CURLE_OK && status >= 200 && status < 300) {
             hs->robots = robots_parse(r.body.data != NULL ? r.body.data : "", r.body.len,
                                       s->agent_token);
-            say(h, "GET %s -> %ld, %zu bytes, %.0f ms", current, status, r.body.len, ms);
+            hook_log(h, "GET %s -> %ld, %zu bytes, %.0f ms", current, status, r.body.len, ms);
         } else if (rc == CURLE_OK && status >= 400 && status < 500) {
             hs->robots = robots_allow_all();
-            say(h, "GET %s -> %ld, %.0f ms: no robots.txt, every path allowed", current, status,
+            hook_log(h, "GET %s -> %ld, %.0f ms: no robots.txt, every path allowed", current, status,
                 ms);
         } else {
             char why[SCRAPER_ERROR_MAX];
@@ -587,7 +569,7 @@ load_robots(struct scraper *s, struct host *hs, const struct scraper_hooks *h, c
             hs->robots = robots_disallow_all();
             snprintf(hs->robots_error, sizeof hs->robots_error,
                      "robots.txt unavailable (%.400s): the site is off limits (RFC 9309)", why);
-            say(h, "GET %s -> %s", current, hs->robots_error);
+            hook_log(h, "GET %s -> %s", current, hs->robots_error);
         }
         buf_fini(&r.body);
         free(current);
@@ -655,7 +637,7 @@ fetch_get(struct scraper *s, const char *url, const char *etag, const char *last
     memset(out, 0, sizeof *out);
     if (current == NULL) {
         snprintf(out->error, sizeof out->error, "not an http(s) URL: %.200s", url);
-        say(h, "GET %.200s -> %s", url, out->error);
+        hook_log(h, "GET %.200s -> %s", url, out->error);
         return FETCH_FAILED;
     }
     for (;;) {
@@ -677,7 +659,7 @@ fetch_get(struct scraper *s, const char *url, const char *etag, const char *last
             else
                 snprintf(out->error, sizeof out->error, "disallowed by %s/robots.txt",
                          hs->origin);
-            say(h, "skipped %s: %s", current, out->error);
+            hook_log(h, "skipped %s: %s", current, out->error);
             result = FETCH_DISALLOWED;
             break;
         }
@@ -685,14 +667,14 @@ fetch_get(struct scraper *s, const char *url, const char *etag, const char *last
         out->status = status;
         if (rc == CURLE_ABORTED_BY_CALLBACK && s->refused[0] == '\0') {
             snprintf(out->error, sizeof out->error, "cancelled");
-            say(h, "GET %s -> cancelled after %.0f ms", current, ms);
+            hook_log(h, "GET %s -> cancelled after %.0f ms", current, ms);
             buf_fini(&r.body);
             result = FETCH_CANCELLED;
             break;
         }
         if (rc != CURLE_OK) {
             describe(s, rc, &r, errbuf, out->error, sizeof out->error);
-            say(h, "GET %s -> error after %.0f ms: %s", current, ms, out->error);
+            hook_log(h, "GET %s -> error after %.0f ms: %s", current, ms, out->error);
             buf_fini(&r.body);
             break;
         }
@@ -702,33 +684,33 @@ fetch_get(struct scraper *s, const char *url, const char *etag, const char *last
             next = url_resolve(current, loc);
             if (next == NULL) {
                 snprintf(out->error, sizeof out->error, "redirect to a URL that is not http(s)");
-                say(h, "GET %s -> %ld: %s", current, status, out->error);
+                hook_log(h, "GET %s -> %ld: %s", current, status, out->error);
                 break;
             }
-            say(h, "GET %s -> %ld, redirect to %s, %.0f ms", current, status, next, ms);
+            hook_log(h, "GET %s -> %ld, redirect to %s, %.0f ms", current, status, next, ms);
             free(current);
             current = next;
             if (++out->redirects > SCRAPER_MAX_REDIRECTS) {
                 snprintf(out->error, sizeof out->error, "more than %d redirects",
                          SCRAPER_MAX_REDIRECTS);
-                say(h, "GET %s -> not followed: %s", current, out->error);
+                hook_log(h, "GET %s -> not followed: %s", current, out->error);
                 break;
             }
             continue;
         }
         if (status == 304 && (etag != NULL || last_modified != NULL)) {
-            say(h, "GET %s -> 304, not modified, %.0f ms", current, ms);
+            hook_log(h, "GET %s -> 304, not modified, %.0f ms", current, ms);
             buf_fini(&r.body);
             result = FETCH_NOT_MODIFIED;
             break;
         }
         if (status < 200 || status >= 300) {
             snprintf(out->error, sizeof out->error, "HTTP %ld", status);
-            say(h, "GET %s -> %ld, %zu bytes, %.0f ms", current, status, r.body.len, ms);
+            hook_log(h, "GET %s -> %ld, %zu bytes, %.0f ms", current, status, r.body.len, ms);
             buf_fini(&r.body);
             break;
         }
-        say(h, "GET %s -> %ld, %zu bytes, %.0f ms", current, status, r.body.len, ms);
+        hook_log(h, "GET %s -> %ld, %zu bytes, %.0f ms", current, status, r.body.len, ms);
         if (r.body.oom) {
             snprintf(out->error, sizeof out->error, "out of memory");
             buf_fini(&r.body);

@@ -104,6 +104,10 @@ void text_append_utf8(struct buf *b, const char *s, size_t len);
 
 /* ----- the report (crawl.c) ----- */
 
+/* One line to h->log (nothing when there is none). */
+void hook_log(const struct scraper_hooks *h, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* Move a onto the end of r->articles (a is emptied). false: out of memory. */
 bool report_add(struct scraper_report *r, struct scraper_article *a);
 

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ascii.h"
+
 /* One Allow or Disallow line. Its pattern lives in the policy's pool. */
 struct rule {
     size_t off;    /* pattern in pool, normalised, without the anchoring '$' */
@@ -38,12 +40,6 @@ is_space(unsigned char c)
     return c == ' ' || c == '\t' || c == '\v' || c == '\f';
 }
 
-static bool
-is_digit(unsigned char c)
-{
-    return c >= '0' && c <= '9';
-}
-
 static int
 hex_value(unsigned char c)
 {
@@ -60,14 +56,8 @@ hex_value(unsigned char c)
 static bool
 is_unreserved(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '-' ||
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || ascii_is_digit(c) || c == '-' ||
            c == '.' || c == '_' || c == '~';
-}
-
-static unsigned char
-lower(unsigned char c)
-{
-    return c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : c;
 }
 
 /* Whether s[0..len) is name, ASCII case-insensitively (no locale). */
@@ -77,7 +67,7 @@ same_word(const char *s, size_t len, const char *name)
     size_t i;
 
     for (i = 0; i < len; i++)
-        if (name[i] == '\0' || lower((unsigned char)s[i]) != (unsigned char)name[i])
+        if (name[i] == '\0' || (unsigned char)ascii_lower((unsigned char)s[i]) != (unsigned char)name[i])
             return false;
     return name[i] == '\0';
 }
@@ -229,11 +219,11 @@ parse_delay(const char *s, size_t len)
     double v = 0, scale = 1;
     size_t i = 0, digits = 0;
 
-    for (; i < len && is_digit((unsigned char)s[i]); i++, digits++)
+    for (; i < len && ascii_is_digit((unsigned char)s[i]); i++, digits++)
         if (v < 1e9) /* saturate: a wall of digits is no reason for inf */
             v = v * 10 + (s[i] - '0');
     if (i < len && s[i] == '.') {
-        for (i++; i < len && is_digit((unsigned char)s[i]); i++, digits++)
+        for (i++; i < len && ascii_is_digit((unsigned char)s[i]); i++, digits++)
             if (scale > 1e-12)
                 v += (s[i] - '0') * (scale /= 10);
     }
@@ -299,7 +289,7 @@ user_agent_line(struct parse *ps, const char *value, size_t len)
     } else if (tok > 0 && tok == ps->agent_len) {
         size_t i = 0;
 
-        while (i < tok && lower((unsigned char)value[i]) == lower((unsigned char)ps->agent[i]))
+        while (i < tok && (unsigned char)ascii_lower((unsigned char)value[i]) == (unsigned char)ascii_lower((unsigned char)ps->agent[i]))
             i++;
         if (i == tok)
             ps->cur_ours = ps->named_us = true;
