@@ -8,6 +8,7 @@ import time
 from datetime import datetime, timezone
 
 import pytest
+import requests
 
 import site_server
 from harness import REPO, db, start_worker, wait_until
@@ -273,3 +274,27 @@ def test_celeriac_scrape_prints_the_articles_as_json(migrated_stack, site):
     out = subprocess.run([CELERIAC, "scrape", "ftp://example.com/"], env=env,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 1 and "not an http(s) URL" in out.stderr, out.stderr
+
+
+def test_a_scrape_started_from_the_browser_form_is_browsable(migrated_stack, scrape_worker, site,
+                                                            webapp):
+    # The whole user's path: the home page's form, the task, the articles' pages and API.
+    clear_articles(migrated_stack)
+    r = requests.post(f"{webapp.url}/scrape", allow_redirects=False, timeout=10,
+                      data={"url": site.base + "/atom.xml", "max_pages": "5", "follow": "1"})
+    assert r.status_code == 303, r.text
+    task_id = r.headers["Location"].rsplit("/", 1)[1]
+    assert wait_final(migrated_stack, task_id, timeout=60)["state"] == "SUCCESS"
+    listed = requests.get(f"{webapp.url}/api/articles", params={"task": task_id},
+                          timeout=10).json()
+    want = [expand(a["url"], site) for a in EXPECTED["atom"]["articles"]]
+    assert sorted(a["url"] for a in listed["articles"]) == sorted(want)
+    assert all(a["task_id"] == task_id for a in listed["articles"])
+    one = requests.get(f"{webapp.url}/api/articles/{listed['articles'][0]['id']}",
+                       timeout=10).json()
+    assert one["body"] and one["url"] in want
+    page = requests.get(f"{webapp.url}/tasks/{task_id}", timeout=10).text
+    for a in listed["articles"]:
+        assert f'href="/articles/{a["id"]}"' in page
+    article_page = requests.get(f"{webapp.url}/articles/{one['id']}", timeout=10).text
+    assert f'href="/tasks/{task_id}"' in article_page
