@@ -595,7 +595,7 @@ hostile_input(void **state)
                                        "<rss><channel><item><title>&b;&b;&b;</title>"
                                        "<link>http://x.example/1</link></item></channel></rss>"};
     for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
-        size_t len = i == 2 ? 3 : strlen(docs[i]);
+        size_t len = i == 1 ? 3 : strlen(docs[i]); /* "\0\0\0": three NULs */
         if (scraper_extract_html(docs[i], len, "http://x.example/", NULL, &p, err, sizeof err) == 0)
             scraper_page_fini(&p);
         if (scraper_extract_feed(docs[i], len, "http://x.example/", NULL, &v, &n, &truncated, err,
