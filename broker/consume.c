@@ -313,7 +313,11 @@ fail:
 int
 broker_consume(struct broker *b, const char *queues_csv, int prefetch)
 {
-    amqp_basic_qos(b->conn, BROKER_CHANNEL, 0, (uint16_t)prefetch, 0);
+    /* global = 1: RabbitMQ counts the window per channel, across the child's
+     * consumers (with 0 it gives each queue's consumer the whole window, so a
+     * child on four busy queues would hold four). Celery does the same on
+     * RabbitMQ (qos_semantics_matches_spec). */
+    amqp_basic_qos(b->conn, BROKER_CHANNEL, 0, (uint16_t)prefetch, 1);
     if (broker_reply_ok(b, amqp_get_rpc_reply(b->conn), "basic.qos") < 0)
         return -1;
     free(b->consume_queues);
