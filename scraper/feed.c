@@ -1,7 +1,8 @@
 /* scraper/feed.c - articles out of RSS (2.0, and 1.0/RDF) and Atom feeds,
  * and telling a feed from an HTML page. Parsed with libxml2 without entity
  * substitution or network access: a feed cannot make the parser read files
- * or other URLs (XXE), and libxml2's own limits stop entity bombs. */
+ * or other URLs (XXE); a feed that declares entities is refused, since
+ * reading its text would expand them (entity bombs). */
 #include "scraper/internal.h"
 
 #include <ctype.h>
@@ -307,6 +308,15 @@ scraper_extract_feed(const char *body, size_t len, const char *url, const char *
         doc = xmlReadMemory(body, (int)len, url, NULL, opts);
     if (doc == NULL || (root = xmlDocGetRootElement(doc)) == NULL) {
         snprintf(err, errlen, "the feed is not well-formed XML");
+        xmlFreeDoc(doc);
+        return -1;
+    }
+    /* Entities a feed declares itself are left as references by the parser
+     * but expanded by every read of the text: a few kilobytes of them can
+     * make gigabytes. No real feed needs them. */
+    if (doc->intSubset != NULL &&
+        (doc->intSubset->entities != NULL || doc->intSubset->pentities != NULL)) {
+        snprintf(err, errlen, "the feed declares XML entities of its own: refused");
         xmlFreeDoc(doc);
         return -1;
     }

@@ -73,8 +73,12 @@ v4_private(uint32_t a, const char **why)
         {0xa9fe0000, 0xffff0000, "link-local"},           /* 169.254/16 */
         {0xac100000, 0xfff00000, "private"},              /* 172.16/12 */
         {0xc0000000, 0xffffff00, "IETF protocol"},        /* 192.0.0/24 */
+        {0xc0000200, 0xffffff00, "documentation"},        /* 192.0.2/24 */
+        {0xc0586300, 0xffffff00, "6to4 relay"},           /* 192.88.99/24 */
         {0xc0a80000, 0xffff0000, "private"},              /* 192.168/16 */
         {0xc6120000, 0xfffe0000, "benchmarking"},         /* 198.18/15 */
+        {0xc6336400, 0xffffff00, "documentation"},        /* 198.51.100/24 */
+        {0xcb007100, 0xffffff00, "documentation"},        /* 203.0.113/24 */
         {0xe0000000, 0xf0000000, "multicast"},            /* 224/4 */
         {0xf0000000, 0xf0000000, "reserved"},             /* 240/4, broadcast included */
     };
@@ -85,6 +89,21 @@ v4_private(uint32_t a, const char **why)
             return true;
         }
     return false;
+}
+
+static uint32_t
+v4_at(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static bool
+zero12(const unsigned char *b)
+{
+    for (int i = 0; i < 12; i++)
+        if (b[i] != 0)
+            return false;
+    return true;
 }
 
 bool
@@ -107,10 +126,17 @@ addr_is_private(const struct sockaddr *sa, socklen_t len, const char **why)
             *why = b[15] == 1 ? "loopback" : "unspecified";
             return true;
         }
-        if (memcmp(b, mapped, 12) == 0 || memcmp(b, nat64, 12) == 0)
-            return v4_private((uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 |
-                                  (uint32_t)b[14] << 8 | b[15],
-                              why);
+        /* IPv6 that carries an IPv4 address: judged by it. IPv4-mapped
+         * (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d), NAT64 (64:ff9b::/96),
+         * 6to4 (2002:AABB:CCDD::/48, a gateway forwards to the IPv4 inside). */
+        if (memcmp(b, mapped, 12) == 0 || memcmp(b, nat64, 12) == 0 || zero12(b))
+            return v4_private(v4_at(b + 12), why);
+        if (b[0] == 0x20 && b[1] == 0x02)
+            return v4_private(v4_at(b + 2), why);
+        if (b[0] == 0 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b && b[4] == 0 && b[5] == 1) {
+            *why = "local NAT64"; /* 64:ff9b:1::/48 (RFC 8215): a local translator */
+            return true;
+        }
         if ((b[0] & 0xfe) == 0xfc) {
             *why = "private";
             return true;
@@ -467,7 +493,9 @@ static void
 describe(struct scraper *s, CURLcode rc, const struct response *r, const char *errbuf,
          char *out, size_t outlen)
 {
-    if (s->refused[0] != '\0')
+    /* A refused address explains the failure when no other address answered;
+     * curl tries the next one after a refusal. */
+    if (s->refused[0] != '\0' && rc == CURLE_COULDNT_CONNECT)
         snprintf(out, outlen, "%s", s->refused);
     else if (r->too_big || rc == CURLE_FILESIZE_EXCEEDED)
         snprintf(out, outlen, "response larger than %zu bytes: not read further", s->o.max_bytes);
@@ -507,6 +535,8 @@ polite_request(struct scraper *s, struct host *hs, const char *url, const char *
     double t0;
     CURLcode rc;
 
+    *status = 0;
+    *ms = 0;
     if (!wait_turn(s, hs))
         return CURLE_ABORTED_BY_CALLBACK;
     t0 = clock_mono();
@@ -534,9 +564,9 @@ load_robots(struct scraper *s, struct host *hs, const struct scraper_hooks *h, c
         char *loc = NULL, *next;
         CURLcode rc = polite_request(s, hs, current, NULL, NULL, &r, &status, errbuf, &ms);
 
-        if (rc == CURLE_ABORTED_BY_CALLBACK || s->refused[0] != '\0') {
+        if (rc == CURLE_ABORTED_BY_CALLBACK || (rc != CURLE_OK && s->refused[0] != '\0')) {
             describe(s, rc, &r, errbuf, err, errlen);
-            if (rc == CURLE_ABORTED_BY_CALLBACK && s->refused[0] == '\0')
+            if (rc == CURLE_ABORTED_BY_CALLBACK)
                 snprintf(err, errlen, "cancelled");
             hook_log(h, "GET %s -> %s", current, err);
             buf_fini(&r.body);
@@ -581,6 +611,10 @@ load_robots(struct scraper *s, struct host *hs, const struct scraper_hooks *h, c
         snprintf(hs->robots_error, sizeof hs->robots_error,
                  "robots.txt unavailable (more than %d redirects): the site is off limits",
                  SCRAPER_MAX_REDIRECTS);
+    }
+    if (hs->robots == NULL) {
+        snprintf(err, errlen, "out of memory reading robots.txt");
+        return false;
     }
     if (robots_crawl_delay(hs->robots) > hs->delay_s)
         hs->delay_s = robots_crawl_delay(hs->robots) < CRAWL_DELAY_MAX_S
@@ -665,7 +699,7 @@ fetch_get(struct scraper *s, const char *url, const char *etag, const char *last
         }
         rc = polite_request(s, hs, current, etag, last_modified, &r, &status, errbuf, &ms);
         out->status = status;
-        if (rc == CURLE_ABORTED_BY_CALLBACK && s->refused[0] == '\0') {
+        if (rc == CURLE_ABORTED_BY_CALLBACK) {
             snprintf(out->error, sizeof out->error, "cancelled");
             hook_log(h, "GET %s -> cancelled after %.0f ms", current, ms);
             buf_fini(&r.body);

@@ -308,11 +308,13 @@ jsonld_author(const cJSON *o)
 
 /* ----- the main text ----- */
 
+/* Whether n is inside chrome, or inside another <article> (an outer one is
+ * measured instead: measuring every nested one would cost quadratic time). */
 static bool
-inside_skipped(const xmlNode *n)
+not_a_candidate(const xmlNode *n)
 {
     for (const xmlNode *p = n->parent; p != NULL && p->type == XML_ELEMENT_NODE; p = p->parent)
-        if (text_node_skipped(p))
+        if (text_node_skipped(p) || is(p, "article"))
             return true;
     return false;
 }
@@ -392,7 +394,7 @@ content_node(struct gather *g, xmlNode *body)
         char *t;
         size_t len;
 
-        if (inside_skipped(g->articles[i]))
+        if (not_a_candidate(g->articles[i]))
             continue;
         t = text_of_node(g->articles[i]);
         len = t != NULL ? strlen(t) : 0;
@@ -594,6 +596,23 @@ drop_leading_title(struct scraper_article *a)
 
 /* ----- the page ----- */
 
+/* candidate when it is on the page's own site (www. aside), else NULL (freed).
+ * A page may name its canonical URL or its feed, not another site's: else any
+ * page could overwrite another site's stored article, keyed by that URL. */
+static char *
+on_site(char *candidate, const char *page_url)
+{
+    char site[256], page_site[256];
+
+    if (candidate != NULL &&
+        (url_site(candidate, site, sizeof site) != 0 ||
+         url_site(page_url, page_site, sizeof page_site) != 0 || !url_same_site(site, page_site))) {
+        free(candidate);
+        return NULL;
+    }
+    return candidate;
+}
+
 static htmlDocPtr
 parse_html(const char *body, size_t len, const char *url, const char *charset)
 {
@@ -650,13 +669,14 @@ scraper_extract_html(const char *body, size_t len, const char *url, const char *
     a->text = text_of_node(content);
     drop_leading_title(a);
     a->source_url = strdup(url);
-    a->url = first_of(3, take(&g.canonical), url_resolve(url, g.og_url), url_resolve(NULL, url));
+    a->url = first_of(3, on_site(take(&g.canonical), url), on_site(url_resolve(url, g.og_url), url),
+                      url_resolve(NULL, url));
     if (a->url != NULL && url_site(a->url, site, sizeof site) == 0)
         a->site = strdup(site);
 
     out->looks_like_article = (g.og_type != NULL && strcasecmp(g.og_type, "article") == 0) ||
                               g.jsonld != NULL || g.published_time != NULL || g.narticles == 1;
-    out->feed_url = take(&g.feed_url);
+    out->feed_url = on_site(take(&g.feed_url), url);
 
     /* Links: within <main> when the page has one, else the whole body. */
     struct links l = {.page_url = url, .canonical = a->url};

@@ -592,6 +592,9 @@ slot_enter(struct engine *g, struct entry *e, double now)
         return;
     slot_write_begin(s);
     s->run++;
+    /* The new run before the new task: a late signal meant for the last run
+     * must see a run it does not match, never the old run with a new task. */
+    atomic_signal_fence(memory_order_seq_cst);
     memcpy(s->task, e->m.id, UUID_STR_LEN);
     snprintf(s->name, sizeof s->name, "%s", e->m.task);
     s->started = now;

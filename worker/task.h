@@ -71,12 +71,14 @@ PGresult *task_sql(struct task_ctx *t, const char *sql, int nparams, const char 
 
 /* Run one read-only statement for the task (a lookup that steers its work,
  * such as the validators of a page already stored). A task running alone
- * (not quick) has no transaction open while it works: the read runs on its
- * own, claims nothing and holds no lock while the task goes on. When the
- * batch's transaction is open it is task_sql(). The result (PQclear() it),
- * or NULL when the read failed: its reason is in the task's log, and the
- * handler may go on without it (a lost connection is seen again, and the
- * run replayed, at its next task_sql()). Never write through it. */
+ * (not quick) has no transaction open while it works, until its first
+ * task_sql(): the read runs on its own, claims nothing and holds no lock
+ * while the task goes on; the result (PQclear() it), or NULL when the read
+ * failed, with the reason in the task's log, and the handler may go on
+ * without it (a lost connection is seen again, and the run replayed, at its
+ * next task_sql()). Once a transaction is open (a quick task in a batch, or
+ * after the task's first task_sql()) it is task_sql(), failures included.
+ * Never write through it: nothing enforces that. */
 PGresult *task_read(struct task_ctx *t, const char *sql, int nparams, const char *const *params);
 
 /* Check the call matches the parameter names (positional, then by name, no

@@ -298,3 +298,23 @@ def test_a_scrape_started_from_the_browser_form_is_browsable(migrated_stack, scr
         assert f'href="/articles/{a["id"]}"' in page
     article_page = requests.get(f"{webapp.url}/articles/{one['id']}", timeout=10).text
     assert f'href="/tasks/{task_id}"' in article_page
+
+
+def test_a_changed_page_updates_its_article_and_only_that_one(migrated_stack, scrape_worker,
+                                                             site):
+    stack = migrated_stack
+    clear_articles(stack)
+    first, _ = scrape(stack, site.base + "/news/")
+    assert task_row(stack, first)[1]["new"] == 3
+    page = (REPO / "test" / "fixtures" / "site" / "news" / "second-entry.html").read_text()
+    old_title = [a for a in articles(stack) if "second-entry" in (a["source_url"] or "")][0]["title"]
+    site.put("/news/second-entry.html", page.replace(old_title, old_title + " (revised)"))
+    second, _ = scrape(stack, site.base + "/news/")
+    state, result, error = task_row(stack, second)
+    assert state == "SUCCESS", error
+    assert (result["new"], result["updated"], result["unchanged"]) == (0, 1, 2), result
+    stored = articles(stack)
+    assert len(stored) == 3
+    revised = [a for a in stored if a["title"] == old_title + " (revised)"]
+    assert len(revised) == 1 and revised[0]["task_id"] == second
+    assert all(a["task_id"] == first for a in stored if a is not revised[0])

@@ -274,6 +274,7 @@ private_addresses(void **state)
         "127.0.0.1",   "127.255.255.254", "10.0.0.1",     "10.255.255.255", "172.16.0.1",
         "172.31.255.1", "192.168.1.1",    "169.254.169.254", "0.0.0.0",     "100.64.0.1",
         "224.0.0.1",   "239.255.255.250", "255.255.255.255", "240.0.0.1",   "198.18.0.1",
+        "192.0.2.1",   "198.51.100.7",    "203.0.113.9",     "192.88.99.1",
     };
     static const char *const allowed4[] = {
         "8.8.8.8", "93.184.216.34", "172.15.255.255", "172.32.0.1", "192.169.0.1", "100.128.0.1",
@@ -302,6 +303,12 @@ private_addresses(void **state)
     assert_true(private6("::ffff:10.1.2.3", &why));
     assert_true(private6("64:ff9b::7f00:1", &why));
     assert_false(private6("::ffff:8.8.8.8", &why));
+    assert_true(private6("::10.0.0.1", &why));              /* IPv4-compatible */
+    assert_true(private6("2002:7f00:1::1", &why));           /* 6to4 of 127.0.0.1 */
+    assert_string_equal(why, "loopback");
+    assert_true(private6("2002:c0a8:101::1", &why));         /* 6to4 of 192.168.1.1 */
+    assert_false(private6("2002:808:808::1", &why));         /* 6to4 of 8.8.8.8 */
+    assert_true(private6("64:ff9b:1::a00:1", &why));         /* local-use NAT64 */
     assert_false(private6("2001:4860:4860::8888", &why));
     assert_false(private6("2a00:1450:4001::1", &why));
 }
@@ -539,6 +546,40 @@ feeds(void **state)
     check_feed("atom", "atom.xml", BASE "/atom.xml");
 }
 
+/* A page may not claim another site's URL as its canonical one (it would
+ * overwrite that site's article), nor send the scrape to another site's feed. */
+static void
+foreign_canonical_and_feed_are_ignored(void **state)
+{
+    static const char page[] =
+        "<html><head><title>Mine</title>"
+        "<link rel=canonical href=\"https://victim.example/news/1\">"
+        "<meta property=og:url content=\"https://victim.example/news/1\">"
+        "<link rel=alternate type=application/rss+xml href=\"http://10.0.0.5/feed\">"
+        "</head><body><article><p>Some text long enough to be an article.</p></article>"
+        "</body></html>";
+    static const char www[] =
+        "<html><head><link rel=canonical href=\"https://www.attacker.example/post#x\">"
+        "<link rel=alternate type=application/atom+xml href=\"/atom\"></head>"
+        "<body><h1>T</h1></body></html>";
+    struct scraper_page p;
+    char err[SCRAPER_ERROR_MAX];
+
+    (void)state;
+    assert_int_equal(scraper_extract_html(page, sizeof page - 1, "https://attacker.example/p",
+                                          NULL, &p, err, sizeof err), 0);
+    assert_string_equal(p.article.url, "https://attacker.example/p");
+    assert_string_equal(p.article.site, "attacker.example");
+    assert_null(p.feed_url);
+    scraper_page_fini(&p);
+    /* The same site with or without www. is the site. */
+    assert_int_equal(scraper_extract_html(www, sizeof www - 1, "https://attacker.example/post",
+                                          NULL, &p, err, sizeof err), 0);
+    assert_string_equal(p.article.url, "https://www.attacker.example/post");
+    assert_string_equal(p.feed_url, "https://attacker.example/atom");
+    scraper_page_fini(&p);
+}
+
 /* A feed of 25,000 entries: the first SCRAPER_MAX_ENTRIES are kept. */
 static void
 huge_feed(void **state)
@@ -605,16 +646,32 @@ hostile_input(void **state)
             free(v);
         }
     }
-    /* The XXE classic: an external entity is never read. */
+    /* An entity bomb that libxml2's parse-time limits let through (each
+     * reference is expanded only when the text is read): refused. */
+    struct buf bomb = {0};
+    buf_put(&bomb, "<?xml version=\"1.0\"?><!DOCTYPE rss [<!ENTITY e \"");
+    for (int k = 0; k < 4000; k++)
+        buf_put(&bomb, "A");
+    buf_put(&bomb, "\">]><rss><channel>");
+    for (int k = 0; k < 300; k++) {
+        buf_printf(&bomb, "<item><link>http://x.example/%d</link><description>", k);
+        for (int j = 0; j < 1000; j++)
+            buf_put(&bomb, "&e;");
+        buf_put(&bomb, "</description></item>");
+    }
+    buf_put(&bomb, "</channel></rss>");
+    assert_int_equal(scraper_extract_feed(bomb.data, bomb.len, "http://x.example/", NULL, &v, &n,
+                                          &truncated, err, sizeof err), -1);
+    assert_non_null(strstr(err, "entities"));
+    buf_fini(&bomb);
+
+    /* The XXE classic: an external entity is never read (and the feed is refused). */
     static const char xxe[] = "<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY x SYSTEM "
                               "\"file:///etc/passwd\">]><rss><channel><item><title>&x;</title>"
                               "<link>http://x.example/1</link></item></channel></rss>";
     assert_int_equal(scraper_extract_feed(xxe, strlen(xxe), "http://x.example/", NULL, &v, &n,
-                                          &truncated, err, sizeof err), 0);
-    assert_int_equal(n, 1);
-    assert_true(v[0].title == NULL || strstr(v[0].title, "root:") == NULL);
-    scraper_article_fini(&v[0]);
-    free(v);
+                                          &truncated, err, sizeof err), -1);
+    assert_null(strstr(err, "root:"));
 }
 
 int
@@ -627,6 +684,7 @@ main(void)
         cmocka_unit_test(text_helpers),     cmocka_unit_test(detect_kinds),
         cmocka_unit_test(article_pages),    cmocka_unit_test(index_links),
         cmocka_unit_test(feeds),            cmocka_unit_test(huge_feed),
+        cmocka_unit_test(foreign_canonical_and_feed_are_ignored),
         cmocka_unit_test(hostile_input),
     };
 

@@ -49,8 +49,10 @@ log_line(void *arg, const char *line)
 static const char upsert_sql[] =
     "WITH input AS ("
     "  SELECT DISTINCT ON (x.url) x.*,"
-    "         md5(concat_ws(chr(31), x.title, x.author, x.published_at, x.summary, x.text))"
-    "           AS content_hash"
+    /* Typed and positional (a value moving between fields is a change), the
+     * time in UTC (the session's TimeZone must not matter). */
+    "         md5(jsonb_build_array(x.title, x.author, x.published_at AT TIME ZONE 'UTC',"
+    "                               x.summary, x.text)::text) AS content_hash"
     "  FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (url text, source_url text, site text,"
     "         title text, author text, published_at timestamptz, summary text, text text,"
     "         etag text, last_modified text)) WITH ORDINALITY AS x"
@@ -64,7 +66,8 @@ static const char upsert_sql[] =
     "         title = EXCLUDED.title, author = EXCLUDED.author,"
     "         published_at = EXCLUDED.published_at, summary = EXCLUDED.summary,"
     "         body = EXCLUDED.body, content_hash = EXCLUDED.content_hash,"
-    "         etag = EXCLUDED.etag, last_modified = EXCLUDED.last_modified,"
+    "         etag = COALESCE(EXCLUDED.etag, a.etag),"
+    "         last_modified = COALESCE(EXCLUDED.last_modified, a.last_modified),"
     "         task_id = EXCLUDED.task_id, updated_at = now(), fetched_at = now()"
     "  WHERE a.content_hash IS DISTINCT FROM EXCLUDED.content_hash"
     "  RETURNING (a.xmax = 0) AS inserted"
