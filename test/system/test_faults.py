@@ -368,9 +368,9 @@ def test_b_postgres_restart_mid_run_loses_and_doubles_nothing(durable_stack, dur
 def test_c_sigkill_children_and_a_master_during_a_2000_task_drain(durable_stack,
                                                                   durable_procs):
     """2,000 demo.record (more while kills are pending, up to 6,000) published as a stream
-    (10 every 0.05 s) to two masters of 2 children; right after a chunk lands, while tasks
-    are not final yet, a random child is SIGKILLed (10 times, at most every 0.2 s) and once
-    a whole master (started again at once). Every task ends SUCCESS exactly once;
+    (a chunk every 0.05 s) to two masters of 2 children; right after a chunk lands, while
+    tasks are not final yet, a random child is SIGKILLed (10 times, at most every 0.2 s) and
+    once a whole master (started again at once). Every task ends SUCCESS exactly once;
     demo_records has exactly one row per task published."""
     stack = durable_stack
     seed = random.randrange(1 << 30)
@@ -382,24 +382,29 @@ def test_c_sigkill_children_and_a_master_during_a_2000_task_drain(durable_stack,
     plan.insert(rng.randrange(3, 8), "master")
     ids, kills = [], []
     last_kill = 0.0
-    # Small chunks: a kill needs tasks not final yet, and the workers often finish a
-    # chunk before it is counted; the stream goes on past 2,000 tasks until every kill
-    # has landed (fixed counts of chances fell short now and then).
-    for start in range(0, len(keys), 10):
-        if start >= 2000 and not plan:
-            break
+    # A kill needs tasks not final yet, and the workers often finish a small chunk
+    # before it is counted: a kill that finds them idle doubles the next chunk (up to
+    # 200), one that lands starts again at 20. The stream goes on past 2,000 tasks until
+    # every kill has landed.
+    start, size = 0, 20
+    while start < len(keys) and (start < 2000 or plan):
         tick = time.monotonic()
-        ids += publish_records(stack, keys[start:start + 10])
+        ids += publish_records(stack, keys[start:start + size])
+        start += size
         if plan and time.monotonic() - last_kill >= 0.2:
             # Counted as soon as the chunk is confirmed (its tasks are being delivered,
-            # run or committed), then the kill lands a few milliseconds later.
-            outstanding = len(ids) - done_count(stack, ids)
+            # run or committed), then the kill lands a few milliseconds later. Earlier
+            # chunks are final by now: only the recent ids are counted (a quick query).
+            recent = ids[-400:]
+            outstanding = len(recent) - done_count(stack, recent)
             time.sleep(rng.uniform(0.0, 0.006))  # into delivery, run, commit or ack
             if plan[0] == "child":
                 victims = [(m, c) for m in masters for c in children_of(m.pid)]
             else:
                 victims = [(m, m.pid) for m in masters]
+            size = min(size * 2, 200)
             if outstanding > 0 and victims:  # not idle: tasks delivered, running, committing
+                size = 20
                 master, pid = rng.choice(victims)
                 os.kill(pid, signal.SIGKILL)
                 last_kill = time.monotonic()
