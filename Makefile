@@ -37,6 +37,7 @@ BROKER_OBJ = broker/celery.o broker/conn.o broker/table.o broker/topology.o brok
 STORE_OBJ  = sql/store.o sql/store_engine.o sql/store_tasks.o sql/store_workers.o sql/store_pool.o sql/store_articles.o sql/migrate.o sql/migrations.o
 CLIENT_OBJ = client/producer.o client/scheduler.o # above broker/ and sql/: the webapp, the CLI, the sweeper
 SCRAPER_OBJ = $(patsubst %.c,%.o,$(sort $(wildcard scraper/*.c))) # knows no tables, no queue
+CONVERT_OBJ = $(patsubst %.c,%.o,$(sort $(wildcard convert/*.c))) # likewise
 CORE_OBJ   = $(COMMON_OBJ) $(BROKER_OBJ) $(STORE_OBJ) $(CLIENT_OBJ)
 WORKER_OBJ = worker/master.o worker/child.o worker/engine.o worker/registry.o worker/task.o worker/tasks/demo.o worker/tasks/cleanup.o worker/tasks/scrape.o worker/revoked.o
 WEBAPP_OBJ = webapp/server.o webapp/routes.o webapp/api.o webapp/pages.o webapp/html.o \
@@ -58,7 +59,7 @@ sql/migrations.c: sql/gen-migrations.sh $(sort $(wildcard sql/[0-9][0-9][0-9]_*.
 # Unit tests: one cmocka program per test/unit/test_*.c, linked with everything
 # but the programs' main.o.
 UNIT = $(patsubst %.c,%,$(wildcard test/unit/test_*.c))
-$(UNIT): %: %.o $(CORE_OBJ) $(WORKER_OBJ) $(WEBAPP_OBJ) $(SCRAPER_OBJ)
+$(UNIT): %: %.o $(CORE_OBJ) $(WORKER_OBJ) $(WEBAPP_OBJ) $(SCRAPER_OBJ) $(CONVERT_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 # Fuzz targets: built with test/fuzz/replay.c, they replay their corpus in
@@ -66,7 +67,7 @@ $(UNIT): %: %.o $(CORE_OBJ) $(WORKER_OBJ) $(WEBAPP_OBJ) $(SCRAPER_OBJ)
 # reading the seeds in test/fuzz/corpus/ and writing what it finds (new inputs,
 # crashes) to test/fuzz/out/: copy a crash into the seeds as a regression.
 FUZZ = $(patsubst %.c,%,$(wildcard test/fuzz/fuzz_*.c))
-$(FUZZ): %: %.o test/fuzz/replay.o $(CORE_OBJ) $(WEBAPP_OBJ) $(SCRAPER_OBJ)
+$(FUZZ): %: %.o test/fuzz/replay.o $(CORE_OBJ) $(WEBAPP_OBJ) $(SCRAPER_OBJ) $(CONVERT_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 FUZZ_SECONDS ?= 60
 fuzz: sql/migrations.c
@@ -76,7 +77,7 @@ fuzz: sql/migrations.c
 	  clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -I. \
 	    $$(pkg-config --cflags $(PKGS)) -o test/fuzz/out/$$name $$t.c \
 	    $(CORE_OBJ:.o=.c) \
-	    $(WEBAPP_OBJ:.o=.c) $(SCRAPER_OBJ:.o=.c) $(LDLIBS) && \
+	    $(WEBAPP_OBJ:.o=.c) $(SCRAPER_OBJ:.o=.c) $(CONVERT_OBJ:.o=.c) $(LDLIBS) && \
 	  mkdir -p test/fuzz/out/corpus-$$name && \
 	  test/fuzz/out/$$name -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=test/fuzz/out/ \
 	    test/fuzz/out/corpus-$$name test/fuzz/corpus/$${name#fuzz_} || exit 1; done

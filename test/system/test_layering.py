@@ -8,7 +8,10 @@ FORBIDDEN = [("broker", "sql"), ("sql", "broker"), ("webapp", "worker"), ("sql",
              ("broker", "client"), ("common", "broker"), ("common", "sql"),
              # the scraper is a library that knows no tables and no queue
              ("scraper", "sql"), ("scraper", "broker"), ("scraper", "client"),
-             ("scraper", "worker"), ("scraper", "webapp")]
+             ("scraper", "worker"), ("scraper", "webapp"),
+             # so are the converters
+             ("convert", "sql"), ("convert", "broker"), ("convert", "client"),
+             ("convert", "worker"), ("convert", "webapp")]
 
 
 def includes(folder):
