@@ -40,4 +40,22 @@ int convert_csv_to_json(const char *in, size_t len, char delimiter, size_t max_o
 int convert_json_to_csv(const char *in, size_t len, char delimiter, size_t max_output,
                         struct buf *out, char *err, size_t errlen);
 
+/* ----- XML <-> JSON (xml.c) ----- */
+
+/* XML to JSON, the xmltodict mapping: {"root": value}, an element with
+ * neither attributes nor child elements being its text (null when empty),
+ * else an object of "@attr" strings, children by name (an array when a name
+ * repeats) and "#text". Refused: not well-formed (libxml2's message), a
+ * document declaring entities, nesting past 256, output past max_output. */
+int convert_xml_to_json(const char *in, size_t len, size_t max_output, struct buf *out,
+                        char *err, size_t errlen);
+
+/* JSON to XML, the reverse: {"name": value} names the root element, any
+ * other document goes inside <root> (a top-level array as <item>s); "@x"
+ * keys become attributes, "#text" text, arrays repeated elements, null an
+ * empty element. Refused: not JSON, a key that is not an XML name, an
+ * attribute holding an object or array, output past max_output. */
+int convert_json_to_xml(const char *in, size_t len, size_t max_output, struct buf *out,
+                        char *err, size_t errlen);
+
 #endif

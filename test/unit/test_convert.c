@@ -217,6 +217,142 @@ round_trip(void **state)
     free(back);
 }
 
+/* ----- XML <-> JSON ----- */
+
+static char *
+xml_json(const char *xml)
+{
+    struct buf out = {0};
+    char err[CONVERT_ERROR_MAX];
+
+    if (convert_xml_to_json(xml, strlen(xml), CONVERT_DEFAULT_MAX_OUTPUT, &out, err,
+                            sizeof err) != 0) {
+        buf_fini(&out);
+        buf_printf(&out, "ERROR: %s", err);
+    }
+    return out.data;
+}
+
+static char *
+json_xml(const char *json)
+{
+    struct buf out = {0};
+    char err[CONVERT_ERROR_MAX];
+
+    if (convert_json_to_xml(json, strlen(json), CONVERT_DEFAULT_MAX_OUTPUT, &out, err,
+                            sizeof err) != 0) {
+        buf_fini(&out);
+        buf_printf(&out, "ERROR: %s", err);
+    }
+    return out.data;
+}
+
+static void
+assert_xml_json(const char *xml, const char *want)
+{
+    char *got = xml_json(xml);
+    if (strcmp(got, want) != 0)
+        fail_msg("XML %s\n  expected %s\n  got      %s", xml, want, got);
+    free(got);
+}
+
+static void
+xml_to_json_mapping(void **state)
+{
+    (void)state;
+    assert_xml_json("<a x=\"1\"><b>t</b><b/><c>u<d/></c></a>",
+                    "{\"a\":{\"@x\":\"1\",\"b\":[\"t\",null],\"c\":{\"d\":null,\"#text\":\"u\"}}}");
+    /* prefixes kept, CDATA is text, comments and PIs dropped, leaf text kept as is */
+    assert_xml_json("<?xml version=\"1.0\"?><rss xmlns:dc=\"http://purl.org/dc/elements/1.1/\">"
+                    "<!-- hi --><dc:creator> Ann </dc:creator><t><![CDATA[<b>x</b>]]></t>"
+                    "<?pi data?></rss>",
+                    "{\"rss\":{\"dc:creator\":\" Ann \",\"t\":\"<b>x</b>\"}}");
+    /* three of a name in a row and apart: one array in document order */
+    assert_xml_json("<l><i>1</i><j/><i>2</i><i>3</i></l>",
+                    "{\"l\":{\"i\":[\"1\",\"2\",\"3\"],\"j\":null}}");
+    assert_xml_json("<e a=\"&lt;&amp;\">caf\xc3\xa9</e>",
+                    "{\"e\":{\"@a\":\"<&\",\"#text\":\"caf\xc3\xa9\"}}");
+}
+
+static void
+xml_refusals(void **state)
+{
+    struct buf deep = {0};
+    char *got;
+
+    (void)state;
+    got = xml_json("<a><b></a>");
+    assert_non_null(strstr(got, "ERROR: not well-formed XML"));
+    free(got);
+    got = xml_json("");
+    assert_non_null(strstr(got, "ERROR: not well-formed XML"));
+    free(got);
+    /* the billion laughs, and an external entity (XXE): refused, nothing read */
+    got = xml_json("<?xml version=\"1.0\"?><!DOCTYPE l [<!ENTITY a \"aaaaaaaaaa\">"
+                   "<!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\"><!ENTITY c \"&b;&b;&b;&b;&b;"
+                   "&b;&b;&b;&b;&b;\">]><l>&c;&c;&c;&c;</l>");
+    assert_non_null(strstr(got, "ERROR:")); /* libxml2 sees the loop itself */
+    free(got);
+    got = xml_json("<!DOCTYPE l [<!ENTITY a \"aaaa\">]><l>&a;&a;</l>");
+    if (strstr(got, "ERROR: the document declares XML entities") == NULL)
+        fail_msg("a declared entity: %s", got);
+    free(got);
+    got = xml_json("<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>"
+                   "<r>&x;</r>");
+    assert_non_null(strstr(got, "ERROR:"));
+    assert_null(strstr(got, "root:"));
+    free(got);
+    /* nesting deeper than libxml2's 256 levels */
+    for (int i = 0; i < 1000; i++)
+        buf_put(&deep, "<a>");
+    for (int i = 0; i < 1000; i++)
+        buf_put(&deep, "</a>");
+    got = xml_json(deep.data);
+    assert_non_null(strstr(got, "ERROR:"));
+    free(got);
+    buf_fini(&deep);
+}
+
+static void
+json_to_xml_mapping(void **state)
+{
+    char *got;
+
+    (void)state;
+    got = json_xml("{\"a\":{\"@x\":1,\"b\":[\"t\",null],\"c\":{\"#text\":\"u<&\",\"d\":true}}}");
+    assert_string_equal(got, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                             "<a x=\"1\">\n  <b>t</b>\n  <b/>\n  <c>u&lt;&amp;<d>true</d></c>\n</a>\n");
+    free(got);
+    got = json_xml("[1,[2,3]]");
+    assert_string_equal(got, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                             "<root>\n  <item>1</item>\n  <item>\n    <item>2</item>\n"
+                             "    <item>3</item>\n  </item>\n</root>\n");
+    free(got);
+    got = json_xml("{\"bad name\":1}");
+    assert_non_null(strstr(got, "ERROR: \"bad name\" is not a valid XML element name"));
+    free(got);
+    got = json_xml("{\"a\":{\"@x\":{\"y\":1}}}");
+    assert_non_null(strstr(got, "ERROR: attribute \"x\" must be"));
+    free(got);
+    got = json_xml("{\"a\":1");
+    assert_non_null(strstr(got, "ERROR: not JSON"));
+    free(got);
+}
+
+/* XML -> JSON -> XML -> JSON: the second JSON is the first. */
+static void
+xml_round_trip(void **state)
+{
+    const char *xml = "<feed a=\"1\"><e>x</e><e>y</e><n><m k=\"v\">t</m></n><z/></feed>";
+    char *j1 = xml_json(xml), *x2 = json_xml(j1), *j2 = xml_json(x2);
+
+    (void)state;
+    assert_string_equal(j1, j2);
+    free(j1);
+    free(x2);
+    free(j2);
+}
+
 int
 main(void)
 {
@@ -224,7 +360,9 @@ main(void)
         cmocka_unit_test(csv_rfc4180_cases),   cmocka_unit_test(csv_other_delimiters),
         cmocka_unit_test(csv_refusals_name_the_line), cmocka_unit_test(output_is_bounded),
         cmocka_unit_test(json_to_csv_mapping), cmocka_unit_test(json_to_csv_refusals),
-        cmocka_unit_test(round_trip),
+        cmocka_unit_test(round_trip),          cmocka_unit_test(xml_to_json_mapping),
+        cmocka_unit_test(xml_refusals),        cmocka_unit_test(json_to_xml_mapping),
+        cmocka_unit_test(xml_round_trip),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
