@@ -142,3 +142,37 @@ clock_parse_iso(const char *s, double *epoch)
     *epoch = (double)t + frac - sign * (oh * 3600 + om * 60);
     return 0;
 }
+
+int64_t
+clock_days_from_civil(int64_t y, int mon, int day)
+{
+    int64_t yy = y - (mon <= 2), era = (yy >= 0 ? yy : yy - 399) / 400, yoe = yy - era * 400;
+    int64_t doy = (153 * (mon > 2 ? mon - 3 : mon + 9) + 2) / 5 + day - 1;
+
+    return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+}
+
+void
+clock_civil_from_days(int64_t days, int64_t *y, int *mon, int *day)
+{
+    int64_t era, doe, yoe, doy, mp;
+
+    days += 719468;
+    era = (days >= 0 ? days : days - 146096) / 146097;
+    doe = days - era * 146097;
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    *day = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *mon = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*mon <= 2);
+}
+
+int
+clock_days_in_month(int64_t y, int mon)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+    return days[mon - 1] + (mon == 2 && leap);
+}

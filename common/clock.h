@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 /* Seconds on CLOCK_MONOTONIC. */
 double clock_mono(void);
@@ -22,5 +23,14 @@ void clock_iso_at(double epoch, char out[CLOCK_ISO_LEN]);
  * ("2026-11-30T10:00:00.123456+00:00", "...Z", or without offset: UTC).
  * 0 with *epoch set, or -1. */
 int clock_parse_iso(const char *s, double *epoch);
+
+/* The proleptic Gregorian calendar without time_t, locale or TZ (Howard
+ * Hinnant's days_from_civil and civil_from_days): days since 1970-01-01 of
+ * a date and back, and the length of a month (1-12). For the parsers of
+ * cron expressions and feed dates, which meet years and seconds (60) that
+ * timegm() and gmtime_r() handle differently from one libc to another. */
+int64_t clock_days_from_civil(int64_t y, int mon, int day);
+void clock_civil_from_days(int64_t days, int64_t *y, int *mon, int *day);
+int clock_days_in_month(int64_t y, int mon);
 
 #endif

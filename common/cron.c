@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "common/ascii.h"
+#include "common/clock.h"
 
 #define MIN_TIME (-62135596800LL) /* 0001-01-01T00:00:00Z */
 #define MAX_TIME 253402300799LL   /* 9999-12-31T23:59:59Z */
@@ -260,53 +261,26 @@ struct moment {
     int y, mon, day, hour, min, sec;
 };
 
-/* Days since 1970-01-01 of a proleptic Gregorian date, and back again
- * (Howard Hinnant's days_from_civil and civil_from_days). */
-static int64_t
-days_from_civil(int y, int mon, int day)
-{
-    int64_t yy = y - (mon <= 2), era = (yy >= 0 ? yy : yy - 399) / 400, yoe = yy - era * 400;
-    int64_t doy = (153 * (mon > 2 ? mon - 3 : mon + 9) + 2) / 5 + day - 1;
-
-    return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
-}
-
 static void
 split(int64_t t, struct moment *m)
 {
-    int64_t days = t / 86400, s = t % 86400, era, doe, yoe, doy, mp;
+    int64_t days = t / 86400, s = t % 86400, y;
 
     if (s < 0) {
         s += 86400;
         days--;
     }
-    days += 719468;
-    era = (days >= 0 ? days : days - 146096) / 146097;
-    doe = days - era * 146097;
-    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    mp = (5 * doy + 2) / 153;
-    m->day = (int)(doy - (153 * mp + 2) / 5 + 1);
-    m->mon = (int)(mp < 10 ? mp + 3 : mp - 9);
-    m->y = (int)(yoe + era * 400 + (m->mon <= 2));
+    clock_civil_from_days(days, &y, &m->mon, &m->day);
+    m->y = (int)y;
     m->hour = (int)(s / 3600);
     m->min = (int)(s / 60 % 60);
     m->sec = (int)(s % 60);
 }
 
-static int
-days_in_month(int y, int mon)
-{
-    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-
-    return days[mon - 1] + (mon == 2 && leap);
-}
-
 static bool
 day_matches(const struct cron *c, int y, int mon, int day)
 {
-    int wday = (int)((days_from_civil(y, mon, day) % 7 + 11) % 7); /* 1970-01-01: Thursday */
+    int wday = (int)((clock_days_from_civil(y, mon, day) % 7 + 11) % 7); /* 1970-01-01: Thursday */
     bool dom = c->dom >> day & 1, dow = c->dow >> wday & 1;
 
     return c->dom_star || c->dow_star ? dom && dow : dom || dow;
@@ -359,7 +333,7 @@ cron_next(const struct cron *c, int64_t after)
             m.hour = 0;
             m.day++;
         }
-        if (m.day > days_in_month(m.y, m.mon)) {
+        if (m.day > clock_days_in_month(m.y, m.mon)) {
             m.day = 1;
             m.mon++;
         }
@@ -386,7 +360,8 @@ cron_next(const struct cron *c, int64_t after)
         } else if ((v = next_bit(c->second, m.sec)) != m.sec) {
             m.sec = v < 0 ? 60 : v;
         } else {
-            return days_from_civil(m.y, m.mon, m.day) * 86400 + m.hour * 3600 + m.min * 60 + m.sec;
+            return clock_days_from_civil(m.y, m.mon, m.day) * 86400 + m.hour * 3600 + m.min * 60 +
+                   m.sec;
         }
     }
 }

@@ -1,9 +1,9 @@
 /* scraper/date.c - see date.h. Two small hand-written readers, one per family
  * (a date that starts with four digits and '-' is ISO 8601, anything else is
  * tried as RFC 822), share one range check and one conversion. The calendar
- * is done here (proleptic Gregorian, Howard Hinnant's days_from_civil, as in
- * common/cron.c) rather than with strptime/timegm: no locale, no TZ, no
- * time_t range or tm_sec = 60 surprises. */
+ * is common/clock.c's (proleptic Gregorian, as cron.c uses it) rather than
+ * strptime/timegm: no locale, no TZ, no time_t range or tm_sec = 60
+ * surprises. */
 #include "scraper/date.h"
 
 #include <math.h>
@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "common/ascii.h"
+#include "common/clock.h"
 
 #define MIN_YEAR 1000
 #define MAX_YEAR 9999
@@ -25,41 +26,21 @@ struct when {
     int offset;  /* zone, seconds east of UTC */
 };
 
-/* ---------------------------------------------------------------- calendar */
-
-static int64_t
-days_from_civil(int64_t y, int mon, int day)
-{
-    int64_t yy = y - (mon <= 2), era = (yy >= 0 ? yy : yy - 399) / 400, yoe = yy - era * 400;
-    int64_t doy = (153 * (mon > 2 ? mon - 3 : mon + 9) + 2) / 5 + day - 1;
-
-    return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
-}
-
-static int
-days_in_month(int y, int mon)
-{
-    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-
-    return days[mon - 1] + (mon == 2 && leap);
-}
-
 /* Range-check w and turn it into Unix seconds. 0, or -1. */
 static int
 to_epoch(const struct when *w, double *epoch)
 {
-    int64_t t, lo = days_from_civil(MIN_YEAR, 1, 1) * 86400,
-               hi = days_from_civil(MAX_YEAR, 12, 31) * 86400 + 86399;
+    int64_t t, lo = clock_days_from_civil(MIN_YEAR, 1, 1) * 86400,
+               hi = clock_days_from_civil(MAX_YEAR, 12, 31) * 86400 + 86399;
     int sec = w->sec == 60 ? 59 : w->sec; /* a leap second is the second before it */
 
     if (w->year < MIN_YEAR || w->year > MAX_YEAR || w->mon < 1 || w->mon > 12 || w->day < 1 ||
-        w->day > days_in_month(w->year, w->mon) || w->min < 0 || w->min > 59 || w->sec < 0 ||
+        w->day > clock_days_in_month(w->year, w->mon) || w->min < 0 || w->min > 59 || w->sec < 0 ||
         w->sec > 60 || w->hour < 0 || w->hour > 24 ||
         (w->hour == 24 && (w->min != 0 || w->sec != 0 || w->frac != 0)))
         return -1;
-    t = days_from_civil(w->year, w->mon, w->day) * 86400 + w->hour * 3600 + w->min * 60 + sec -
-        w->offset;
+    t = clock_days_from_civil(w->year, w->mon, w->day) * 86400 + w->hour * 3600 + w->min * 60 +
+        sec - w->offset;
     if (t < lo || t > hi)
         return -1;
     *epoch = (double)t + w->frac;
@@ -305,7 +286,8 @@ scraper_parse_date(const char *s, double *epoch)
         return -1;
     while (ascii_is_space(*s))
         s++;
-    if (ascii_is_digit(s[0]) && ascii_is_digit(s[1]) && ascii_is_digit(s[2]) && ascii_is_digit(s[3]) && s[4] == '-')
+    if (ascii_is_digit(s[0]) && ascii_is_digit(s[1]) && ascii_is_digit(s[2]) &&
+        ascii_is_digit(s[3]) && s[4] == '-')
         ok = read_iso(s, &w);
     else
         ok = read_rfc822(s, &w);
@@ -325,7 +307,8 @@ put_digits(char *out, int n, int64_t v)
 void
 scraper_format_date(double epoch, char out[SCRAPER_DATE_LEN])
 {
-    int64_t t, days, s, era, doe, yoe, doy, mp, day, mon, year;
+    int64_t t, days, s, year;
+    int mon, day;
 
     if (isnan(epoch))
         epoch = 0;
@@ -333,22 +316,13 @@ scraper_format_date(double epoch, char out[SCRAPER_DATE_LEN])
     t = epoch < (double)FORMAT_MIN   ? FORMAT_MIN
         : epoch > (double)FORMAT_MAX ? FORMAT_MAX
                                      : (int64_t)epoch;
-    /* civil_from_days, the inverse of days_from_civil */
     days = t / 86400;
     s = t % 86400;
     if (s < 0) {
         s += 86400;
         days--;
     }
-    days += 719468;
-    era = (days >= 0 ? days : days - 146096) / 146097;
-    doe = days - era * 146097;
-    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    mp = (5 * doy + 2) / 153;
-    day = doy - (153 * mp + 2) / 5 + 1;
-    mon = mp < 10 ? mp + 3 : mp - 9;
-    year = yoe + era * 400 + (mon <= 2);
+    clock_civil_from_days(days, &year, &mon, &day);
     put_digits(out, 4, year);
     out[4] = '-';
     put_digits(out + 5, 2, mon);
