@@ -12,8 +12,6 @@
 #include "common/log.h"
 #include "sql/store.h"
 
-#define DB_WAIT_MS 5000 /* longest wait for a pooled connection before a 503 */
-
 /* ----- answers ----- */
 
 void
@@ -328,12 +326,11 @@ out:
 
 /* ----- reading tasks ----- */
 
-/* Borrow a connection or answer 503. */
-static PGconn *
-db_or_503(struct app *a, struct response *resp)
+PGconn *
+api_db_or_503(struct app *a, struct response *resp)
 {
     char why[512];
-    PGconn *db = dbpool_get(a->db, DB_WAIT_MS, why, sizeof why);
+    PGconn *db = dbpool_get(a->db, WEBAPP_DB_WAIT_MS, why, sizeof why);
 
     if (db == NULL)
         api_error(resp, MHD_HTTP_SERVICE_UNAVAILABLE, "database unavailable: %s", why);
@@ -367,7 +364,7 @@ api_task_get(struct app *a, struct request *r, struct response *resp)
     cJSON *row;
     int rc;
 
-    if (!id_ok_or_400(r, resp) || (db = db_or_503(a, resp)) == NULL)
+    if (!id_ok_or_400(r, resp) || (db = api_db_or_503(a, resp)) == NULL)
         return;
     row = store_task_get(db, r->id, &rc);
     dbpool_put(a->db, db);
@@ -386,7 +383,7 @@ api_task_logs(struct app *a, struct request *r, struct response *resp)
     cJSON *logs = NULL, *out = NULL;
     int rc;
 
-    if (!id_ok_or_400(r, resp) || (db = db_or_503(a, resp)) == NULL)
+    if (!id_ok_or_400(r, resp) || (db = api_db_or_503(a, resp)) == NULL)
         return;
     logs = store_task_logs(db, r->id, &rc); /* a 404 for an unknown task, not [] */
     dbpool_put(a->db, db);
@@ -417,7 +414,7 @@ api_task_list(struct app *a, struct request *r, struct response *resp)
         api_error(resp, MHD_HTTP_BAD_REQUEST, "%s", why);
         return;
     }
-    if ((db = db_or_503(a, resp)) == NULL)
+    if ((db = api_db_or_503(a, resp)) == NULL)
         return;
     tasks = store_task_list(db, f.state, f.name, f.limit, &rc);
     dbpool_put(a->db, db);
@@ -441,7 +438,7 @@ api_worker_list(struct app *a, struct request *r, struct response *resp)
     int rc;
 
     (void)r;
-    if ((db = db_or_503(a, resp)) == NULL)
+    if ((db = api_db_or_503(a, resp)) == NULL)
         return;
     workers = store_workers_list(db, &rc);
     dbpool_put(a->db, db);
@@ -471,7 +468,7 @@ api_task_revoke(struct app *a, struct request *r, struct response *resp)
         api_error(resp, MHD_HTTP_BAD_REQUEST, "terminate must be 1, true, 0 or false");
         return;
     }
-    if (!id_ok_or_400(r, resp) || (db = db_or_503(a, resp)) == NULL)
+    if (!id_ok_or_400(r, resp) || (db = api_db_or_503(a, resp)) == NULL)
         return;
     /* Durable first: the row, table revocations and the notification every
      * worker listens to go in one statement. */

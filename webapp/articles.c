@@ -10,7 +10,6 @@
 #include "common/json.h"
 #include "sql/store.h"
 
-#define DB_WAIT_MS 5000
 #define SITES_MAX 500       /* sites offered in the filter */
 #define SUMMARY_SHORT 300   /* bytes of summary in a list */
 #define SITE_FILTER_MAX 300 /* longest ?site= (host and port) */
@@ -80,18 +79,6 @@ query_from_request(struct request *r, struct store_article_query *q, char *err, 
 
 /* ----- JSON API ----- */
 
-/* Borrow a connection or answer 503 in JSON. */
-static PGconn *
-api_db(struct app *a, struct response *resp)
-{
-    char why[512];
-    PGconn *db = dbpool_get(a->db, DB_WAIT_MS, why, sizeof why);
-
-    if (db == NULL)
-        api_error(resp, MHD_HTTP_SERVICE_UNAVAILABLE, "database unavailable: %s", why);
-    return db;
-}
-
 void
 api_article_list(struct app *a, struct request *r, struct response *resp)
 {
@@ -105,7 +92,7 @@ api_article_list(struct app *a, struct request *r, struct response *resp)
         api_error(resp, MHD_HTTP_BAD_REQUEST, "%s", why);
         return;
     }
-    if ((db = api_db(a, resp)) == NULL)
+    if ((db = api_db_or_503(a, resp)) == NULL)
         return;
     out = store_articles_list(db, &q, &rc);
     dbpool_put(a->db, db);
@@ -131,7 +118,7 @@ api_article_get(struct app *a, struct request *r, struct response *resp)
         api_error(resp, MHD_HTTP_BAD_REQUEST, "invalid article id: expected a number such as 42");
         return;
     }
-    if ((db = api_db(a, resp)) == NULL)
+    if ((db = api_db_or_503(a, resp)) == NULL)
         return;
     row = store_article_get(db, r->id, &rc);
     dbpool_put(a->db, db);
@@ -155,7 +142,7 @@ api_article_sites(struct app *a, struct request *r, struct response *resp)
     int rc;
 
     (void)r;
-    if ((db = api_db(a, resp)) == NULL)
+    if ((db = api_db_or_503(a, resp)) == NULL)
         return;
     sites = store_article_sites(db, STORE_LIST_MAX, &rc);
     dbpool_put(a->db, db);
@@ -336,7 +323,7 @@ page_article_list(struct app *a, struct request *r, struct response *resp)
         page_error(resp, MHD_HTTP_BAD_REQUEST, "Invalid search", why);
         return;
     }
-    db = dbpool_get(a->db, DB_WAIT_MS, why, sizeof why);
+    db = dbpool_get(a->db, WEBAPP_DB_WAIT_MS, why, sizeof why);
     if (db != NULL) {
         page = store_articles_list(db, &q, &rc);
         if (page != NULL)
@@ -420,7 +407,7 @@ page_article_detail(struct app *a, struct request *r, struct response *resp)
                    "An article id is a number, as the links on /articles give it.");
         return;
     }
-    db = dbpool_get(a->db, DB_WAIT_MS, why, sizeof why);
+    db = dbpool_get(a->db, WEBAPP_DB_WAIT_MS, why, sizeof why);
     if (db != NULL) {
         art = store_article_get(db, r->id, &rc);
         dbpool_put(a->db, db);

@@ -11,7 +11,6 @@
 #include "common/json.h"
 #include "sql/store.h"
 
-#define DB_WAIT_MS 5000
 #define SHORT_RESULT_MAX 80 /* bytes of result/error shown in the list */
 
 static const char *const state_names[] = {"PENDING", "RECEIVED", "STARTED", "RETRY",
@@ -99,7 +98,7 @@ static cJSON *
 registered_tasks(struct app *a)
 {
     char why[512];
-    PGconn *db = dbpool_get(a->db, DB_WAIT_MS, why, sizeof why);
+    PGconn *db = dbpool_get(a->db, WEBAPP_DB_WAIT_MS, why, sizeof why);
     cJSON *tasks;
     int rc;
 
@@ -335,7 +334,7 @@ page_task_list(struct app *a, struct request *r, struct response *resp)
         page_error(resp, MHD_HTTP_BAD_REQUEST, "Invalid filter", why);
         return;
     }
-    db = dbpool_get(a->db, DB_WAIT_MS, why, sizeof why);
+    db = dbpool_get(a->db, WEBAPP_DB_WAIT_MS, why, sizeof why);
     if (db != NULL) {
         tasks = store_task_list(db, f.state, f.name, f.limit, &rc);
         dbpool_put(a->db, db);
@@ -437,7 +436,7 @@ page_task_detail(struct app *a, struct request *r, struct response *resp)
                    "A task id is a UUID such as 0b6c2e1a-5d0e-4f47-9a51-8d2b1c3e7f10.");
         return;
     }
-    db = dbpool_get(a->db, DB_WAIT_MS, why, sizeof why);
+    db = dbpool_get(a->db, WEBAPP_DB_WAIT_MS, why, sizeof why);
     if (db != NULL) {
         row = store_task_get(db, r->id, &rc);
         if (row != NULL)

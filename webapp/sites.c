@@ -17,7 +17,6 @@
 #include "common/log.h"
 #include "sql/store.h"
 
-#define DB_WAIT_MS 5000
 #define SITE_NAME_MAX 64 /* "site-" + 16 hex; periodic rows made elsewhere may be longer */
 
 /* ----- checking what to scrape ----- */
@@ -268,7 +267,7 @@ static void
 site_record_scrape(struct app *a, const char *name, const char *task_id)
 {
     char why[512];
-    PGconn *db = dbpool_get(a->db, DB_WAIT_MS, why, sizeof why);
+    PGconn *db = dbpool_get(a->db, WEBAPP_DB_WAIT_MS, why, sizeof why);
 
     if (db == NULL) {
         log_warn("site %s: cannot record scrape %s: %s", name, task_id, why);
@@ -294,7 +293,7 @@ site_save(struct app *a, const struct site_req *s, const cJSON *kwargs, char *na
     if (site_next_run(s->cron, a->cfg->cron_seconds != 0, clock_wall(), next, sizeof next, err,
                       errlen) < 0)
         return MHD_HTTP_BAD_REQUEST;
-    if ((db = dbpool_get(a->db, DB_WAIT_MS, why, sizeof why)) == NULL) {
+    if ((db = dbpool_get(a->db, WEBAPP_DB_WAIT_MS, why, sizeof why)) == NULL) {
         snprintf(err, errlen, "The database is unavailable: %s", why);
         return MHD_HTTP_SERVICE_UNAVAILABLE;
     }
@@ -376,7 +375,7 @@ site_act(struct app *a, const char *name, enum site_action act, char task_id[UUI
         snprintf(err, errlen, "There is no such site.");
         return MHD_HTTP_NOT_FOUND;
     }
-    if ((db = dbpool_get(a->db, DB_WAIT_MS, why, sizeof why)) == NULL) {
+    if ((db = dbpool_get(a->db, WEBAPP_DB_WAIT_MS, why, sizeof why)) == NULL) {
         snprintf(err, errlen, "The database is unavailable: %s", why);
         return MHD_HTTP_SERVICE_UNAVAILABLE;
     }
@@ -677,7 +676,7 @@ page_site_list(struct app *a, struct request *r, struct response *resp)
     int rc;
 
     (void)r;
-    db = dbpool_get(a->db, DB_WAIT_MS, why, sizeof why);
+    db = dbpool_get(a->db, WEBAPP_DB_WAIT_MS, why, sizeof why);
     if (db != NULL) {
         sites = store_sites_list(db, NULL, &rc);
         dbpool_put(a->db, db);
@@ -754,7 +753,6 @@ page_site_delete(struct app *a, struct request *r, struct response *resp)
 static cJSON *
 api_sites(struct app *a, const char *name, struct response *resp)
 {
-    char why[512];
     cJSON *sites = NULL;
     PGconn *db;
     int rc;
@@ -763,10 +761,8 @@ api_sites(struct app *a, const char *name, struct response *resp)
         api_error(resp, MHD_HTTP_NOT_FOUND, "no such site");
         return NULL;
     }
-    if ((db = dbpool_get(a->db, DB_WAIT_MS, why, sizeof why)) == NULL) {
-        api_error(resp, MHD_HTTP_SERVICE_UNAVAILABLE, "database unavailable: %s", why);
+    if ((db = api_db_or_503(a, resp)) == NULL)
         return NULL;
-    }
     sites = store_sites_list(db, name, &rc);
     dbpool_put(a->db, db);
     if (sites == NULL) {

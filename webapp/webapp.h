@@ -20,6 +20,7 @@
 #define WEBAPP_BODY_MAX (1024 * 1024) /* largest request body read: 413 above it */
 #define WEBAPP_LIST_DEFAULT 50        /* tasks listed when ?limit= is absent */
 #define WEBAPP_ID_MAX 128             /* longest {id} path segment kept */
+#define WEBAPP_DB_WAIT_MS 5000        /* longest wait for a pooled connection before a 503 */
 
 /* ----- text (html.c) ----- */
 
@@ -201,6 +202,8 @@ int app_enqueue(struct app *a, struct enqueue_req *r, char id[UUID_STR_LEN], boo
 unsigned int app_enqueue_status(int rc);
 
 void api_json(struct response *resp, unsigned int status, const cJSON *v);
+/* A pooled connection, or NULL with a JSON 503 answered. */
+PGconn *api_db_or_503(struct app *a, struct response *resp);
 void api_error(struct response *resp, unsigned int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
