@@ -189,9 +189,12 @@ store_in_transaction(PGconn *db)
 }
 
 PGresult *
-store_task_sql(PGconn *db, const char *sql, int n, const char *const *params, int *rc)
+store_task_sql(PGconn *db, const char *sql, int n, const char *const *params,
+               const struct store_binary *bin, int *rc)
 {
-    PGresult *res = PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
+    PGresult *res = bin == NULL ? PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0)
+                                : PQexecParams(db, sql, n, NULL, params, bin->lengths,
+                                               bin->formats, bin->result_format);
     ExecStatusType st = PQresultStatus(res);
 
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);

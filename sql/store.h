@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <libpq-fe.h>
 #include <cJSON.h>
 
@@ -127,6 +128,9 @@ int store_tasks_find(PGconn *db, const char *const *ids, int n, bool final_only,
  * already (do not run the task), STORE_BUSY when another session runs it,
  * or negative. */
 int store_task_started(PGconn *db, const struct store_task *t, const char *worker);
+/* Record a STARTED task's progress (0..100) and notify task_state with it;
+ * committed asynchronously, like the STARTED mark. */
+int store_task_progress(PGconn *db, const char *id, int percent);
 /* Release the locks store_task_started() took on db. */
 int store_task_unlock(PGconn *db);
 /* Inside an open transaction: lock t's row until commit (creating it), so
@@ -220,12 +224,20 @@ bool store_in_transaction(PGconn *db);
 /* The last error on db, one line, for a log message. */
 const char *store_error_message(PGconn *db);
 
-/* Run a handler's statement (text params). The result (caller PQclear()s)
- * when it succeeded, else NULL with *rc STORE_ERR when the server cannot
- * take statements now (connection lost, read-only, disk full, deadlock...)
- * or STORE_BAD_DATA when PostgreSQL refused this one (the task's fault).
- * Not logged. */
-PGresult *store_task_sql(PGconn *db, const char *sql, int n, const char *const *params, int *rc);
+/* Bytes through a statement: which parameters are binary (a bytea's bytes)
+ * and whether the results come back binary, as PQexecParams() takes them. */
+struct store_binary {
+    const int *lengths, *formats; /* per parameter; formats NULL: all text */
+    int result_format;            /* 1: every column in binary */
+};
+
+/* Run a handler's statement (text params unless bin says otherwise; bin may
+ * be NULL). The result (caller PQclear()s) when it succeeded, else NULL
+ * with *rc STORE_ERR when the server cannot take statements now (connection
+ * lost, read-only, disk full, deadlock...) or STORE_BAD_DATA when
+ * PostgreSQL refused this one (the task's fault). Not logged. */
+PGresult *store_task_sql(PGconn *db, const char *sql, int n, const char *const *params,
+                         const struct store_binary *bin, int *rc);
 
 /* ----- workers ----- */
 
@@ -281,5 +293,44 @@ cJSON *store_sites_list(PGconn *db, const char *name, int *rc);
 /* A scrape of site name was enqueued by hand: it becomes the last one.
  * STORE_NOT_FOUND when the site is gone. */
 int store_site_scraped(PGconn *db, const char *name, const char *task_id);
+
+/* ----- files and conversions (store_files.c) ----- */
+
+/* An upload to store: its bytes are read from fd (size of them, from offset 0). */
+struct store_file_in {
+    const char *id;           /* a new UUID */
+    const char *name;         /* valid UTF-8 (metadata only) */
+    const char *format;       /* "csv", "png", ...; NULL: unknown */
+    const char *content_type; /* from the bytes */
+    int fd;
+    uint64_t size;
+};
+/* Store f in one transaction, its bytes streamed with COPY in pieces (never
+ * held whole); PostgreSQL computes the sha256, written (lower-case hex) into
+ * sha256. STORE_OK, STORE_BAD_DATA (a value refused) or STORE_ERR (the
+ * server, or the file could not be read back: logged); nothing is stored on
+ * failure. */
+int store_file_put(PGconn *db, const struct store_file_in *f, char sha256[65]);
+/* A file's metadata {"id", "name", "format", "content_type", "size",
+ * "sha256", "source_id", "task_id", "created_at"}, or NULL with *rc set
+ * (STORE_NOT_FOUND). id must be a valid UUID. */
+cJSON *store_file_get(PGconn *db, const char *id, int *rc);
+/* {"files": [metadata...], "total": N}, newest first. */
+cJSON *store_files_list(PGconn *db, int limit, int offset, int *rc);
+/* Up to len bytes of file id's data from offset into out; *got says how
+ * many (0 past its end). STORE_OK, STORE_NOT_FOUND (no such file) or
+ * STORE_ERR (logged). */
+int store_file_read(PGconn *db, const char *id, uint64_t offset, void *out, size_t len,
+                    size_t *got);
+/* {"conversions": [{"task_id", "state", "progress", "error", "to",
+ * "created_at", "finished_at", "source_id", "source": {"id", "name",
+ * "format", "size"} or null, "output": the same or null}], "total": N}: the
+ * convert.file tasks newest first, and the outputs whose task row is gone
+ * (shown SUCCESS). */
+cJSON *store_conversions_list(PGconn *db, int limit, int offset, int *rc);
+/* What the online workers that registered convert.file can convert:
+ * {"online": true when at least one did, "conversions": {"csv": ["json"],
+ * ...}} (the union of their registry entries' "conversions"). */
+cJSON *store_conversion_offers(PGconn *db, int *rc);
 
 #endif

@@ -108,6 +108,26 @@ store_task_started(PGconn *db, const struct store_task *t, const char *worker)
 }
 
 int
+store_task_progress(PGconn *db, const char *id, int percent)
+{
+    static const char sql[] =
+        "WITH t AS (UPDATE tasks SET progress = $2::smallint WHERE id = $1::uuid"
+        " AND state = 'STARTED' RETURNING id, state, name, progress)"
+        " SELECT pg_notify('task_state', json_build_object('tasks', json_build_array("
+        "json_build_object('id', id, 'state', state, 'name', name, 'progress', progress)))::text),"
+        " set_config('synchronous_commit', 'off', true) FROM t";
+    char pct[16];
+    const char *params[] = {id, pct};
+    int rc;
+    PGresult *res;
+
+    snprintf(pct, sizeof pct, "%d", percent);
+    res = store_exec_quiet(db, sql, 2, params, PGRES_TUPLES_OK, &rc);
+    PQclear(res);
+    return rc;
+}
+
+int
 store_task_claim(PGconn *db, const struct store_task *t, const char *worker)
 {
     int rc;

@@ -748,7 +748,7 @@ run_entry(struct engine *g, struct entry *e)
 
 PGresult *
 engine_task_sql(struct engine *g, struct task_ctx *t, const char *sql, int nparams,
-                const char *const *params)
+                const char *const *params, const struct store_binary *bin)
 {
     struct entry *e = g->cur;
     PGresult *res;
@@ -783,7 +783,7 @@ engine_task_sql(struct engine *g, struct task_ctx *t, const char *sql, int npara
         if (rc < 0)
             goto lost;
     }
-    res = store_task_sql(g->db, sql, nparams, params, &rc);
+    res = store_task_sql(g->db, sql, nparams, params, bin, &rc);
     if (res != NULL)
         return res;
     if (rc == STORE_BAD_DATA) { /* the statement's own fault: the task fails */
@@ -802,7 +802,7 @@ lost:
 
 PGresult *
 engine_task_read(struct engine *g, struct task_ctx *t, const char *sql, int nparams,
-                 const char *const *params)
+                 const char *const *params, const struct store_binary *bin)
 {
     PGresult *res;
     int rc;
@@ -812,15 +812,34 @@ engine_task_read(struct engine *g, struct task_ctx *t, const char *sql, int npar
         return NULL;
     }
     if (t->wrote || store_in_transaction(g->db))
-        return engine_task_sql(g, t, sql, nparams, params);
+        return engine_task_sql(g, t, sql, nparams, params, bin);
     if (!store_is_ok(g->db)) {
         task_log(t, "read skipped: the database connection is down");
         return NULL;
     }
-    res = store_task_sql(g->db, sql, nparams, params, &rc);
+    res = store_task_sql(g->db, sql, nparams, params, bin, &rc);
     if (res == NULL)
         task_log(t, "read failed: %s", store_error_message(g->db));
     return res;
+}
+
+void
+engine_task_progress(struct engine *g, struct task_ctx *t, int percent)
+{
+    double now = clock_mono();
+
+    if (g->cur == NULL || &g->cur->t != t || g->cur->def->quick)
+        return; /* a quick task's row is written once, with its outcome */
+    if (t->wrote || !store_is_ok(g->db) || store_in_transaction(g->db))
+        return; /* it would show only at the commit, with the outcome */
+    if (percent < 100 && t->progress >= 0 && now - t->progress_at < TASK_PROGRESS_EVERY_S)
+        return;
+    if (store_task_progress(g->db, t->msg->id, percent) != STORE_OK) {
+        log_task(LL_DEBUG, t->msg->id, "progress not written: %s", store_error_message(g->db));
+        return;
+    }
+    t->progress = percent;
+    t->progress_at = now;
 }
 
 /* Roll back what is left, reconnect if needed, and run again every handler

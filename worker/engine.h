@@ -67,9 +67,11 @@ bool engine_db_connect(struct engine *g);
 
 /* task_sql() for a handler that runs in g (task.c calls it). */
 PGresult *engine_task_sql(struct engine *g, struct task_ctx *t, const char *sql, int nparams,
-                          const char *const *params);
+                          const char *const *params, const struct store_binary *bin);
 /* task_read() likewise. */
 PGresult *engine_task_read(struct engine *g, struct task_ctx *t, const char *sql, int nparams,
-                           const char *const *params);
+                           const char *const *params, const struct store_binary *bin);
+/* task_progress() likewise. */
+void engine_task_progress(struct engine *g, struct task_ctx *t, int percent);
 
 #endif

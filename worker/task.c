@@ -20,6 +20,7 @@ task_ctx_init(struct task_ctx *t, const struct celery_msg *m, struct engine *eng
     t->engine = engine;
     t->worker = worker;
     t->cancel = cancel;
+    t->progress = -1;
 }
 
 void
@@ -135,21 +136,47 @@ task_retry(struct task_ctx *t, double countdown, const char *fmt, ...)
 PGresult *
 task_sql(struct task_ctx *t, const char *sql, int nparams, const char *const *params)
 {
+    return task_sql_bin(t, sql, nparams, params, NULL);
+}
+
+PGresult *
+task_sql_bin(struct task_ctx *t, const char *sql, int nparams, const char *const *params,
+             const struct store_binary *bin)
+{
     if (t->engine == NULL) {
         task_fail(t, "RuntimeError", "%s: no database in this context", t->msg->task);
         return NULL;
     }
-    return engine_task_sql(t->engine, t, sql, nparams, params);
+    return engine_task_sql(t->engine, t, sql, nparams, params, bin);
 }
 
 PGresult *
 task_read(struct task_ctx *t, const char *sql, int nparams, const char *const *params)
 {
+    return task_read_bin(t, sql, nparams, params, NULL);
+}
+
+PGresult *
+task_read_bin(struct task_ctx *t, const char *sql, int nparams, const char *const *params,
+              const struct store_binary *bin)
+{
     if (t->engine == NULL) {
         task_log(t, "read skipped: no database in this context");
         return NULL;
     }
-    return engine_task_read(t->engine, t, sql, nparams, params);
+    return engine_task_read(t->engine, t, sql, nparams, params, bin);
+}
+
+void
+task_progress(struct task_ctx *t, int percent)
+{
+    if (percent < 0)
+        percent = 0;
+    if (percent > 100)
+        percent = 100;
+    if (t->engine == NULL || percent <= t->progress)
+        return;
+    engine_task_progress(t->engine, t, percent);
 }
 
 int

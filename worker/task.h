@@ -15,6 +15,7 @@
 
 #define TASK_ERROR_MAX 1024
 #define TASK_LOG_LINES_MAX 1000 /* further lines are counted, then dropped with a marker */
+#define TASK_PROGRESS_EVERY_S 0.25 /* task_progress() writes at most this often */
 
 struct engine; /* worker/engine.c: the child's batch and connections */
 
@@ -34,6 +35,8 @@ struct task_ctx {
     bool duplicate; /* the claim found the row final already: the run does not count */
     bool sql_failed; /* a statement was refused: later ones are not sent, the task fails */
     double retry_countdown; /* task_retry(): seconds before the next attempt; < 0: back-off */
+    int progress;           /* task_progress(): the last percent written, -1: none */
+    double progress_at;     /* clock_mono() when it was written */
 };
 
 /* A handler returns TASK_OK with t->result set (NULL means JSON null), or the
@@ -80,6 +83,20 @@ PGresult *task_sql(struct task_ctx *t, const char *sql, int nparams, const char 
  * after the task's first task_sql()) it is task_sql(), failures included.
  * Never write through it: nothing enforces that. */
 PGresult *task_read(struct task_ctx *t, const char *sql, int nparams, const char *const *params);
+
+/* task_sql() and task_read() with bytes: bin says which parameters are
+ * binary (bytea) and whether results come back binary (sql/store.h). */
+PGresult *task_sql_bin(struct task_ctx *t, const char *sql, int nparams, const char *const *params,
+                       const struct store_binary *bin);
+PGresult *task_read_bin(struct task_ctx *t, const char *sql, int nparams,
+                        const char *const *params, const struct store_binary *bin);
+
+/* Say how far a long task has come, 0..100, for GET /api/tasks/{id} and the
+ * task page. Only a task running alone with no transaction open (before its
+ * first task_sql()) writes it, at once on its own (a NOTIFY on task_state
+ * goes with it), at most every TASK_PROGRESS_EVERY_S unless it reaches 100;
+ * progress never goes back, and a failure to write it is only logged. */
+void task_progress(struct task_ctx *t, int percent);
 
 /* Check the call matches the parameter names (positional, then by name, no
  * unknown or duplicated ones), like a Python signature. TASK_OK or TASK_FAILED
