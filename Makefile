@@ -10,7 +10,7 @@
 
 CC ?= cc
 CFLAGS ?= -O2 -g
-PKGS = librabbitmq libpq libcjson libcurl libxml-2.0 libmicrohttpd uuid
+PKGS = librabbitmq libpq libcjson libcurl libxml-2.0 libmicrohttpd uuid libcmark vips
 
 ifeq ($(filter deps run clean test bench,$(MAKECMDGOALS)),)
 ifneq ($(shell pkg-config --exists $(PKGS) && echo ok),ok)
@@ -38,6 +38,9 @@ STORE_OBJ  = sql/store.o sql/store_engine.o sql/store_tasks.o sql/store_workers.
 CLIENT_OBJ = client/producer.o client/scheduler.o # above broker/ and sql/: the webapp, the CLI, the sweeper
 SCRAPER_OBJ = $(patsubst %.c,%.o,$(sort $(wildcard scraper/*.c))) # knows no tables, no queue
 CONVERT_OBJ = $(patsubst %.c,%.o,$(sort $(wildcard convert/*.c))) # likewise
+# What a file is (convert/format.c) links nothing but libc: the webapp, which
+# never converts, names and sniffs files with it.
+FORMAT_OBJ = convert/format.o
 CORE_OBJ   = $(COMMON_OBJ) $(BROKER_OBJ) $(STORE_OBJ) $(CLIENT_OBJ)
 WORKER_OBJ = worker/master.o worker/child.o worker/engine.o worker/registry.o worker/task.o worker/tasks/demo.o worker/tasks/cleanup.o worker/tasks/scrape.o worker/revoked.o
 WEBAPP_OBJ = webapp/server.o webapp/routes.o webapp/api.o webapp/pages.o webapp/html.o \

@@ -14,12 +14,6 @@
 
 #define CSV_MAX_COLUMNS 4096
 
-bool
-convert_csv_delimiter_ok(char c)
-{
-    return c == ',' || c == ';' || c == '\t' || c == '|';
-}
-
 /* ----- reading records ----- */
 
 struct csv {

@@ -1,18 +1,29 @@
 /* test/unit/test_convert.c - the converters (convert/): CSV <-> JSON with
  * the tricky CSV cases (quotes, embedded delimiters and newlines, CRLF, BOM,
- * other delimiters), every refusal with its message, and round trips. */
+ * other delimiters), every refusal with its message, and round trips; XML;
+ * HTML to text; Markdown; images (made here with libvips, and hand-made
+ * PNGs for the refusals); office documents (test/fixtures/convert/, when
+ * soffice is installed, and stand-in soffice scripts for the failures);
+ * the dispatcher. */
 #include <stdarg.h> /* cmocka.h needs these four first */
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cJSON.h>
+#include <vips/vips.h>
 
+#include "common/json.h"
 #include "convert/convert.h"
 
 /* CSV -> JSON text, or the error prefixed with "ERROR: ". */
@@ -353,16 +364,973 @@ xml_round_trip(void **state)
     free(j2);
 }
 
+/* ----- HTML -> text ----- */
+
+static char *
+html_text(const char *html, size_t len)
+{
+    struct buf out = {0};
+    char err[CONVERT_ERROR_MAX];
+
+    if (convert_html_to_text(html, len, CONVERT_DEFAULT_MAX_OUTPUT, &out, err, sizeof err) != 0) {
+        buf_fini(&out);
+        buf_printf(&out, "ERROR: %s", err);
+    }
+    return out.data != NULL ? out.data : strdup("");
+}
+
+static void
+assert_text(const char *html, const char *want)
+{
+    char *got = html_text(html, strlen(html));
+    if (strcmp(got, want) != 0)
+        fail_msg("HTML %s\n  expected \"%s\"\n  got      \"%s\"", html, want, got);
+    free(got);
+}
+
+static void
+html_paragraphs_lists_and_links(void **state)
+{
+    (void)state;
+    assert_text("<html><head><title>T</title><style>p{color:red}</style></head><body>"
+                "<h1>Title</h1><p>Some   <b>bold</b>\n text.<br>Next line</p>"
+                "<ul><li>one</li><li>two<ul><li>deep</li></ul></li></ul><div>after</div>",
+                "Title\n\nSome bold text.\nNext line\n\n- one\n- two\n  - deep\n\nafter\n");
+    /* a link shows its URL unless its text is the URL; relative and
+     * javascript: ones show none */
+    assert_text("<p><a href=\"https://example.org/a\">words</a>, "
+                "<a href=\"https://example.org/b\">https://example.org/b</a>, "
+                "<a href=\"javascript:alert(1)\">js</a>, <a href=\"/local\">local</a>, "
+                "<a href=\"mailto:ann@example.org\">ann@example.org</a>, "
+                "<a href=\"https://example.org/c\"><img src=x></a></p>",
+                "words <https://example.org/a>, https://example.org/b, js, local, "
+                "ann@example.org, <https://example.org/c>\n");
+    /* tables, pre, entities, a non-breaking space */
+    assert_text("<table><tr><th>A</th><th>B</th></tr><tr><td>1</td><td>2</td></tr></table>"
+                "<pre>  x\n    y</pre><p>caf&eacute;&nbsp;&amp;&lt;</p>",
+                "A | B\n1 | 2\n\n  x\n    y\n\ncaf\xc3\xa9 &<\n");
+    assert_text("", "");
+    assert_text("plain words", "plain words\n");
+}
+
+static void
+html_script_style_and_the_like_are_dropped(void **state)
+{
+    (void)state;
+    assert_text("<p>a<script>alert('x')</script>b</p><style>body{}</style>"
+                "<template><p>t</p></template><noscript>n</noscript><svg><text>s</text></svg>"
+                "<p>c<!-- comment -->d</p>",
+                "ab\n\ncd\n");
+}
+
+static void
+html_encodings_become_utf8(void **state)
+{
+    static const char latin1[] = "<html><head><meta charset=\"iso-8859-1\"></head>"
+                                 "<body><p>caf\xe9</p></body></html>";
+    char *got;
+
+    (void)state;
+    got = html_text(latin1, sizeof latin1 - 1);
+    assert_string_equal(got, "caf\xc3\xa9\n");
+    free(got);
+    /* bytes that are not UTF-8 and no charset: still UTF-8 out */
+    got = html_text("<p>\xff\xfe ok</p>", 11);
+    assert_true(utf8_valid(got, strlen(got)));
+    assert_non_null(strstr(got, "ok"));
+    free(got);
+}
+
+static void
+html_deep_nesting_does_not_crash(void **state)
+{
+    struct buf deep = {0};
+    char *got;
+
+    (void)state;
+    /* 200 levels: the text at the bottom is there */
+    for (int i = 0; i < 100; i++)
+        buf_put(&deep, "<div><span>");
+    buf_put(&deep, "bottom");
+    got = html_text(deep.data, deep.len);
+    assert_string_equal(got, "bottom\n");
+    free(got);
+    /* 100000 levels: libxml2 stops at 256, and we say so */
+    buf_reset(&deep);
+    for (int i = 0; i < 100000; i++)
+        buf_put(&deep, "<div><span>");
+    buf_put(&deep, "bottom");
+    got = html_text(deep.data, deep.len);
+    assert_string_equal(got, "ERROR: the HTML nests elements deeper than 256 levels");
+    free(got);
+    buf_reset(&deep);
+    for (int i = 0; i < 100000; i++)
+        buf_put(&deep, "<ul><li><a href=\"http://x.org/\">");
+    got = html_text(deep.data, deep.len);
+    assert_string_equal(got, "ERROR: the HTML nests elements deeper than 256 levels");
+    free(got);
+    /* elements HTML closes by itself are no nesting */
+    buf_reset(&deep);
+    for (int i = 0; i < 100000; i++)
+        buf_put(&deep, "<p>x");
+    got = html_text(deep.data, deep.len);
+    assert_null(strstr(got, "ERROR"));
+    free(got);
+    buf_fini(&deep);
+}
+
+static void
+html_output_is_bounded(void **state)
+{
+    struct buf html = {0}, out = {0};
+    char err[CONVERT_ERROR_MAX];
+
+    (void)state;
+    for (int i = 0; i < 1000; i++)
+        buf_put(&html, "<p>some words here</p>");
+    assert_int_equal(convert_html_to_text(html.data, html.len, 1000, &out, err, sizeof err), -1);
+    assert_string_equal(err, "the text would be larger than 1000 bytes");
+    buf_fini(&html);
+    buf_fini(&out);
+}
+
+/* ----- Markdown -> HTML ----- */
+
+static char *
+md_html(const char *md, size_t len)
+{
+    struct buf out = {0};
+    char err[CONVERT_ERROR_MAX];
+
+    if (convert_markdown_to_html(md, len, CONVERT_DEFAULT_MAX_OUTPUT, &out, err, sizeof err) != 0) {
+        buf_fini(&out);
+        buf_printf(&out, "ERROR: %s", err);
+    }
+    return out.data != NULL ? out.data : strdup("");
+}
+
+static void
+markdown_renders_commonmark(void **state)
+{
+    const char *md = "# Title\n\nSome *emphasis* and `code`.\n\n- a\n- b\n";
+    char *got = md_html(md, strlen(md));
+
+    (void)state;
+    assert_string_equal(got,
+                        "<h1>Title</h1>\n<p>Some <em>emphasis</em> and <code>code</code>.</p>\n"
+                        "<ul>\n<li>a</li>\n<li>b</li>\n</ul>\n");
+    free(got);
+}
+
+static void
+markdown_raw_html_and_javascript_links_are_dropped(void **state)
+{
+    const char *md = "<script>alert(1)</script>\n\nHi <img src=x onerror=alert(1)> "
+                     "[click](javascript:alert(1)) ![i](data:text/html,x) [ok](https://x.org/)\n";
+    char *got = md_html(md, strlen(md));
+
+    (void)state;
+    assert_null(strstr(got, "<script"));
+    assert_null(strstr(got, "onerror"));
+    assert_null(strstr(got, "javascript:"));
+    assert_null(strstr(got, "data:"));
+    assert_non_null(strstr(got, "<!-- raw HTML omitted -->"));
+    assert_non_null(strstr(got, "<a href=\"\">click</a>"));
+    assert_non_null(strstr(got, "<a href=\"https://x.org/\">ok</a>"));
+    free(got);
+}
+
+static void
+markdown_refusals(void **state)
+{
+    struct buf md = {0}, out = {0};
+    char err[CONVERT_ERROR_MAX], *got;
+
+    (void)state;
+    got = md_html("caf\xe9\n", 5);
+    assert_string_equal(got, "ERROR: not UTF-8 text");
+    free(got);
+    for (int i = 0; i < 1000; i++)
+        buf_put(&md, "- item\n");
+    assert_int_equal(convert_markdown_to_html(md.data, md.len, 100, &out, err, sizeof err), -1);
+    assert_string_equal(err, "the HTML would be larger than 100 bytes");
+    /* nesting: block quotes, lists, brackets and emphasis, 100000 deep */
+    static const char *const deep[] = {">", "- ", "[", "*", "<a>"};
+    for (size_t k = 0; k < sizeof deep / sizeof *deep; k++) {
+        buf_reset(&md);
+        for (int i = 0; i < 100000; i++)
+            buf_put(&md, deep[k]);
+        buf_put(&md, "x\n");
+        got = md_html(md.data, md.len);
+        assert_null(strstr(got, "ERROR"));
+        free(got);
+    }
+    buf_fini(&md);
+    buf_fini(&out);
+}
+
+/* ----- images ----- */
+
+/* A w x h test picture (a gradient, so resizing and encoding have
+ * something to do) in format to ("png", "jpeg", "webp", "gif"), with an
+ * alpha band when alpha is set; frames > 1 stacks that many pages (GIF). */
+static struct buf
+make_image(const char *to, int w, int h, bool alpha, int frames)
+{
+    VipsImage *xy, *rgb, *img, *pages;
+    VipsImage *band[4];
+    struct buf b = {0};
+    void *data = NULL;
+    size_t size = 0;
+    int rc;
+
+    assert_int_equal(VIPS_INIT("test_convert"), 0);
+    assert_int_equal(vips_xyz(&xy, w, h, NULL), 0);
+    assert_int_equal(vips_extract_band(xy, &band[0], 0, NULL), 0);
+    assert_int_equal(vips_extract_band(xy, &band[1], 1, NULL), 0);
+    assert_int_equal(vips_linear1(band[0], &band[2], 0.0, 128.0, NULL), 0);
+    assert_int_equal(vips_linear1(band[0], &band[3], 0.0, 0.0, NULL), 0); /* alpha 0: clear */
+    assert_int_equal(vips_bandjoin(band, &rgb, alpha ? 4 : 3, NULL), 0);
+    assert_int_equal(vips_cast(rgb, &img, VIPS_FORMAT_UCHAR, NULL), 0);
+    for (int i = 0; i < 4; i++)
+        g_object_unref(band[i]);
+    g_object_unref(xy);
+    g_object_unref(rgb);
+    pages = img;
+    if (frames > 1) {
+        VipsImage *copies[8];
+        for (int i = 0; i < frames; i++)
+            copies[i] = img;
+        assert_int_equal(vips_arrayjoin(copies, &pages, frames, "across", 1, NULL), 0);
+        g_object_unref(img);
+        vips_image_set_int(pages, "page-height", h);
+    }
+    img = NULL;
+    if (strcmp(to, "png") == 0)
+        rc = vips_pngsave_buffer(pages, &data, &size, NULL);
+    else if (strcmp(to, "jpeg") == 0)
+        rc = vips_jpegsave_buffer(pages, &data, &size, NULL);
+    else if (strcmp(to, "webp") == 0)
+        rc = vips_webpsave_buffer(pages, &data, &size, NULL);
+    else
+        rc = vips_gifsave_buffer(pages, &data, &size, NULL);
+    if (rc != 0)
+        fail_msg("cannot make a %s: %s", to, vips_error_buffer());
+    g_object_unref(pages);
+    buf_putn(&b, data, size);
+    g_free(data);
+    return b;
+}
+
+/* Width and height of an encoded image, and its format by signature. */
+static void
+image_size(const struct buf *img, const char *format, int *w, int *h)
+{
+    VipsImage *im;
+
+    if (strcmp(format, "png") == 0)
+        assert_memory_equal(img->data, "\x89PNG\r\n\x1a\n", 8);
+    else if (strcmp(format, "jpeg") == 0)
+        assert_memory_equal(img->data, "\xff\xd8\xff", 3);
+    else if (strcmp(format, "webp") == 0)
+        assert_memory_equal(img->data + 8, "WEBP", 4);
+    im = vips_image_new_from_buffer(img->data, img->len, "", NULL);
+    assert_non_null(im);
+    *w = vips_image_get_width(im);
+    *h = vips_image_get_height(im);
+    g_object_unref(im);
+}
+
+/* Convert in (from) to to; 0 or -1 with err. */
+static int
+image_convert(const struct buf *in, const char *from, const char *to, int width, int height,
+              struct buf *out, char *err, size_t errlen)
+{
+    struct convert_job job = {.from = from, .to = to, .in = in->data, .len = in->len};
+
+    job.opt.width = width;
+    job.opt.height = height;
+    return convert_image(&job, out, err, errlen);
+}
+
+static void
+image_png_jpeg_webp_round(void **state)
+{
+    struct buf png = make_image("png", 64, 48, false, 1), jpeg = {0}, webp = {0}, back = {0};
+    char err[CONVERT_ERROR_MAX];
+    int w, h;
+
+    (void)state;
+    if (image_convert(&png, "png", "jpeg", 0, 0, &jpeg, err, sizeof err) != 0)
+        fail_msg("png -> jpeg: %s", err);
+    image_size(&jpeg, "jpeg", &w, &h);
+    assert_int_equal(w, 64);
+    assert_int_equal(h, 48);
+    if (image_convert(&jpeg, "jpeg", "png", 0, 0, &back, err, sizeof err) != 0)
+        fail_msg("jpeg -> png: %s", err);
+    image_size(&back, "png", &w, &h);
+    assert_int_equal(w, 64);
+    assert_int_equal(h, 48);
+    if (image_convert(&png, "png", "webp", 0, 0, &webp, err, sizeof err) != 0)
+        fail_msg("png -> webp: %s", err);
+    image_size(&webp, "webp", &w, &h);
+    assert_int_equal(w, 64);
+    buf_fini(&png);
+    buf_fini(&jpeg);
+    buf_fini(&webp);
+    buf_fini(&back);
+}
+
+static void
+image_resize_fits_the_box_and_never_enlarges(void **state)
+{
+    static const struct {
+        int width, height, want_w, want_h;
+    } cases[] = {
+        /* width only, height only (the ratio kept), both, wider (never enlarged), none */
+        {100, 0, 100, 75},   {0, 30, 40, 30},  {100, 100, 100, 75},
+        {1000, 0, 400, 300}, {0, 0, 400, 300},
+    };
+    struct buf png = make_image("png", 400, 300, false, 1);
+    char err[CONVERT_ERROR_MAX];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct buf webp = {0};
+        int w, h;
+        if (image_convert(&png, "png", "webp", cases[i].width, cases[i].height, &webp, err,
+                          sizeof err) != 0)
+            fail_msg("case %zu: %s", i, err);
+        image_size(&webp, "webp", &w, &h);
+        if (w != cases[i].want_w || h != cases[i].want_h)
+            fail_msg("case %zu: %dx%d, expected %dx%d", i, w, h, cases[i].want_w, cases[i].want_h);
+        buf_fini(&webp);
+    }
+    buf_fini(&png);
+}
+
+static void
+image_jpeg_from_alpha_is_white_behind(void **state)
+{
+    struct buf png = make_image("png", 32, 32, true, 1), jpeg = {0};
+    char err[CONVERT_ERROR_MAX];
+    double *pixel = NULL;
+    int n = 0;
+    VipsImage *im;
+
+    (void)state;
+    if (image_convert(&png, "png", "jpeg", 0, 0, &jpeg, err, sizeof err) != 0)
+        fail_msg("png with alpha -> jpeg: %s", err);
+    im = vips_image_new_from_buffer(jpeg.data, jpeg.len, "", NULL);
+    assert_non_null(im);
+    assert_int_equal(vips_image_get_bands(im), 3);
+    assert_int_equal(vips_getpoint(im, &pixel, &n, 16, 16, NULL), 0);
+    for (int i = 0; i < n; i++)
+        assert_true(pixel[i] > 245); /* white, give or take JPEG */
+    g_free(pixel);
+    g_object_unref(im);
+    buf_fini(&png);
+    buf_fini(&jpeg);
+}
+
+static void
+image_gif_gives_its_first_frame(void **state)
+{
+    struct buf gif = make_image("gif", 40, 30, false, 3), png = {0};
+    char err[CONVERT_ERROR_MAX];
+    int w, h;
+
+    (void)state;
+    if (image_convert(&gif, "gif", "png", 0, 0, &png, err, sizeof err) != 0)
+        fail_msg("gif -> png: %s", err);
+    image_size(&png, "png", &w, &h);
+    assert_int_equal(w, 40);
+    assert_int_equal(h, 30); /* one frame, not three stacked */
+    buf_fini(&gif);
+    buf_fini(&png);
+}
+
+static uint32_t
+crc32_of(const unsigned char *p, size_t n)
+{
+    uint32_t c = 0xffffffffu;
+
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+    }
+    return c ^ 0xffffffffu;
+}
+
+static void
+put_be32(struct buf *b, uint32_t v)
+{
+    char be[4] = {(char)(v >> 24), (char)(v >> 16), (char)(v >> 8), (char)v};
+    buf_putn(b, be, 4);
+}
+
+/* A PNG chunk with its length and a correct CRC. */
+static void
+png_chunk(struct buf *b, const char *type, const void *data, size_t n)
+{
+    size_t start;
+
+    put_be32(b, (uint32_t)n);
+    start = b->len;
+    buf_putn(b, type, 4);
+    buf_putn(b, data, n);
+    put_be32(b, crc32_of((const unsigned char *)b->data + start, n + 4));
+}
+
+/* A PNG whose header says w x h, 8-bit RGB, and whose pixel data is idat. */
+static struct buf
+handmade_png(uint32_t w, uint32_t h, const char *idat, size_t idat_len)
+{
+    unsigned char ihdr[13] = {0, 0, 0, 0, 0, 0, 0, 0, 8, 2, 0, 0, 0}; /* 8-bit RGB */
+    struct buf b = {0};
+
+    for (int i = 0; i < 4; i++) {
+        ihdr[i] = (unsigned char)(w >> (24 - 8 * i));
+        ihdr[4 + i] = (unsigned char)(h >> (24 - 8 * i));
+    }
+    buf_putn(&b, "\x89PNG\r\n\x1a\n", 8);
+    png_chunk(&b, "IHDR", ihdr, sizeof ihdr);
+    png_chunk(&b, "IDAT", idat, idat_len);
+    png_chunk(&b, "IEND", "", 0);
+    return b;
+}
+
+static void
+image_huge_header_is_refused_before_decoding(void **state)
+{
+    struct buf png = handmade_png(20000, 20000, "\x78\x9c\x03\x00", 4), out = {0};
+    char err[CONVERT_ERROR_MAX];
+    struct convert_job job = {.from = "png", .to = "jpeg", .in = png.data, .len = png.len};
+
+    (void)state;
+    assert_int_equal(convert_image(&job, &out, err, sizeof err), -1);
+    assert_string_equal(err, "image is 20000x20000 pixels, more than the 100000000 allowed");
+    assert_int_equal(out.len, 0);
+    /* a lower bound of the job's own */
+    struct buf small = make_image("png", 100, 100, false, 1);
+    job.in = small.data;
+    job.len = small.len;
+    job.max_pixels = 9999;
+    assert_int_equal(convert_image(&job, &out, err, sizeof err), -1);
+    assert_string_equal(err, "image is 100x100 pixels, more than the 9999 allowed");
+    buf_fini(&png);
+    buf_fini(&small);
+    buf_fini(&out);
+}
+
+static void
+image_corrupt_or_truncated_is_refused(void **state)
+{
+    struct buf bad = handmade_png(16, 16, "this is not zlib data at all", 28), out = {0};
+    struct buf good = make_image("png", 300, 200, false, 1), cut = {0};
+    char err[CONVERT_ERROR_MAX];
+
+    (void)state;
+    if (image_convert(&bad, "png", "jpeg", 0, 0, &out, err, sizeof err) == 0)
+        fail_msg("a PNG with garbage pixel data converted");
+    if (strncmp(err, "corrupt or truncated image", 26) != 0)
+        fail_msg("garbage pixel data: %s", err);
+    /* the first half of a good PNG */
+    buf_putn(&cut, good.data, good.len / 2);
+    buf_reset(&out);
+    if (image_convert(&cut, "png", "webp", 0, 0, &out, err, sizeof err) == 0)
+        fail_msg("a truncated PNG converted");
+    if (strncmp(err, "corrupt or truncated image", 26) != 0)
+        fail_msg("truncated: %s", err);
+    /* the signature alone */
+    buf_reset(&out);
+    assert_int_equal(image_convert(&(struct buf){.data = "\x89PNG\r\n\x1a\n", .len = 8}, "png",
+                                   "png", 0, 0, &out, err, sizeof err),
+                     -1);
+    buf_fini(&bad);
+    buf_fini(&good);
+    buf_fini(&cut);
+    buf_fini(&out);
+}
+
+static void
+image_mislabelled_is_refused(void **state)
+{
+    struct buf jpeg = make_image("jpeg", 20, 20, false, 1), out = {0};
+    char err[CONVERT_ERROR_MAX];
+
+    (void)state;
+    assert_int_equal(image_convert(&jpeg, "png", "webp", 0, 0, &out, err, sizeof err), -1);
+    assert_string_equal(err, "the file is not a png image: its bytes are jpeg");
+    assert_int_equal(image_convert(&(struct buf){.data = "hello world", .len = 11}, "gif", "png", 0,
+                                   0, &out, err, sizeof err),
+                     -1);
+    assert_string_equal(err, "the file is not a gif image");
+    buf_fini(&jpeg);
+    buf_fini(&out);
+}
+
+static void
+image_output_is_bounded(void **state)
+{
+    struct buf png = make_image("png", 200, 200, false, 1), out = {0};
+    char err[CONVERT_ERROR_MAX];
+    struct convert_job job = {
+        .from = "png", .to = "png", .in = png.data, .len = png.len, .max_output = 100};
+
+    (void)state;
+    assert_int_equal(convert_image(&job, &out, err, sizeof err), -1);
+    assert_string_equal(err, "the png would be larger than 100 bytes");
+    buf_fini(&png);
+    buf_fini(&out);
+}
+
+/* ----- progress and cancel ----- */
+
+struct progress_log {
+    int n, seen[64];
+    int cancel_at; /* set *cancel at the first percent >= this (0: never) */
+    volatile sig_atomic_t *cancel;
+};
+
+static void
+log_progress(void *arg, int percent)
+{
+    struct progress_log *p = arg;
+
+    if (p->n < 64)
+        p->seen[p->n++] = percent;
+    if (p->cancel_at > 0 && percent >= p->cancel_at)
+        *p->cancel = 1;
+}
+
+static void
+image_cancel_stops_the_conversion(void **state)
+{
+    struct buf png = make_image("png", 2000, 2000, false, 1), out = {0};
+    char err[CONVERT_ERROR_MAX];
+    volatile sig_atomic_t cancel = 0;
+    struct progress_log log = {.cancel_at = 10, .cancel = &cancel};
+    struct convert_job job = {.from = "png",
+                              .to = "webp",
+                              .in = png.data,
+                              .len = png.len,
+                              .cancel = &cancel,
+                              .progress = log_progress,
+                              .progress_arg = &log};
+
+    (void)state;
+    /* at the header */
+    assert_int_equal(convert_image(&job, &out, err, sizeof err), -1);
+    assert_string_equal(err, "cancelled");
+    /* while the pixels go by: the "eval" handler kills the pipeline */
+    cancel = 0;
+    log = (struct progress_log){.cancel_at = 11, .cancel = &cancel};
+    assert_int_equal(convert_image(&job, &out, err, sizeof err), -1);
+    assert_string_equal(err, "cancelled");
+    assert_true(log.n >= 2);
+    assert_true(log.seen[log.n - 1] < 90);
+    buf_fini(&png);
+    buf_fini(&out);
+}
+
+/* ----- office documents ----- */
+
+static struct buf
+read_fixture(const char *name)
+{
+    char path[256], chunk[8192];
+    struct buf b = {0};
+    FILE *f;
+    size_t n;
+
+    snprintf(path, sizeof path, "test/fixtures/convert/%s", name);
+    f = fopen(path, "rb");
+    if (f == NULL)
+        fail_msg("cannot open %s (run from the checkout's root)", path);
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        buf_putn(&b, chunk, n);
+    fclose(f);
+    return b;
+}
+
+static void
+office_documents_become_pdf(void **state)
+{
+    static const char *const docs[] = {"sample.docx", "sample.odt", "sample.xlsx", "sample.pptx"};
+    char err[CONVERT_ERROR_MAX];
+
+    (void)state;
+    if (!convert_office_available()) {
+        printf("# soffice not found: skipping the real conversions\n");
+        skip();
+    }
+    for (size_t i = 0; i < sizeof docs / sizeof *docs; i++) {
+        struct buf in = read_fixture(docs[i]), out = {0};
+        struct convert_job job = {
+            .from = convert_format_of_name(docs[i]), .to = "pdf", .in = in.data, .len = in.len};
+        if (convert_run(&job, &out, err, sizeof err) != 0)
+            fail_msg("%s: %s", docs[i], err);
+        assert_true(out.len > 1000);
+        assert_memory_equal(out.data, "%PDF-", 5);
+        buf_fini(&in);
+        buf_fini(&out);
+    }
+}
+
+static void
+office_without_soffice_says_not_installed(void **state)
+{
+    struct buf in = read_fixture("sample.docx"), out = {0};
+    char err[CONVERT_ERROR_MAX];
+    struct convert_job job = {.from = "docx", .to = "pdf", .in = in.data, .len = in.len};
+    const char *want = "converter not installed: soffice (LibreOffice) was not found";
+
+    (void)state;
+    setenv("CONVERT_SOFFICE", "/nonexistent/soffice", 1);
+    assert_false(convert_office_available());
+    assert_false(convert_supported("docx", "pdf"));
+    assert_int_equal(convert_office_to_pdf(&job, &out, err, sizeof err), -1);
+    assert_string_equal(err, want);
+    assert_int_equal(convert_run(&job, &out, err, sizeof err), -1);
+    assert_string_equal(err, want);
+    unsetenv("CONVERT_SOFFICE");
+    buf_fini(&in);
+    buf_fini(&out);
+}
+
+/* A private TMPDIR holding a stand-in soffice: a shell script, body after
+ * its #! line. Its arguments: $7 the output directory, $9 the input. */
+struct fake {
+    char dir[64], tmp[96], prog[96];
+    char *old_tmpdir;
+};
+
+static void
+fake_soffice(struct fake *f, const char *body)
+{
+    FILE *s;
+
+    snprintf(f->dir, sizeof f->dir, "/tmp/test_convert-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->tmp, sizeof f->tmp, "%s/tmp", f->dir);
+    assert_int_equal(mkdir(f->tmp, 0700), 0);
+    snprintf(f->prog, sizeof f->prog, "%s/soffice", f->dir);
+    s = fopen(f->prog, "w");
+    assert_non_null(s);
+    fprintf(s, "#!/bin/sh\n%s\n", body);
+    fclose(s);
+    assert_int_equal(chmod(f->prog, 0700), 0);
+    f->old_tmpdir = getenv("TMPDIR") ? strdup(getenv("TMPDIR")) : NULL;
+    setenv("CONVERT_SOFFICE", f->prog, 1);
+    setenv("TMPDIR", f->tmp, 1);
+}
+
+/* The conversion's private directory must be gone; then ours goes. */
+static void
+fake_done(struct fake *f)
+{
+    char cmd[160];
+
+    assert_int_equal(rmdir(f->tmp), 0); /* fails when something was left inside */
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    unsetenv("CONVERT_SOFFICE");
+    if (f->old_tmpdir != NULL)
+        setenv("TMPDIR", f->old_tmpdir, 1);
+    else
+        unsetenv("TMPDIR");
+    free(f->old_tmpdir);
+}
+
+static int
+fake_run(const char *body, double timeout_s, size_t max_output, struct buf *out, char *err,
+         size_t errlen, double *took)
+{
+    struct fake f;
+    struct convert_job job = {.from = "odt",
+                              .to = "pdf",
+                              .in = "PK\3\4 not really",
+                              .len = 16,
+                              .timeout_s = timeout_s,
+                              .max_output = max_output};
+    struct timespec a, b;
+    int rc;
+
+    fake_soffice(&f, body);
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    rc = convert_run(&job, out, err, errlen);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    if (took != NULL)
+        *took = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    fake_done(&f);
+    return rc;
+}
+
+static void
+office_failures_are_explained(void **state)
+{
+    struct buf out = {0};
+    char err[CONVERT_ERROR_MAX];
+    double took;
+
+    (void)state;
+    /* what soffice runs on, named by us, with its own profile */
+    assert_int_equal(
+        fake_run("case \"$8\" in -env:UserInstallation=file:///*/profile) ;; *) exit 9;; esac\n"
+                 "[ \"$9\" = \"$7/input.odt\" ] && [ -f \"$9\" ] || exit 9\n"
+                 "printf '%%PDF-1.4 fake' > \"$7/input.pdf\"",
+                 0, 0, &out, err, sizeof err, NULL),
+        0);
+    assert_string_equal(out.data, "%PDF-1.4 fake");
+    buf_reset(&out);
+    /* soffice's own complaint, from its output */
+    assert_int_equal(fake_run("echo 'Error: source file could not be loaded' >&2", 0, 0, &out, err,
+                              sizeof err, NULL),
+                     -1);
+    assert_string_equal(err, "LibreOffice could not convert the odt document: Error: source file "
+                             "could not be loaded");
+    assert_int_equal(
+        fake_run("echo starting; echo 'it broke'; exit 3", 0, 0, &out, err, sizeof err, NULL), -1);
+    assert_string_equal(err, "LibreOffice failed (exit status 3): starting;it broke");
+    assert_int_equal(
+        fake_run("printf 'junk' > \"$7/input.pdf\"", 0, 0, &out, err, sizeof err, NULL), -1);
+    assert_string_equal(err, "LibreOffice wrote something that is not a PDF");
+    assert_int_equal(
+        fake_run("printf '%%PDF-1.4 fake' > \"$7/input.pdf\"", 0, 5, &out, err, sizeof err, NULL),
+        -1);
+    assert_string_equal(err, "the pdf would be larger than 5 bytes");
+    /* past the timeout the whole group is killed, the child it started too */
+    assert_int_equal(fake_run("sleep 30 & sleep 30; wait", 0.3, 0, &out, err, sizeof err, &took),
+                     -1);
+    assert_string_equal(err, "LibreOffice took longer than 0.3 seconds: killed");
+    assert_true(took < 5);
+    assert_int_equal(out.len, 0);
+    buf_fini(&out);
+}
+
+static void
+office_cancel_kills_soffice(void **state)
+{
+    struct fake f;
+    struct buf out = {0};
+    char err[CONVERT_ERROR_MAX];
+    volatile sig_atomic_t cancel = 0;
+    struct progress_log log = {.cancel_at = 10, .cancel = &cancel};
+    struct convert_job job = {.from = "docx",
+                              .to = "pdf",
+                              .in = "x",
+                              .len = 1,
+                              .cancel = &cancel,
+                              .progress = log_progress,
+                              .progress_arg = &log};
+    struct timespec a, b;
+
+    (void)state;
+    fake_soffice(&f, "sleep 30");
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    assert_int_equal(convert_run(&job, &out, err, sizeof err), -1);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    assert_string_equal(err, "cancelled");
+    assert_true(b.tv_sec - a.tv_sec < 5);
+    fake_done(&f);
+    buf_fini(&out);
+}
+
+/* pid's state letter from /proc ('R', 'S', 'Z'...; 0: no such process),
+ * and its parent's pid. */
+static char
+process_state(pid_t pid, pid_t *ppid)
+{
+    char path[64], stat[512] = "";
+    const char *after;
+    FILE *f;
+    int parent = 0;
+
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    if ((f = fopen(path, "r")) == NULL)
+        return 0;
+    if (fgets(stat, sizeof stat, f) == NULL)
+        stat[0] = '\0';
+    fclose(f);
+    if ((after = strrchr(stat, ')')) == NULL || sscanf(after + 2, "%*c %d", &parent) != 1)
+        return 0;
+    if (ppid != NULL)
+        *ppid = parent;
+    return after[2];
+}
+
+/* Gone: no such process, or a zombie nobody reaped yet. */
+static bool
+process_gone(pid_t pid)
+{
+    char state = process_state(pid, NULL);
+
+    return state == 0 || state == 'Z' || state == 'X';
+}
+
+/* The worker's master SIGKILLs a child past its hard time limit: soffice
+ * must not outlive it, and its directory goes at the next conversion. */
+static void
+office_a_killed_converter_leaves_nothing_behind(void **state)
+{
+    struct fake f;
+    struct buf out = {0};
+    char err[CONVERT_ERROR_MAX], pidfile[128];
+    struct convert_job job = {.from = "xlsx", .to = "pdf", .in = "x", .len = 1};
+    pid_t child, soffice = 0;
+    FILE *p;
+
+    (void)state;
+    fake_soffice(&f, "echo $$ > \"$7/../../soffice.pid\"; exec sleep 30");
+    snprintf(pidfile, sizeof pidfile, "%s/soffice.pid", f.dir);
+    child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        convert_run(&job, &out, err, sizeof err);
+        _exit(0);
+    }
+    for (int i = 0; i < 500 && soffice == 0; i++) {
+        usleep(10000);
+        if ((p = fopen(pidfile, "r")) != NULL) {
+            int n = 0;
+            if (fscanf(p, "%d", &n) != 1)
+                n = 0;
+            soffice = n;
+            fclose(p);
+        }
+    }
+    assert_true(soffice > 0);
+    pid_t guardian = 0; /* soffice's parent, holding the directory's lock with the child */
+    assert_true(process_state(soffice, &guardian) != 0);
+    assert_true(guardian > 0 && guardian != child);
+    kill(child, SIGKILL);
+    assert_int_equal(waitpid(child, NULL, 0), child);
+    for (int i = 0; i < 200 && !(process_gone(soffice) && process_gone(guardian)); i++)
+        usleep(10000);
+    assert_true(process_gone(soffice));
+    assert_true(process_gone(guardian));
+    /* the next conversion sweeps the dead one's directory */
+    assert_int_equal(unlink(pidfile), 0);
+    FILE *s = fopen(f.prog, "w");
+    assert_non_null(s);
+    fprintf(s, "#!/bin/sh\nprintf '%%%%PDF-1.4 fake' > \"$7/input.pdf\"\n");
+    fclose(s);
+    job.from = "pptx";
+    assert_int_equal(convert_run(&job, &out, err, sizeof err), 0);
+    fake_done(&f); /* fails if a directory is left in its TMPDIR */
+    buf_fini(&out);
+}
+
+/* ----- the dispatcher ----- */
+
+static void
+run_dispatches_and_reports_progress(void **state)
+{
+    struct progress_log log = {0};
+    struct buf out = {0};
+    char err[CONVERT_ERROR_MAX];
+    struct convert_job job = {.from = "csv",
+                              .to = "json",
+                              .in = "a;b\n1;2\n",
+                              .len = 8,
+                              .progress = log_progress,
+                              .progress_arg = &log};
+
+    (void)state;
+    job.opt.delimiter = ';';
+    assert_int_equal(convert_run(&job, &out, err, sizeof err), 0);
+    assert_string_equal(out.data, "[{\"a\":\"1\",\"b\":\"2\"}]");
+    assert_int_equal(log.n, 2);
+    assert_int_equal(log.seen[0], 0);
+    assert_int_equal(log.seen[1], 100);
+    buf_reset(&out);
+    job = (struct convert_job){.from = "md", .to = "html", .in = "*x*", .len = 3};
+    assert_int_equal(convert_run(&job, &out, err, sizeof err), 0);
+    assert_string_equal(out.data, "<p><em>x</em></p>\n");
+    buf_reset(&out);
+    job = (struct convert_job){.from = "html", .to = "txt", .in = "<p>x</p>", .len = 8};
+    assert_int_equal(convert_run(&job, &out, err, sizeof err), 0);
+    assert_string_equal(out.data, "x\n");
+    buf_reset(&out);
+    struct buf png = make_image("png", 10, 10, false, 1);
+    job = (struct convert_job){.from = "png", .to = "jpeg", .in = png.data, .len = png.len};
+    assert_int_equal(convert_run(&job, &out, err, sizeof err), 0);
+    assert_memory_equal(out.data, "\xff\xd8\xff", 3);
+    buf_fini(&png);
+    buf_fini(&out);
+}
+
+static void
+run_refusals(void **state)
+{
+    struct buf out = {0};
+    char err[CONVERT_ERROR_MAX];
+    volatile sig_atomic_t cancel = 1;
+    struct convert_job job = {.from = "csv", .to = "png", .in = "a\n", .len = 2};
+
+    (void)state;
+    assert_int_equal(convert_run(&job, &out, err, sizeof err), -1);
+    assert_string_equal(err, "cannot convert csv to png (it converts to json)");
+    job.from = "pdf";
+    assert_int_equal(convert_run(&job, &out, err, sizeof err), -1);
+    assert_string_equal(err, "cannot convert pdf to png");
+    job.from = NULL;
+    assert_int_equal(convert_run(&job, &out, err, sizeof err), -1);
+    assert_non_null(strstr(err, "nothing to convert"));
+    /* cancelled before it starts */
+    job = (struct convert_job){
+        .from = "csv", .to = "json", .in = "a\n1\n", .len = 4, .cancel = &cancel};
+    assert_int_equal(convert_run(&job, &out, err, sizeof err), -1);
+    assert_string_equal(err, "cancelled");
+    /* a failure resets out, what was there before included */
+    buf_put(&out, "earlier");
+    job = (struct convert_job){.from = "json", .to = "csv", .in = "{", .len = 1};
+    assert_int_equal(convert_run(&job, &out, err, sizeof err), -1);
+    assert_int_equal(out.len, 0);
+    buf_fini(&out);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(csv_rfc4180_cases),   cmocka_unit_test(csv_other_delimiters),
-        cmocka_unit_test(csv_refusals_name_the_line), cmocka_unit_test(output_is_bounded),
-        cmocka_unit_test(json_to_csv_mapping), cmocka_unit_test(json_to_csv_refusals),
-        cmocka_unit_test(round_trip),          cmocka_unit_test(xml_to_json_mapping),
-        cmocka_unit_test(xml_refusals),        cmocka_unit_test(json_to_xml_mapping),
+        cmocka_unit_test(csv_rfc4180_cases),
+        cmocka_unit_test(csv_other_delimiters),
+        cmocka_unit_test(csv_refusals_name_the_line),
+        cmocka_unit_test(output_is_bounded),
+        cmocka_unit_test(json_to_csv_mapping),
+        cmocka_unit_test(json_to_csv_refusals),
+        cmocka_unit_test(round_trip),
+        cmocka_unit_test(xml_to_json_mapping),
+        cmocka_unit_test(xml_refusals),
+        cmocka_unit_test(json_to_xml_mapping),
         cmocka_unit_test(xml_round_trip),
+        cmocka_unit_test(html_paragraphs_lists_and_links),
+        cmocka_unit_test(html_script_style_and_the_like_are_dropped),
+        cmocka_unit_test(html_encodings_become_utf8),
+        cmocka_unit_test(html_deep_nesting_does_not_crash),
+        cmocka_unit_test(html_output_is_bounded),
+        cmocka_unit_test(markdown_renders_commonmark),
+        cmocka_unit_test(markdown_raw_html_and_javascript_links_are_dropped),
+        cmocka_unit_test(markdown_refusals),
+        cmocka_unit_test(image_png_jpeg_webp_round),
+        cmocka_unit_test(image_resize_fits_the_box_and_never_enlarges),
+        cmocka_unit_test(image_jpeg_from_alpha_is_white_behind),
+        cmocka_unit_test(image_gif_gives_its_first_frame),
+        cmocka_unit_test(image_huge_header_is_refused_before_decoding),
+        cmocka_unit_test(image_corrupt_or_truncated_is_refused),
+        cmocka_unit_test(image_mislabelled_is_refused),
+        cmocka_unit_test(image_output_is_bounded),
+        cmocka_unit_test(image_cancel_stops_the_conversion),
+        cmocka_unit_test(office_documents_become_pdf),
+        cmocka_unit_test(office_without_soffice_says_not_installed),
+        cmocka_unit_test(office_failures_are_explained),
+        cmocka_unit_test(office_cancel_kills_soffice),
+        cmocka_unit_test(office_a_killed_converter_leaves_nothing_behind),
+        cmocka_unit_test(run_dispatches_and_reports_progress),
+        cmocka_unit_test(run_refusals),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,110 @@
+/* convert/convert.c - one conversion: the pair checked (convert_supported()
+ * in format.c says what this machine does), then handed to its converter.
+ * The converters know nothing of jobs but the images and office ones, which
+ * need the bounds, the cancel flag and the progress callback. */
+#include "convert/convert.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Every format, for the list of what a format can become. */
+static const char *const formats[] = {"csv",  "json", "xml", "html", "txt", "md",   "png", "jpeg",
+                                      "webp", "gif",  "pdf", "docx", "odt", "xlsx", "pptx"};
+
+static bool
+is_office(const char *f)
+{
+    return strcmp(f, "docx") == 0 || strcmp(f, "odt") == 0 || strcmp(f, "xlsx") == 0 ||
+           strcmp(f, "pptx") == 0;
+}
+
+static bool
+is_image(const char *f)
+{
+    return strcmp(f, "png") == 0 || strcmp(f, "jpeg") == 0 || strcmp(f, "webp") == 0 ||
+           strcmp(f, "gif") == 0;
+}
+
+/* "cannot convert png to pdf (png converts to png, jpeg, webp)". */
+static void
+unsupported(const char *from, const char *to, char *err, size_t errlen)
+{
+    struct buf b = {0};
+
+    buf_printf(&b, "cannot convert %.32s to %.32s", from, to);
+    for (size_t i = 0, n = 0; i < sizeof formats / sizeof *formats; i++)
+        if (convert_supported(from, formats[i]))
+            buf_printf(&b, "%s%s", n++ == 0 ? " (it converts to " : ", ", formats[i]);
+    if (b.len > 0 && strchr(b.data, '(') != NULL)
+        buf_put(&b, ")");
+    snprintf(err, errlen, "%s", b.oom ? "cannot convert: out of memory" : b.data);
+    buf_fini(&b);
+}
+
+static char
+delimiter(const struct convert_job *job)
+{
+    return job->opt.delimiter != 0 ? job->opt.delimiter : ',';
+}
+
+int
+convert_run(const struct convert_job *job, struct buf *out, char *err, size_t errlen)
+{
+    size_t max_output = job->max_output > 0 ? job->max_output : CONVERT_DEFAULT_MAX_OUTPUT;
+    const char *from = job->from, *to = job->to, *in = job->in;
+    int rc;
+
+    err[0] = '\0';
+    if (from == NULL || to == NULL || (in == NULL && job->len > 0)) {
+        snprintf(err, errlen, "nothing to convert: a format or the input is missing");
+        goto fail;
+    }
+    if (in == NULL)
+        in = "";
+    if (!convert_supported(from, to)) {
+        /* Office documents are supported where soffice is found: say so
+         * rather than that the pair does not exist. */
+        if (is_office(from) && strcmp(to, "pdf") == 0 && !convert_office_available())
+            snprintf(err, errlen, "converter not installed: soffice (LibreOffice) was not found");
+        else
+            unsupported(from, to, err, errlen);
+        goto fail;
+    }
+    if (job->cancel != NULL && *job->cancel) {
+        snprintf(err, errlen, "cancelled");
+        goto fail;
+    }
+    if (job->progress != NULL)
+        job->progress(job->progress_arg, 0);
+    if (strcmp(from, "csv") == 0 && strcmp(to, "json") == 0)
+        rc = convert_csv_to_json(in, job->len, delimiter(job), max_output, out, err, errlen);
+    else if (strcmp(from, "json") == 0 && strcmp(to, "csv") == 0)
+        rc = convert_json_to_csv(in, job->len, delimiter(job), max_output, out, err, errlen);
+    else if (strcmp(from, "xml") == 0 && strcmp(to, "json") == 0)
+        rc = convert_xml_to_json(in, job->len, max_output, out, err, errlen);
+    else if (strcmp(from, "json") == 0 && strcmp(to, "xml") == 0)
+        rc = convert_json_to_xml(in, job->len, max_output, out, err, errlen);
+    else if (strcmp(from, "html") == 0 && strcmp(to, "txt") == 0)
+        rc = convert_html_to_text(in, job->len, max_output, out, err, errlen);
+    else if (strcmp(from, "md") == 0 && strcmp(to, "html") == 0)
+        rc = convert_markdown_to_html(in, job->len, max_output, out, err, errlen);
+    else if (is_image(from))
+        rc = convert_image(job, out, err, errlen);
+    else if (is_office(from))
+        rc = convert_office_to_pdf(job, out, err, errlen);
+    else {
+        /* convert_supported() said yes to a pair nobody here converts. */
+        unsupported(from, to, err, errlen);
+        rc = -1;
+    }
+    if (rc != 0)
+        goto fail;
+    if (job->progress != NULL)
+        job->progress(job->progress_arg, 100);
+    return 0;
+fail:
+    if (err[0] == '\0')
+        snprintf(err, errlen, "the conversion failed");
+    buf_reset(out);
+    return -1;
+}
