@@ -42,15 +42,16 @@ CONVERT_OBJ = $(patsubst %.c,%.o,$(sort $(wildcard convert/*.c))) # likewise
 # never converts, names and sniffs files with it.
 FORMAT_OBJ = convert/format.o
 CORE_OBJ   = $(COMMON_OBJ) $(BROKER_OBJ) $(STORE_OBJ) $(CLIENT_OBJ)
-WORKER_OBJ = worker/master.o worker/child.o worker/engine.o worker/registry.o worker/task.o worker/tasks/demo.o worker/tasks/cleanup.o worker/tasks/scrape.o worker/revoked.o
+WORKER_OBJ = worker/master.o worker/child.o worker/engine.o worker/registry.o worker/task.o worker/tasks/demo.o worker/tasks/cleanup.o worker/tasks/scrape.o \
+             worker/tasks/convert.o worker/revoked.o
 WEBAPP_OBJ = webapp/server.o webapp/routes.o webapp/api.o webapp/pages.o webapp/html.o \
              webapp/dbpool.o webapp/articles.o webapp/sites.o
 
 BINS = bin/celeriac bin/celeriac-worker bin/celeriac-webapp
 all: $(BINS)
 
-bin/celeriac:        cli/main.o cli/periodic.o cli/scrape.o $(CORE_OBJ) $(SCRAPER_OBJ)
-bin/celeriac-worker: worker/main.o $(WORKER_OBJ) $(CORE_OBJ) $(SCRAPER_OBJ)
+bin/celeriac:        cli/main.o cli/periodic.o cli/scrape.o cli/convert.o $(CORE_OBJ) $(SCRAPER_OBJ) $(CONVERT_OBJ)
+bin/celeriac-worker: worker/main.o $(WORKER_OBJ) $(CORE_OBJ) $(SCRAPER_OBJ) $(CONVERT_OBJ)
 bin/celeriac-webapp: webapp/main.o $(WEBAPP_OBJ) $(CORE_OBJ)
 $(BINS):
 	@mkdir -p bin

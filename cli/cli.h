@@ -12,5 +12,8 @@ PGconn *open_db(const struct config *cfg);
 int cmd_periodic(const struct config *cfg, int argc, char **argv);
 /* celeriac scrape URL [--max-pages N] [--no-follow] [--quiet]: argv[0] is "scrape". */
 int cmd_scrape(const struct config *cfg, int argc, char **argv);
+/* celeriac convert IN OUT [--to FMT] [--width N] [--height N] [--quality N]
+ * [--delimiter C]: argv[0] is "convert". */
+int cmd_convert(const struct config *cfg, int argc, char **argv);
 
 #endif

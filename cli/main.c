@@ -39,7 +39,10 @@ usage(FILE *out)
             "                                   per due time across all worker masters\n"
             "  scrape URL [--max-pages N] [--no-follow] [--quiet]\n"
             "                                   run scrape.site's extraction here, print the\n"
-            "                                   articles as JSON (fetches on stderr); no database\n\n"
+            "                                   articles as JSON (fetches on stderr); no database\n"
+            "  convert IN OUT [--to FMT] [--width N] [--height N] [--quality N] [--delimiter C]\n"
+            "                                   run convert.file's conversion here: IN to the\n"
+            "                                   format OUT's extension (or FMT) names; no database\n\n"
             "Environment: AMQP_URL, DATABASE_URL (defaults: the local stack of `make run`).\n");
 }
 
@@ -347,6 +350,8 @@ main(int argc, char **argv)
         return cmd_periodic(&cfg, argc - 1, argv + 1);
     if (strcmp(argv[1], "scrape") == 0)
         return cmd_scrape(&cfg, argc - 1, argv + 1);
+    if (strcmp(argv[1], "convert") == 0)
+        return cmd_convert(&cfg, argc - 1, argv + 1);
     fprintf(stderr, "celeriac: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

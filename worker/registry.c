@@ -6,7 +6,19 @@
 #include "broker/broker.h"
 #include "common/json.h"
 
+#include "convert/convert.h"
 #include "worker/tasks/tasks.h"
+
+/* convert.file's entry: which conversions this worker can do (office
+ * documents only where soffice is installed), for the webapp's form. */
+static cJSON *
+convert_details(void)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    cJSON_AddItemToObject(o, "conversions", convert_pairs_json());
+    return o;
+}
 
 const struct task_def registry_tasks[] = {
     {"demo.add", task_demo_add, true, "demo.add(x, y): returns x + y", "[2, 3]"},
@@ -36,6 +48,12 @@ const struct task_def registry_tasks[] = {
      "articles (with follow: the articles an index page links to, at most max_pages); returns "
      "how many were new, updated, unchanged and failed",
      "[\"https://blog.python.org/\", 20, true]"},
+    {"convert.file", task_convert_file, false,
+     "convert.file(file_id, to, options={}): converts an uploaded file (csv, json, xml, html, md, "
+     "images, office documents) to the format to names and stores the output; options: "
+     "delimiter, width, height, quality; returns output_file_id",
+     "[\"<file id>\", \"json\", {}]", .soft_time_limit = 600, .time_limit = 660,
+     .details = convert_details},
     {NULL, NULL, false, NULL, NULL},
 };
 
@@ -51,6 +69,12 @@ registry_json(void)
         cJSON_AddStringToObject(o, "doc", d->doc);
         cJSON_AddStringToObject(o, "example_args", d->example_args);
         cJSON_AddStringToObject(o, "queue", broker_queue_for_task(d->name));
+        if (d->details != NULL) {
+            cJSON *more = d->details(), *item;
+            while (more != NULL && (item = more->child) != NULL)
+                cJSON_AddItemToObject(o, item->string, cJSON_DetachItemViaPointer(more, item));
+            cJSON_Delete(more);
+        }
         cJSON_AddItemToArray(arr, o);
     }
     text = json_print(arr);

@@ -28,6 +28,10 @@ struct task_def {
     /* Time limits in seconds, 0: none of its own. A message's timelimit
      * header wins over these, and these over the worker's flags. */
     double soft_time_limit, time_limit;
+    /* More keys for its registry_json() entry, what the webapp's form needs
+     * to know of this worker's abilities (convert.file: "conversions");
+     * NULL: none. */
+    cJSON *(*details)(void);
 };
 
 #define REGISTRY_MAX_RETRIES 3
@@ -35,7 +39,8 @@ struct task_def {
 
 /* The handler for name, or NULL when this worker does not know the task. */
 const struct task_def *registry_find(const char *name);
-/* [{"name", "doc", "example_args", "queue"}] as JSON text (caller frees). */
+/* [{"name", "doc", "example_args", "queue", ...details}] as JSON text
+ * (caller frees). */
 char *registry_json(void);
 /* All tasks, terminated by a row with name NULL. */
 extern const struct task_def registry_tasks[];

@@ -13,5 +13,6 @@ int task_demo_flaky(struct task_ctx *t);
 int task_demo_hog(struct task_ctx *t);
 int task_celeriac_cleanup(struct task_ctx *t);
 int task_scrape_site(struct task_ctx *t);
+int task_convert_file(struct task_ctx *t);
 
 #endif
