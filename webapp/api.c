@@ -72,6 +72,12 @@ type_name(const cJSON *v)
     return "an invalid value";
 }
 
+const char *
+api_type_name(const cJSON *v)
+{
+    return type_name(v);
+}
+
 cJSON *
 api_parse_body(const char *buf, size_t len, char *err, size_t errlen)
 {

@@ -154,6 +154,14 @@ html_ext_link(struct buf *b, const char *url, const char *text)
     buf_put(b, "</a>");
 }
 
+void
+html_progress(struct buf *b, int percent)
+{
+    int p = percent < 0 ? 0 : percent > 100 ? 100 : percent;
+
+    buf_printf(b, "<progress max=\"100\" value=\"%d\">%d%%</progress> %d%%", p, p, p);
+}
+
 /* The length of a blank line starting at s (spaces, tabs, CR, then a newline
  * or the end), or 0 when the line holds text. */
 static size_t
@@ -221,7 +229,8 @@ html_begin(struct buf *b, const char *title, int refresh_s)
     buf_put(b, " - celeriac</title>\n<link rel=\"stylesheet\" href=\"/static/style.css\">\n"
                "</head>\n<body>\n<nav><span class=\"brand\">celeriac</span>"
                " <a href=\"/\">Home</a> <a href=\"/tasks\">Tasks</a>"
-               " <a href=\"/articles\">Articles</a> <a href=\"/sites\">Sites</a></nav>\n"
+               " <a href=\"/articles\">Articles</a> <a href=\"/sites\">Sites</a>"
+               " <a href=\"/convert\">Convert</a></nav>\n"
                "<main>\n");
 }
 
@@ -277,4 +286,6 @@ const char html_style_css[] =
     ".article-body p{white-space:pre-line}\n"
     ".counts{font-size:.9em;color:#444}\n"
     ".pager a{margin-right:1em}\n"
-    ".paused{color:#7a3e00;font-weight:bold}\n";
+    ".paused{color:#7a3e00;font-weight:bold}\n"
+    "progress{width:8em;vertical-align:middle}\n"
+    "form.task select{max-width:40em}\n";

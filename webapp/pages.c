@@ -366,10 +366,9 @@ page_task_list(struct app *a, struct request *r, struct response *resp)
 
 /* Shown in this order; any other column is listed after them. */
 static const char *const scalar_fields[] = {
-    "id",          "name",       "state",  "outcome", "queue",   "worker",
-    "origin",      "retries",    "eta",    "expires", "created_at", "received_at",
-    "started_at",  "finished_at", "wall_s", "cpu_s",  "rss_kib", "lost",
-    "lost_reason",
+    "id",          "name",    "state", "progress", "outcome",    "queue",       "worker",
+    "origin",      "retries", "eta",   "expires",  "created_at", "received_at", "started_at",
+    "finished_at", "wall_s",  "cpu_s", "rss_kib",  "lost",       "lost_reason",
 };
 static const char *const json_fields[] = {"args", "kwargs", "result"};
 
@@ -383,6 +382,19 @@ listed(const char *key)
         if (strcmp(key, json_fields[i]) == 0)
             return true;
     return strcmp(key, "error") == 0;
+}
+
+/* A task's progress (0..100, reported while it runs): a bar while STARTED,
+ * the number otherwise, a dash when never reported. */
+static void
+put_progress(struct buf *b, const char *state, const cJSON *progress)
+{
+    if (!cJSON_IsNumber(progress))
+        buf_put(b, "&mdash;");
+    else if (strcmp(state, "STARTED") == 0)
+        html_progress(b, (int)progress->valuedouble);
+    else
+        buf_printf(b, "%d%%", (int)progress->valuedouble);
 }
 
 static void
@@ -469,6 +481,8 @@ page_task_detail(struct app *a, struct request *r, struct response *resp)
         buf_printf(b, "<dt>%s</dt><dd>", scalar_fields[i]);
         if (strcmp(scalar_fields[i], "state") == 0)
             html_state(b, v);
+        else if (strcmp(scalar_fields[i], "progress") == 0)
+            put_progress(b, state, cJSON_GetObjectItemCaseSensitive(row, "progress"));
         else if (v[0] == '\0')
             buf_put(b, "&mdash;");
         else
@@ -507,6 +521,7 @@ page_task_detail(struct app *a, struct request *r, struct response *resp)
     buf_put(b, "</dl>\n");
     put_logs(b, logs);
     page_put_task_articles(b, r->id, articles);
+    page_put_task_files(b, row);
     html_end(b);
 out:
     cJSON_Delete(row);

@@ -16,6 +16,10 @@ const struct route routes[] = {
     {"GET", "/articles/{id}", page_article_detail, BODY_NONE, false, false},
     {"POST", "/scrape", page_scrape_create, BODY_FORM, false, false},
     {"GET", "/sites", page_site_list, BODY_NONE, false, false},
+    {"GET", "/convert", page_convert, BODY_NONE, false, false},
+    /* Upload and convert in one request: the file streams to a temporary file. */
+    {"POST", "/convert", page_convert_create, BODY_UPLOAD, false, false},
+    {"GET", "/files/{id}", api_file_download, BODY_NONE, false, false}, /* errors as pages */
     /* The buttons post no fields: BODY_RAW (ignored) still gets the Origin check. */
     {"POST", "/sites/{id}/scrape", page_site_scrape, BODY_RAW, false, false},
     {"POST", "/sites/{id}/pause", page_site_pause, BODY_RAW, false, false},
@@ -38,6 +42,12 @@ const struct route routes[] = {
     {"POST", "/api/sites/{id}/scrape", api_site_scrape, BODY_RAW, true, false},
     {"POST", "/api/sites/{id}/pause", api_site_pause, BODY_RAW, true, false},
     {"POST", "/api/sites/{id}/resume", api_site_resume, BODY_RAW, true, false},
+    {"GET", "/api/files", api_file_list, BODY_NONE, true, false},
+    {"POST", "/api/files", api_file_upload, BODY_UPLOAD, true, false},
+    {"GET", "/api/files/{id}", api_file_download, BODY_NONE, true, false},
+    {"GET", "/api/files/{id}/meta", api_file_meta, BODY_NONE, true, false},
+    {"GET", "/api/convert", api_convert_offers, BODY_NONE, true, false},
+    {"POST", "/api/convert", api_convert_create, BODY_RAW, true, false},
     {NULL, NULL, NULL, BODY_NONE, false, false},
 };
 

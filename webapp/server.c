@@ -4,6 +4,13 @@
  * before any body is read; later calls collect the body under the cap; the
  * last call runs the route's handler and queues its answer.
  *
+ * Uploads (BODY_UPLOAD routes: POST /api/files, POST /convert) are the one
+ * exception to "collect the body": their multipart/form-data streams through
+ * MHD's post processor, the "file" field into an unnamed temporary file
+ * (O_TMPFILE) under WEBAPP_UPLOAD_MAX, so a 25 MiB upload costs the webapp
+ * 64 KiB of buffer and the first CONVERT_SNIFF_BYTES of the file, not 25 MiB.
+ * Downloads go the other way as a callback response (files.c).
+ *
  * Threading: a thread per connection (MHD_USE_THREAD_PER_CONNECTION). Our
  * handlers block: on libpq queries and, for an enqueue, on RabbitMQ's publisher
  * confirm (up to 5 s). With a pool of epoll threads one blocked handler would
@@ -13,6 +20,8 @@
  * Sent Events (a later issue) fit the same model: a stream's thread waits. */
 #include "webapp/webapp.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,9 +29,11 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "convert/convert.h"
 #include "sql/store.h"
 
 #define CONNECTION_LIMIT 256          /* = the most threads serving at once */
@@ -33,6 +44,12 @@
  * thrown away so the client still gets its 413; one that keeps sending this
  * much more is dropped without an answer. */
 #define DISCARD_MAX (8 * (uint64_t)WEBAPP_BODY_MAX)
+/* An upload's post processor reads the file through a buffer this large. */
+#define UPLOAD_POST_BUFFER (64 * 1024)
+/* An upload's body may pass the file's cap by this much: boundaries, part
+ * headers and the small fields (each at most UPLOAD_FIELD_MAX). */
+#define UPLOAD_FORM_SLACK (128 * 1024)
+#define STREAM_BLOCK (64 * 1024) /* a download is handed to MHD in pieces this large */
 
 struct server {
     struct MHD_Daemon *d;
@@ -175,7 +192,14 @@ respond(struct request *r, struct response *resp, bool auth_fail)
         resp->static_body = "{\"error\": \"out of memory\"}\n";
         resp->static_len = strlen(resp->static_body);
     }
-    if (resp->static_body != NULL) {
+    if (resp->stream_fn != NULL) {
+        /* MHD owns stream_cls from here: it calls stream_free once done. */
+        mr = MHD_create_response_from_callback(resp->stream_len, STREAM_BLOCK, resp->stream_fn,
+                                               resp->stream_cls, resp->stream_free);
+        if (mr == NULL && resp->stream_free != NULL)
+            resp->stream_free(resp->stream_cls);
+        buf_fini(&resp->body);
+    } else if (resp->static_body != NULL) {
         mr = MHD_create_response_from_buffer(resp->static_len, (void *)resp->static_body,
                                              MHD_RESPMEM_PERSISTENT);
         buf_fini(&resp->body);
@@ -192,6 +216,7 @@ respond(struct request *r, struct response *resp, bool auth_fail)
     }
     if (mr == NULL) {
         log_error("cannot create a response (out of memory)");
+        free(resp->disposition);
         return MHD_NO;
     }
     add_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
@@ -200,12 +225,20 @@ respond(struct request *r, struct response *resp, bool auth_fail)
     /* Task state changes under the client's feet: nothing dynamic is cached. */
     add_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL,
                resp->cache_control != NULL ? resp->cache_control : "no-store");
-    if (resp->content_type != NULL && strncmp(resp->content_type, "text/html", 9) == 0) {
+    if (resp->csp != NULL) {
+        /* A download's own policy, whatever its type (an uploaded HTML page too). */
+        add_header(mr, "Content-Security-Policy", resp->csp);
+    } else if (resp->content_type != NULL && strncmp(resp->content_type, "text/html", 9) == 0) {
         /* Defence in depth behind html_esc(): no script runs, nothing frames us. */
         add_header(mr, "Content-Security-Policy",
                    "default-src 'none'; style-src 'self'; form-action 'self'; "
                    "frame-ancestors 'none'; base-uri 'none'");
         add_header(mr, "Referrer-Policy", "same-origin");
+    }
+    if (resp->disposition != NULL) {
+        add_header(mr, MHD_HTTP_HEADER_CONTENT_DISPOSITION, resp->disposition);
+        free(resp->disposition);
+        resp->disposition = NULL;
     }
     if (resp->location[0] != '\0')
         add_header(mr, MHD_HTTP_HEADER_LOCATION, resp->location);
@@ -288,6 +321,8 @@ on_form_field(void *cls, enum MHD_ValueKind kind, const char *key, const char *f
     (void)filename;
     (void)content_type;
     (void)transfer_encoding;
+    if (key == NULL)
+        return MHD_YES; /* a multipart part without a name */
     if (strcmp(key, "name") == 0)
         f = &r->form.name;
     else if (strcmp(key, "args") == 0)
@@ -318,6 +353,168 @@ on_form_field(void *cls, enum MHD_ValueKind kind, const char *key, const char *f
     return f->oom ? MHD_NO : MHD_YES;
 }
 
+/* ----- one upload ----- */
+
+/* An unnamed temporary file in $TMPDIR (or /tmp): it has no name to reach it
+ * by and disappears with its last descriptor. -1 with errno set. */
+static int
+upload_tmpfile(void)
+{
+    const char *dir = getenv("TMPDIR");
+    char path[4096];
+    int fd;
+
+    if (dir == NULL || dir[0] == '\0')
+        dir = "/tmp";
+    fd = open(dir, O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+        return fd;
+    /* A file system without O_TMPFILE: a random name of ours, unlinked at once. */
+    if (snprintf(path, sizeof path, "%s/celeriac-upload-XXXXXX", dir) >= (int)sizeof path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    fd = mkostemp(path, O_CLOEXEC);
+    if (fd >= 0)
+        unlink(path);
+    return fd;
+}
+
+/* The upload cannot succeed any more: its answer is decided. */
+static bool
+upload_failed(const struct upload *u)
+{
+    return u->not_multipart || u->too_big || u->field_too_big || u->malformed || u->has_nul ||
+           u->io_errno != 0 || u->files > 1;
+}
+
+/* Give back the disk space of an upload that will not be stored. */
+static void
+upload_discard(struct upload *u)
+{
+    if (u->fd >= 0)
+        close(u->fd);
+    u->fd = -1;
+}
+
+static int
+write_all(int fd, const char *data, size_t size)
+{
+    while (size > 0) {
+        ssize_t n = write(fd, data, size);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        data += n;
+        size -= (size_t)n;
+    }
+    return 0;
+}
+
+/* A piece of the "file" field: to the temporary file, the first bytes to
+ * head as well. MHD_NO stops the post processor (the reason is in u). */
+static enum MHD_Result
+upload_file_data(struct upload *u, const char *filename, const char *data, uint64_t off,
+                 size_t size)
+{
+    /* A part's first call has off 0 and may carry no bytes; its first bytes
+     * then come with off 0 too. Calls without bytes come only first. */
+    bool new_part = off == 0 && (size == 0 || !u->file_started);
+
+    u->file_started = off == 0 && size == 0;
+    if (new_part && ++u->files > 1)
+        return MHD_NO; /* one file per request */
+    if (new_part) {
+        file_name_clean(filename != NULL ? filename : "", u->name, sizeof u->name);
+        u->head = malloc(CONVERT_SNIFF_BYTES);
+        if (u->head == NULL || (u->fd = upload_tmpfile()) < 0) {
+            u->io_errno = u->head == NULL ? ENOMEM : errno;
+            log_error("upload: cannot create a temporary file: %s", strerror(u->io_errno));
+            return MHD_NO;
+        }
+    }
+    if (size == 0)
+        return MHD_YES;
+    if (size > u->max - u->size) { /* u->size <= u->max always */
+        u->too_big = true;
+        upload_discard(u);
+        return MHD_NO;
+    }
+    if (u->head_len < CONVERT_SNIFF_BYTES) {
+        size_t n =
+            CONVERT_SNIFF_BYTES - u->head_len < size ? CONVERT_SNIFF_BYTES - u->head_len : size;
+        memcpy(u->head + u->head_len, data, n);
+        u->head_len += n;
+    }
+    if (write_all(u->fd, data, size) < 0) {
+        u->io_errno = errno;
+        log_error("upload: cannot write the temporary file: %s", strerror(errno));
+        upload_discard(u);
+        return MHD_NO;
+    }
+    u->size += size;
+    return MHD_YES;
+}
+
+static enum MHD_Result
+on_upload_field(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
+                const char *content_type, const char *transfer_encoding, const char *data,
+                uint64_t off, size_t size)
+{
+    struct upload *u = &((struct request *)cls)->upload;
+    struct buf *f = NULL;
+
+    (void)kind;
+    (void)content_type; /* the client's word on what the file is: never used */
+    (void)transfer_encoding;
+    if (key != NULL && strcmp(key, "file") == 0)
+        return upload_file_data(u, filename, data, off, size);
+    u->file_started = false;
+    if (key == NULL)
+        return MHD_YES; /* a part without a name */
+    if (strcmp(key, "to") == 0)
+        f = &u->to;
+    else if (strcmp(key, "options") == 0)
+        f = &u->options;
+    else if (strcmp(key, "delimiter") == 0)
+        f = &u->delimiter;
+    else if (strcmp(key, "width") == 0)
+        f = &u->width;
+    else if (strcmp(key, "height") == 0)
+        f = &u->height;
+    else if (strcmp(key, "quality") == 0)
+        f = &u->quality;
+    if (f == NULL)
+        return MHD_YES; /* other fields (a submit button's name) are ignored */
+    if (off == 0)
+        buf_reset(f); /* a repeated field keeps its last value, as in struct form */
+    if (size > UPLOAD_FIELD_MAX - f->len) {
+        u->field_too_big = true;
+        return MHD_NO;
+    }
+    if (size > 0 && memchr(data, '\0', size) != NULL)
+        u->has_nul = true;
+    buf_putn(f, data, size);
+    if (f->len == 0)
+        buf_putn(f, "", 0); /* present but empty: data != NULL */
+    return f->oom ? MHD_NO : MHD_YES;
+}
+
+static void
+upload_fini(struct upload *u)
+{
+    upload_discard(u);
+    free(u->head);
+    buf_fini(&u->to);
+    buf_fini(&u->options);
+    buf_fini(&u->delimiter);
+    buf_fini(&u->width);
+    buf_fini(&u->height);
+    buf_fini(&u->quality);
+}
+
 static void
 request_free(struct request *r)
 {
@@ -325,6 +522,7 @@ request_free(struct request *r)
         return;
     if (r->pp != NULL)
         MHD_destroy_post_processor(r->pp);
+    upload_fini(&r->upload);
     buf_fini(&r->body);
     buf_fini(&r->form.name);
     buf_fini(&r->form.args);
@@ -349,6 +547,59 @@ on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
         log_debug("%s %s: connection ended early (MHD code %d)", r->method, r->path, (int)toe);
     request_free(r);
     *req_cls = NULL;
+}
+
+/* begin() of an upload: refuse what is not multipart/form-data or declares
+ * more than the cap (the handler answers, in its dialect, before a byte of
+ * the body is read), else set up the post processor. */
+static enum MHD_Result
+begin_upload(struct app *a, struct request *r)
+{
+    struct MHD_Connection *c = r->conn;
+    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    struct upload *u = &r->upload;
+
+    u->max = a->upload_max;
+    if (ct == NULL || strncasecmp(ct, MHD_HTTP_POST_ENCODING_MULTIPART_FORMDATA,
+                                  strlen(MHD_HTTP_POST_ENCODING_MULTIPART_FORMDATA)) != 0)
+        u->not_multipart = true;
+    else if (cl != NULL && strtoull(cl, NULL, 10) > u->max + UPLOAD_FORM_SLACK)
+        u->too_big = true;
+    /* NULL: no boundary, or one too long for the buffer. */
+    else if ((r->pp = MHD_create_post_processor(c, UPLOAD_POST_BUFFER, on_upload_field, r)) == NULL)
+        u->malformed = true;
+    if (upload_failed(u)) {
+        struct response resp = {0};
+
+        r->route->fn(a, r, &resp);
+        return respond(r, &resp, false);
+    }
+    return MHD_YES;
+}
+
+/* A piece of an upload's body. Once its answer is decided the rest is read
+ * and thrown away, so the client still gets it; past DISCARD_MAX more, the
+ * connection is dropped. */
+static enum MHD_Result
+take_upload(struct request *r, const char *data, size_t size)
+{
+    struct upload *u = &r->upload;
+    uint64_t cap = u->max + UPLOAD_FORM_SLACK;
+
+    if (!upload_failed(u) && r->body_in > cap)
+        u->too_big = true;
+    if (!upload_failed(u) && MHD_post_process(r->pp, data, size) == MHD_NO && !upload_failed(u))
+        u->malformed = true;
+    if (!upload_failed(u))
+        return MHD_YES;
+    upload_discard(u);
+    if (r->body_in <= cap + DISCARD_MAX)
+        return MHD_YES;
+    log_warn("%s %s: the body goes on past %llu bytes: dropping the connection", r->method, r->path,
+             (unsigned long long)(cap + DISCARD_MAX));
+    return MHD_NO;
 }
 
 /* The first call: headers are in, no body has been read. */
@@ -395,6 +646,8 @@ begin(struct app *a, struct request *r)
         return refuse(r, json, MHD_HTTP_FORBIDDEN, "Forbidden",
                       "cross-origin request refused: the Origin header does not match this host",
                       false);
+    if (r->route->body == BODY_UPLOAD)
+        return begin_upload(a, r);
     /* A declared length over the cap is refused now, before a byte of it is
      * read (and without a 100 Continue). */
     cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -423,6 +676,8 @@ take_body(struct request *r, const char *data, size_t size)
     r->body_in += size;
     if (r->route == NULL || r->route->body == BODY_NONE)
         return MHD_YES;
+    if (r->route->body == BODY_UPLOAD)
+        return take_upload(r, data, size);
     if (r->too_big || r->body_in > WEBAPP_BODY_MAX) {
         /* Buffer nothing more; the handler answers 413 at the end. */
         r->too_big = true;
@@ -456,6 +711,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
         if (r == NULL)
             return MHD_NO;
         r->conn = c;
+        r->upload.fd = -1;
         r->method = method;
         r->path = url;
         r->started = clock_mono();
@@ -471,8 +727,13 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
     /* The whole request is in. The post processor hands over the last value
      * only when destroyed, so finish it before the handler reads the form. */
     if (r->pp != NULL) {
-        MHD_destroy_post_processor(r->pp);
+        enum MHD_Result done = MHD_destroy_post_processor(r->pp);
+
         r->pp = NULL;
+        /* A multipart body that ends inside a part (no closing boundary). */
+        if (r->route != NULL && r->route->body == BODY_UPLOAD && done == MHD_NO &&
+            !upload_failed(&r->upload))
+            r->upload.malformed = true;
     }
     if (r->route == NULL)
         return MHD_NO; /* cannot happen: begin() answered every unrouted request */
@@ -492,6 +753,22 @@ mhd_log(void *cls, const char *fmt, va_list ap)
     log_info("http: %s", msg);
 }
 
+/* WEBAPP_UPLOAD_MAX: the largest file an upload may hold, in bytes. */
+static int
+upload_max_from_env(uint64_t *out, char *err, size_t errlen)
+{
+    const char *v = getenv("WEBAPP_UPLOAD_MAX");
+    int max = WEBAPP_UPLOAD_MAX_DEFAULT;
+
+    if (v != NULL && v[0] != '\0' && cfg_parse_int(v, 1, WEBAPP_UPLOAD_MAX_LIMIT, &max) < 0) {
+        snprintf(err, errlen, "WEBAPP_UPLOAD_MAX=%.40s: expected a number of bytes from 1 to %d", v,
+                 WEBAPP_UPLOAD_MAX_LIMIT);
+        return -1;
+    }
+    *out = (uint64_t)max;
+    return 0;
+}
+
 struct server *
 server_start(struct app *a, const char *listen, char *err, size_t errlen)
 {
@@ -502,7 +779,8 @@ server_start(struct app *a, const char *listen, char *err, size_t errlen)
     char host[256], port_s[8];
     int gai;
 
-    if (http_parse_listen(listen, host, sizeof host, &port, err, errlen) < 0)
+    if (http_parse_listen(listen, host, sizeof host, &port, err, errlen) < 0 ||
+        upload_max_from_env(&a->upload_max, err, errlen) < 0)
         return NULL;
     snprintf(port_s, sizeof port_s, "%u", port);
     hints.ai_family = AF_UNSPEC;

@@ -21,6 +21,10 @@
 #define WEBAPP_LIST_DEFAULT 50        /* tasks listed when ?limit= is absent */
 #define WEBAPP_ID_MAX 128             /* longest {id} path segment kept */
 #define WEBAPP_DB_WAIT_MS 5000        /* longest wait for a pooled connection before a 503 */
+/* Uploads (POST /api/files, POST /convert) stream to a temporary file instead:
+ * WEBAPP_UPLOAD_MAX bytes of file at most (413 above). */
+#define WEBAPP_UPLOAD_MAX_DEFAULT (25 * 1024 * 1024)
+#define WEBAPP_UPLOAD_MAX_LIMIT (256 * 1024 * 1024) /* a bytea's text COPY must stay under 1 GB */
 
 /* ----- text (html.c) ----- */
 
@@ -48,6 +52,8 @@ void html_state(struct buf *b, const char *state);
  * rel="noopener noreferrer"); anything else is shown as text. text NULL: the
  * URL itself. */
 void html_ext_link(struct buf *b, const char *url, const char *text);
+/* A running task's progress: a <progress> bar and "40%" (clamped to 0..100). */
+void html_progress(struct buf *b, int percent);
 /* text as <p> paragraphs, split on blank lines; empty ones are dropped. */
 void html_paragraphs(struct buf *b, const char *text);
 /* Open a page: doctype, head (title escaped, optional auto-refresh), the nav. */
@@ -63,9 +69,11 @@ struct response;
 typedef void (*route_fn)(struct app *a, struct request *r, struct response *resp);
 
 enum body_kind {
-    BODY_NONE, /* a body, if any, is ignored */
-    BODY_RAW,  /* kept as bytes (JSON API) */
-    BODY_FORM, /* fed to MHD's post processor into struct form */
+    BODY_NONE,   /* a body, if any, is ignored */
+    BODY_RAW,    /* kept as bytes (JSON API) */
+    BODY_FORM,   /* fed to MHD's post processor into struct form */
+    BODY_UPLOAD, /* multipart/form-data only: field "file" streamed to a temporary file,
+                  * the small fields kept in struct upload (server.c) */
 };
 
 struct route {
@@ -105,6 +113,31 @@ struct form {
     bool malformed; /* the post processor gave up on the body */
 };
 
+#define UPLOAD_NAME_MAX 255   /* bytes of an uploaded file's name kept */
+#define UPLOAD_FIELD_MAX 8192 /* bytes of any other field of an upload form (413 above) */
+
+/* A multipart upload as it streams in: the "file" field goes to an unnamed
+ * temporary file (never a path built from the client's words), its first
+ * bytes stay in memory for sniffing; the other fields are small and kept.
+ * A field not sent has data NULL. */
+struct upload {
+    uint64_t max;        /* the cap on size (the app's upload_max) */
+    int fd;              /* the temporary file; -1 until the "file" part starts */
+    uint64_t size;       /* bytes of the file */
+    unsigned char *head; /* its first CONVERT_SNIFF_BYTES bytes (or fewer) */
+    size_t head_len;
+    char name[UPLOAD_NAME_MAX + 1]; /* file_name_clean() of the part's filename */
+    int files;                      /* "file" parts seen: one is expected */
+    bool file_started;              /* the current "file" part had a first (empty) call */
+    struct buf to, options, delimiter, width, height, quality;
+    bool not_multipart; /* Content-Type is not multipart/form-data: 415 */
+    bool too_big;       /* the file or the whole body passed the cap: 413 */
+    bool field_too_big; /* another field passed UPLOAD_FIELD_MAX: 413 */
+    bool malformed;     /* the multipart body could not be parsed: 400 */
+    bool has_nul;       /* a small field held a NUL byte: 400 */
+    int io_errno;       /* the temporary file failed (errno): 503 */
+};
+
 struct request {
     struct MHD_Connection *conn; /* NULL in unit tests */
     const char *method;          /* MHD's, valid for the whole request */
@@ -116,6 +149,7 @@ struct request {
     bool too_big;
     struct MHD_PostProcessor *pp;
     struct form form;
+    struct upload upload; /* BODY_UPLOAD */
     double started; /* clock_mono() at the first call, for the access log */
 };
 
@@ -129,6 +163,15 @@ struct response {
     const char *allow;
     const char *cache_control;
     int retry_after; /* seconds, 0 = no header */
+    /* Instead of a body: stream_len bytes produced by stream_fn (a download).
+     * respond() hands stream_cls to MHD, which calls stream_free on it once
+     * done (respond() does, when no response could be made). */
+    MHD_ContentReaderCallback stream_fn;
+    MHD_ContentReaderFreeCallback stream_free;
+    void *stream_cls;
+    uint64_t stream_len;
+    char *disposition; /* Content-Disposition, malloc()ed: respond() frees it */
+    const char *csp;   /* Content-Security-Policy of a non-HTML answer (downloads: sandbox) */
 };
 
 /* A query parameter, URL-decoded by MHD; NULL when absent (always in tests). */
@@ -174,14 +217,15 @@ struct app {
     struct dbpool *db;
     struct producer *producer; /* enqueues: rows and publishes, group-committed */
     char origin[128]; /* tasks.origin of what the webapp enqueues */
+    uint64_t upload_max; /* WEBAPP_UPLOAD_MAX, read by server_start() */
 };
 
 /* ----- the server (server.c) ----- */
 
 struct server;
 
-/* Bind listen ("host:port") and serve a from a thread per connection. NULL
- * with the reason in err. */
+/* Bind listen ("host:port") and serve a from a thread per connection, after
+ * reading WEBAPP_UPLOAD_MAX into a->upload_max. NULL with the reason in err. */
 struct server *server_start(struct app *a, const char *listen, char *err, size_t errlen);
 unsigned int server_port(const struct server *s);
 /* Stop accepting, close every connection, wait for running handlers. */
@@ -189,6 +233,8 @@ void server_stop(struct server *s);
 
 /* ----- JSON API (api.c) ----- */
 
+/* "a string", "an object", ... for messages about a JSON value's type. */
+const char *api_type_name(const cJSON *v);
 /* Parse a POST /api/tasks body: NULL with a message for the client in err. */
 cJSON *api_parse_body(const char *buf, size_t len, char *err, size_t errlen);
 /* Check body's fields and point r at them (r borrows from body). 0, or -1
@@ -291,6 +337,56 @@ void api_site_scrape(struct app *a, struct request *r, struct response *resp);
 void api_site_pause(struct app *a, struct request *r, struct response *resp);
 void api_site_resume(struct app *a, struct request *r, struct response *resp);
 void api_site_delete(struct app *a, struct request *r, struct response *resp);
+
+/* ----- files and conversions (files.c) ----- */
+
+#define FILES_LIMIT_MAX 200     /* most files or conversions one page or API call lists */
+#define FILES_OFFSET_MAX 100000 /* deepest offset of those lists */
+
+/* An uploaded file's name as we keep it (metadata only, never a path): the
+ * part after the last / or \, without control characters (C0, DEL, C1),
+ * bidirectional overrides or invalid UTF-8, trimmed of spaces, at most
+ * outlen - 1 bytes cut on a character boundary and keeping a short
+ * extension; "upload" when nothing is left (or only dots). outlen >= 8. */
+void file_name_clean(const char *raw, char *out, size_t outlen);
+/* Append a Content-Disposition value for a download named name (RFC 6266):
+ * attachment; filename="<ASCII fallback>"; filename*=UTF-8''<percent-encoded>.
+ * The fallback keeps printable ASCII but " \ / %, each of those and each
+ * control character or non-ASCII character becoming _. */
+void file_disposition(struct buf *b, const char *name);
+/* The canonical target format for to ("jpg" -> "jpeg"), or NULL when it is
+ * not one of json, csv, xml, html, txt, png, jpeg, webp, pdf. */
+const char *file_target(const char *to);
+
+/* POST /api/convert's body {"file_id", "to", "options"}, checked. */
+struct file_convert_req {
+    const char *file_id;  /* a UUID */
+    const char *to;       /* canonical (file_target()) */
+    const cJSON *options; /* an object, or NULL */
+};
+/* 0, or -1 with the problem (naming the field) in err. c borrows from body. */
+int file_convert_req(const cJSON *body, struct file_convert_req *c, char *err, size_t errlen);
+/* The options object of an upload form: its "options" field (JSON object
+ * text, may be empty) with the fields delimiter (",", ";", "|", "tab"),
+ * width, height and quality (whole numbers) set over it; a NULL or empty
+ * value is not sent. *out: the object (caller frees; {} for none), or -1
+ * with the problem in err. */
+int file_options_from_form(const char *options, const char *delimiter, const char *width,
+                           const char *height, const char *quality, cJSON **out, char *err,
+                           size_t errlen);
+
+void api_file_upload(struct app *a, struct request *r, struct response *resp);
+void api_file_list(struct app *a, struct request *r, struct response *resp);
+void api_file_meta(struct app *a, struct request *r, struct response *resp);
+/* GET /api/files/{id} and /files/{id}: the bytes, errors in the path's dialect. */
+void api_file_download(struct app *a, struct request *r, struct response *resp);
+void api_convert_create(struct app *a, struct request *r, struct response *resp);
+void api_convert_offers(struct app *a, struct request *r, struct response *resp);
+void page_convert(struct app *a, struct request *r, struct response *resp);
+void page_convert_create(struct app *a, struct request *r, struct response *resp);
+/* The "Files" section of a task's page: a conversion's source and, once it
+ * succeeded, its output, with download links. Nothing for other tasks. */
+void page_put_task_files(struct buf *b, const cJSON *task);
 
 /* ----- HTML pages (pages.c) ----- */
 

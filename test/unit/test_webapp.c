@@ -1,6 +1,7 @@
 /* test/unit/test_webapp.c - the webapp's pure parts: HTML escaping, the route
  * matcher, POST /api/tasks body validation, listen-address and Origin checks,
- * the articles' query parameters and what to scrape (URL, form, schedule). */
+ * the articles' query parameters, what to scrape (URL, form, schedule), and
+ * files: upload names, Content-Disposition, conversion requests and options. */
 #include <stdarg.h> /* cmocka.h needs these four first */
 #include <stddef.h>
 #include <setjmp.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/json.h"
 #include "sql/store.h"
 #include "webapp/webapp.h"
 
@@ -825,6 +827,299 @@ scrape_kwargs_carry_url_max_pages_and_follow(void **state)
     cJSON_Delete(k);
 }
 
+/* ----- files and conversions ----- */
+
+static char *
+disposition(const char *name)
+{
+    struct buf b = {0};
+
+    file_disposition(&b, name);
+    assert_false(b.oom);
+    return b.data;
+}
+
+static void
+content_disposition_quotes_nothing_that_could_break_out(void **state)
+{
+    char *d;
+
+    (void)state;
+    d = disposition("report.csv");
+    assert_string_equal(d, "attachment; filename=\"report.csv\"; filename*=UTF-8''report.csv");
+    free(d);
+    /* A quote, a backslash and a percent sign cannot end or escape the quoted string. */
+    d = disposition("a\"b\\c%d.txt");
+    assert_string_equal(d,
+                        "attachment; filename=\"a_b_c_d.txt\"; filename*=UTF-8''a%22b%5Cc%25d.txt");
+    free(d);
+    /* CR and LF cannot start another header. */
+    d = disposition("x\r\nSet-Cookie: a=b.html");
+    assert_null(strchr(d, '\r'));
+    assert_null(strchr(d, '\n'));
+    assert_string_equal(d, "attachment; filename=\"x__Set-Cookie: a=b.html\"; "
+                           "filename*=UTF-8''x%0D%0ASet-Cookie%3A%20a%3Db.html");
+    free(d);
+}
+
+static void
+content_disposition_has_an_ascii_fallback_and_the_utf8_name(void **state)
+{
+    char *d;
+
+    (void)state;
+    /* "Résumé é.pdf": one _ per character replaced, every byte percent-encoded. */
+    d = disposition("R\xc3\xa9sum\xc3\xa9 \xe2\x82\xac.pdf");
+    assert_string_equal(d, "attachment; filename=\"R_sum_ _.pdf\"; "
+                           "filename*=UTF-8''R%C3%A9sum%C3%A9%20%E2%82%AC.pdf");
+    free(d);
+    /* Path separators never reach a client that would honour them. */
+    d = disposition("../etc/passwd");
+    assert_string_equal(d, "attachment; filename=\".._etc_passwd\"; "
+                           "filename*=UTF-8''..%2Fetc%2Fpasswd");
+    free(d);
+    d = disposition("");
+    assert_string_equal(d, "attachment; filename=\"download\"; filename*=UTF-8''download");
+    free(d);
+    d = disposition("\xe6\x97\xa5\xe6\x9c\xac");
+    assert_string_equal(d, "attachment; filename=\"__\"; filename*=UTF-8''%E6%97%A5%E6%9C%AC");
+    free(d);
+}
+
+static const char *
+cleaned(const char *raw)
+{
+    static char out[UPLOAD_NAME_MAX + 1];
+
+    file_name_clean(raw, out, sizeof out);
+    return out;
+}
+
+static void
+upload_names_lose_paths_and_control_characters(void **state)
+{
+    (void)state;
+    assert_string_equal(cleaned("photo.png"), "photo.png");
+    assert_string_equal(cleaned("/etc/passwd"), "passwd");
+    assert_string_equal(cleaned("..\\..\\windows\\win.ini"), "win.ini");
+    assert_string_equal(cleaned("C:\\Users\\ada\\My file.csv"), "My file.csv");
+    assert_string_equal(cleaned("a\r\nb\tc\x7f.txt"), "abc.txt");
+    assert_string_equal(cleaned("  spaced out.md  "), "spaced out.md");
+    /* U+202E RIGHT-TO-LEFT OVERRIDE would show "gpj.exe" as "exe.jpg". */
+    assert_string_equal(cleaned("photo\xe2\x80\xaegpj.exe"), "photogpj.exe");
+    /* A C1 control (U+0085) goes; other non-ASCII stays. */
+    assert_string_equal(cleaned("caf\xc3\xa9\xc2\x85.txt"), "caf\xc3\xa9.txt");
+    /* Bytes that are not UTF-8 (Latin-1 "é", an overlong "/") are dropped. */
+    assert_string_equal(cleaned("caf\xe9.txt"), "caf.txt");
+    assert_string_equal(cleaned("a\300\257b.txt"), "ab.txt"); /* an overlong "/" */
+}
+
+static void
+upload_names_that_say_nothing_become_upload(void **state)
+{
+    (void)state;
+    assert_string_equal(cleaned(""), "upload");
+    assert_string_equal(cleaned("dir/"), "upload");
+    assert_string_equal(cleaned(".."), "upload");
+    assert_string_equal(cleaned("../."), "upload");
+    assert_string_equal(cleaned("\x01\x02"), "upload");
+    assert_string_equal(cleaned("   "), "upload");
+    assert_string_equal(cleaned(".profile"), ".profile");
+}
+
+static void
+long_upload_names_are_cut_on_a_character_keeping_the_extension(void **state)
+{
+    char raw[1024], small[8];
+    const char *c;
+
+    (void)state;
+    /* 300 bytes of "é" (2 bytes each), then ".csv". */
+    raw[0] = '\0';
+    for (int i = 0; i < 150; i++)
+        strcat(raw, "\xc3\xa9");
+    strcat(raw, ".csv");
+    c = cleaned(raw);
+    assert_true(strlen(c) <= UPLOAD_NAME_MAX);
+    assert_true(strlen(c) >= UPLOAD_NAME_MAX - 1);
+    assert_string_equal(c + strlen(c) - 4, ".csv");
+    assert_true(utf8_valid(c, strlen(c)));
+    /* No extension, or one too long to be one: cut at the end. */
+    memset(raw, 'x', 400);
+    raw[400] = '\0';
+    assert_int_equal(strlen(cleaned(raw)), UPLOAD_NAME_MAX);
+    file_name_clean("abcdefghij.png", small, sizeof small);
+    assert_string_equal(small, "abc.png");
+}
+
+static void
+targets_are_named_by_extension_and_canonical(void **state)
+{
+    (void)state;
+    assert_string_equal(file_target("json"), "json");
+    assert_string_equal(file_target("JSON"), "json");
+    assert_string_equal(file_target("jpg"), "jpeg");
+    assert_string_equal(file_target("jpeg"), "jpeg");
+    assert_string_equal(file_target("pdf"), "pdf");
+    assert_string_equal(file_target("txt"), "txt");
+    assert_null(file_target("exe"));
+    assert_null(file_target("md")); /* a format, not a target */
+    assert_null(file_target("gif"));
+    assert_null(file_target(""));
+    assert_null(file_target(NULL));
+}
+
+static int
+convert_req_from(const char *json, struct file_convert_req *c, char *err, size_t errlen,
+                 cJSON **keep)
+{
+    cJSON *body = cJSON_Parse(json);
+
+    assert_non_null(body);
+    *keep = body;
+    return file_convert_req(body, c, err, errlen);
+}
+
+static void
+convert_bodies_name_the_file_the_target_and_options(void **state)
+{
+    struct file_convert_req c;
+    char err[256] = "";
+    cJSON *body;
+
+    (void)state;
+    assert_int_equal(convert_req_from("{\"file_id\": \"" A_UUID "\", \"to\": \"jpg\", "
+                                      "\"options\": {\"quality\": 80}}",
+                                      &c, err, sizeof err, &body),
+                     0);
+    assert_string_equal(c.file_id, A_UUID);
+    assert_string_equal(c.to, "jpeg");
+    assert_non_null(c.options);
+    cJSON_Delete(body);
+    assert_int_equal(convert_req_from("{\"file_id\": \"" A_UUID "\", \"to\": \"csv\", "
+                                      "\"options\": null}",
+                                      &c, err, sizeof err, &body),
+                     0);
+    assert_null(c.options);
+    cJSON_Delete(body);
+}
+
+static void
+bad_convert_bodies_are_refused_naming_the_field(void **state)
+{
+    static const struct {
+        const char *body, *words;
+    } cases[] = {
+        {"[]", "must be a JSON object"},
+        {"{\"to\": \"json\"}", "'file_id' is required"},
+        {"{\"file_id\": \"nope\", \"to\": \"json\"}", "'file_id' must be a file id"},
+        {"{\"file_id\": 7, \"to\": \"json\"}", "'file_id' must be a file id"},
+        {"{\"file_id\": \"" A_UUID "\"}", "'to' is required"},
+        {"{\"file_id\": \"" A_UUID "\", \"to\": \"exe\"}", "'to' must be one of"},
+        {"{\"file_id\": \"" A_UUID "\", \"to\": 1}", "'to' must be one of"},
+        {"{\"file_id\": \"" A_UUID "\", \"to\": \"json\", \"options\": []}",
+         "'options' must be a JSON object, not an array"},
+        {"{\"file_id\": \"" A_UUID "\", \"to\": \"json\", \"option\": {}}",
+         "unknown field 'option'"},
+        {"{\"file_id\": \"" A_UUID "\", \"to\": \"json\", \"to\": \"csv\"}",
+         "'to' appears more than once"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct file_convert_req c;
+        char err[256] = "";
+        cJSON *body;
+
+        assert_int_equal(convert_req_from(cases[i].body, &c, err, sizeof err, &body), -1);
+        if (strstr(err, cases[i].words) == NULL)
+            fail_msg("%s: got \"%s\", want \"%s\"", cases[i].body, err, cases[i].words);
+        cJSON_Delete(body);
+    }
+}
+
+static char *
+form_options(const char *options, const char *delimiter, const char *width, const char *height,
+             const char *quality, char *err, size_t errlen)
+{
+    cJSON *o;
+    char *text;
+
+    if (file_options_from_form(options, delimiter, width, height, quality, &o, err, errlen) < 0)
+        return NULL;
+    text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
+}
+
+static void
+form_fields_become_conversion_options(void **state)
+{
+    char err[256] = "", *t;
+
+    (void)state;
+    t = form_options(NULL, NULL, NULL, NULL, NULL, err, sizeof err);
+    assert_string_equal(t, "{}");
+    cJSON_free(t);
+    /* Empty fields (an HTML form sends every one) are not options. */
+    t = form_options("", "", "", " ", "", err, sizeof err);
+    assert_string_equal(t, "{}");
+    cJSON_free(t);
+    t = form_options("{\"width\": 5, \"other\": true}", "tab", "640", NULL, "80", err, sizeof err);
+    assert_string_equal(t, "{\"other\":true,\"delimiter\":\"\\t\",\"width\":640,\"quality\":80}");
+    cJSON_free(t);
+    t = form_options(NULL, ";", NULL, "480", NULL, err, sizeof err);
+    assert_string_equal(t, "{\"delimiter\":\";\",\"height\":480}");
+    cJSON_free(t);
+}
+
+static void
+bad_form_options_are_refused_naming_the_field(void **state)
+{
+    char err[256] = "";
+
+    (void)state;
+    assert_null(form_options("{", NULL, NULL, NULL, NULL, err, sizeof err));
+    assert_non_null(strstr(err, "options is not valid JSON"));
+    assert_null(form_options("[1]", NULL, NULL, NULL, NULL, err, sizeof err));
+    assert_string_equal(err, "options must be a JSON object, not an array");
+    assert_null(form_options(NULL, "::", NULL, NULL, NULL, err, sizeof err));
+    assert_string_equal(err, "delimiter must be one of , ; | or tab");
+    assert_null(form_options(NULL, NULL, "0", NULL, NULL, err, sizeof err));
+    assert_string_equal(err, "width must be a whole number from 1 to 100000");
+    assert_null(form_options(NULL, NULL, NULL, "12px", NULL, err, sizeof err));
+    assert_string_equal(err, "height must be a whole number from 1 to 100000");
+    assert_null(form_options(NULL, NULL, NULL, NULL, "101", err, sizeof err));
+    assert_string_equal(err, "quality must be a whole number from 1 to 100");
+}
+
+static void
+file_routes_stream_uploads_and_answer_in_their_dialect(void **state)
+{
+    struct route_match m;
+
+    (void)state;
+    assert_int_equal(route_match("POST", "/api/files", &m), ROUTE_FOUND);
+    assert_ptr_equal(m.route->fn, api_file_upload);
+    assert_int_equal(m.route->body, BODY_UPLOAD);
+    assert_int_equal(route_match("GET", "/api/files/" A_UUID, &m), ROUTE_FOUND);
+    assert_ptr_equal(m.route->fn, api_file_download);
+    assert_true(m.json);
+    assert_int_equal(route_match("GET", "/api/files/" A_UUID "/meta", &m), ROUTE_FOUND);
+    assert_ptr_equal(m.route->fn, api_file_meta);
+    assert_string_equal(m.id, A_UUID);
+    assert_int_equal(route_match("HEAD", "/files/" A_UUID, &m), ROUTE_FOUND);
+    assert_ptr_equal(m.route->fn, api_file_download);
+    assert_false(m.json); /* a link on a page: errors as pages */
+    assert_int_equal(route_match("POST", "/convert", &m), ROUTE_FOUND);
+    assert_ptr_equal(m.route->fn, page_convert_create);
+    assert_int_equal(m.route->body, BODY_UPLOAD);
+    assert_int_equal(route_match("POST", "/api/convert", &m), ROUTE_FOUND);
+    assert_int_equal(m.route->body, BODY_RAW);
+    assert_int_equal(route_match("DELETE", "/api/files/" A_UUID, &m), ROUTE_BAD_METHOD);
+    assert_string_equal(m.allow, "GET, HEAD");
+}
+
 int
 main(void)
 {
@@ -868,6 +1163,17 @@ main(void)
         cmocka_unit_test(site_bodies_need_a_url_and_a_schedule_and_name_wrong_fields),
         cmocka_unit_test(a_schedule_gives_its_next_run_or_names_its_problem),
         cmocka_unit_test(scrape_kwargs_carry_url_max_pages_and_follow),
+        cmocka_unit_test(content_disposition_quotes_nothing_that_could_break_out),
+        cmocka_unit_test(content_disposition_has_an_ascii_fallback_and_the_utf8_name),
+        cmocka_unit_test(upload_names_lose_paths_and_control_characters),
+        cmocka_unit_test(upload_names_that_say_nothing_become_upload),
+        cmocka_unit_test(long_upload_names_are_cut_on_a_character_keeping_the_extension),
+        cmocka_unit_test(targets_are_named_by_extension_and_canonical),
+        cmocka_unit_test(convert_bodies_name_the_file_the_target_and_options),
+        cmocka_unit_test(bad_convert_bodies_are_refused_naming_the_field),
+        cmocka_unit_test(form_fields_become_conversion_options),
+        cmocka_unit_test(bad_form_options_are_refused_naming_the_field),
+        cmocka_unit_test(file_routes_stream_uploads_and_answer_in_their_dialect),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
