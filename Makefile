@@ -91,6 +91,9 @@ test/bench/bench: test/bench/bench.o $(CORE_OBJ)
 # The scraper's extraction alone: fixture pages parsed per second.
 test/bench/extract: test/bench/extract.o $(SCRAPER_OBJ) common/buf.o common/clock.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# The converters alone: a CSV and a JPEG converted per second, in a forked child.
+test/bench/convert: test/bench/convert.o $(CONVERT_OBJ) common/buf.o common/json.o common/clock.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 # RabbitMQ's own ceilings: rabbitmq-c alone, none of celeriac's code.
 test/bench/ceiling: test/bench/ceiling.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs librabbitmq)
@@ -116,11 +119,13 @@ run: deps
 
 bench: deps
 	compose/install-deps bench
-	@$(MAKE) --no-print-directory all test/bench/bench test/bench/ceiling test/bench/extract
+	@$(MAKE) --no-print-directory all test/bench/bench test/bench/ceiling test/bench/extract \
+	    test/bench/convert
 	test/bench/run
 
 clean:
-	rm -f $(BINS) $(UNIT) $(FUZZ) test/bench/bench test/bench/ceiling test/bench/extract sql/migrations.c .flags
+	rm -f $(BINS) $(UNIT) $(FUZZ) test/bench/bench test/bench/ceiling test/bench/extract \
+	      test/bench/convert sql/migrations.c .flags
 	find . -name '*.o' -o -name '*.d' | xargs rm -f
 
 -include $(wildcard */*.d */*/*.d)
