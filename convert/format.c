@@ -1,6 +1,6 @@
 /* convert/format.c - what a file is (from its bytes, checked against its
- * name) and what it can become. Links nothing but libc and cJSON: the
- * webapp, which never converts, names and sniffs uploads with it. */
+ * name) and what it can become. Links nothing but libc, cJSON and common/:
+ * the webapp, which never converts, names and sniffs uploads with it. */
 #include "convert/convert.h"
 
 #include <stdio.h>
@@ -369,8 +369,8 @@ convert_output_name(const char *name, const char *to, char *out, size_t outlen)
         return;
     }
     stem = dot != NULL ? (int)(dot - name) : (int)strlen(name);
-    if ((size_t)stem + strlen(ext) + 2 > outlen)
-        stem = (int)(outlen > strlen(ext) + 2 ? outlen - strlen(ext) - 2 : 0);
+    if ((size_t)stem + strlen(ext) + 2 > outlen) /* cut on a character, never inside one */
+        stem = outlen > strlen(ext) + 2 ? (int)utf8_prefix_len(name, outlen - strlen(ext) - 2) : 0;
     snprintf(out, outlen, "%.*s.%s", stem, name, ext);
 }
 
@@ -421,8 +421,9 @@ int_option(const cJSON *v, int lo, int hi, int *out, char *err, size_t errlen)
 {
     if (cJSON_IsNull(v))
         return 0;
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble ||
-        v->valuedouble < lo || v->valuedouble > hi) {
+    /* The range first: casting 1e300 to an integer is undefined. */
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi) ||
+        v->valuedouble != (double)(long long)v->valuedouble) {
         snprintf(err, errlen, "option %s must be a whole number from %d to %d", v->string, lo,
                  hi);
         return -1;

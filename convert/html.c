@@ -393,6 +393,8 @@ convert_html_to_text(const char *in, size_t len, size_t max_output, struct buf *
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    if (out->len == t.base)
+        return 0; /* nothing to read: an empty text (and out->data may be NULL) */
     if (out->len - t.base > max_output) {
         snprintf(err, errlen, "the text would be larger than %zu bytes", max_output);
         return -1;

@@ -82,7 +82,9 @@ sweep_stale(const char *tmp)
                 remove_tree(path);
             continue;
         }
-        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+        /* A free lock: its owner died, unless it has only just made the
+         * directory and not locked it yet (a minute is plenty). */
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0 && st.st_mtime < time(NULL) - 60)
             remove_tree(path);
         close(fd);
     }

@@ -21,9 +21,11 @@ CREATE TABLE files (
 CREATE INDEX files_created_idx ON files (created_at DESC, id);
 CREATE INDEX files_source_idx ON files (source_id);
 
--- A long task's progress, 0..100, written while it runs (task_progress()):
--- GET /api/tasks/{id} and the task page show it. NULL: never reported.
-ALTER TABLE tasks ADD COLUMN progress smallint CHECK (progress BETWEEN 0 AND 100);
+-- A long task's progress, 0..100, written while it runs (task_progress()
+-- clamps it): GET /api/tasks/{id} and the task page show it. NULL: never
+-- reported. No CHECK: on a large tasks table it would be a full scan under
+-- an exclusive lock, stalling every worker while the migration runs.
+ALTER TABLE tasks ADD COLUMN progress smallint;
 
 -- Stored uncompressed (still out of line): a download reads the value in
 -- pieces with substring(), which then fetches only the pieces' chunks; a

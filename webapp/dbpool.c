@@ -24,6 +24,7 @@ struct dbpool {
     int n_idle;
     int out; /* connections lent out or being opened: n_idle + out <= size */
     int size;
+    int bulk;         /* long holds (uploads' COPY) under way: at most bulk_max() */
     bool schema_ok;   /* migrate_check passed once: later connections skip it */
     bool warned_down; /* a failed connect is logged once until one succeeds */
 };
@@ -93,17 +94,14 @@ open_failed(struct dbpool *p, const char *err)
         log_warn("%s", err);
     p->warned_down = true;
     p->out--;
-    pthread_cond_signal(&p->cv);
+    pthread_cond_broadcast(&p->cv); /* bulk_enter() waiters share the condition */
     pthread_mutex_unlock(&p->mu);
 }
 
-PGconn *
-dbpool_get(struct dbpool *p, int wait_ms, char *err, size_t errlen)
+static struct timespec
+deadline_in(int wait_ms)
 {
     struct timespec deadline;
-    PGconn *db = NULL;
-    bool check_schema;
-    char why[512];
 
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_sec += wait_ms / 1000;
@@ -112,6 +110,48 @@ dbpool_get(struct dbpool *p, int wait_ms, char *err, size_t errlen)
         deadline.tv_sec++;
         deadline.tv_nsec -= 1000000000L;
     }
+    return deadline;
+}
+
+static int
+bulk_max(const struct dbpool *p)
+{
+    return p->size > 1 ? p->size / 2 : 1;
+}
+
+bool
+dbpool_bulk_enter(struct dbpool *p, int wait_ms)
+{
+    struct timespec deadline = deadline_in(wait_ms);
+    bool ok = true;
+
+    pthread_mutex_lock(&p->mu);
+    while (p->bulk >= bulk_max(p) && ok)
+        if (pthread_cond_timedwait(&p->cv, &p->mu, &deadline) == ETIMEDOUT)
+            ok = p->bulk < bulk_max(p);
+    if (ok)
+        p->bulk++;
+    pthread_mutex_unlock(&p->mu);
+    return ok;
+}
+
+void
+dbpool_bulk_leave(struct dbpool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->bulk--;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+PGconn *
+dbpool_get(struct dbpool *p, int wait_ms, char *err, size_t errlen)
+{
+    struct timespec deadline = deadline_in(wait_ms);
+    PGconn *db = NULL;
+    bool check_schema;
+    char why[512];
+
     pthread_mutex_lock(&p->mu);
     while (p->n_idle == 0 && p->out >= p->size) {
         if (pthread_cond_timedwait(&p->cv, &p->mu, &deadline) == ETIMEDOUT && p->n_idle == 0 &&
@@ -171,6 +211,6 @@ dbpool_put(struct dbpool *p, PGconn *db)
     if (db != NULL)
         p->idle[p->n_idle++] = db;
     p->out--;
-    pthread_cond_signal(&p->cv);
+    pthread_cond_broadcast(&p->cv); /* bulk_enter() waiters share the condition */
     pthread_mutex_unlock(&p->mu);
 }

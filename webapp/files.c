@@ -448,13 +448,19 @@ upload_store(struct app *a, struct upload *u, struct stored *s, char *err, size_
     in.content_type = s->content_type;
     in.fd = u->fd;
     in.size = u->size;
+    if (!dbpool_bulk_enter(a->db, WEBAPP_DB_WAIT_MS)) {
+        snprintf(err, errlen, "too many uploads are being stored at once; try again");
+        return MHD_HTTP_SERVICE_UNAVAILABLE;
+    }
     db = dbpool_get(a->db, WEBAPP_DB_WAIT_MS, why, sizeof why);
     if (db == NULL) {
+        dbpool_bulk_leave(a->db);
         snprintf(err, errlen, "database unavailable: %s", why);
         return MHD_HTTP_SERVICE_UNAVAILABLE;
     }
     rc = store_file_put(db, &in, s->sha256);
     dbpool_put(a->db, db);
+    dbpool_bulk_leave(a->db);
     if (rc == STORE_BAD_DATA) {
         snprintf(err, errlen, "PostgreSQL refused the file's values; nothing was stored");
         return MHD_HTTP_BAD_REQUEST;

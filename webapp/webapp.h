@@ -209,6 +209,12 @@ void dbpool_free(struct dbpool *p);
 PGconn *dbpool_get(struct dbpool *p, int wait_ms, char *err, size_t errlen);
 /* Give db back (NULL is fine); a broken one is closed, its slot freed. */
 void dbpool_put(struct dbpool *p, PGconn *db);
+/* Around a long hold of a connection (an upload's COPY of up to
+ * WEBAPP_UPLOAD_MAX): at most half the pool (at least one) is held that way
+ * at once, so uploads never take every connection from the pages and the
+ * API. false when none came free within wait_ms. */
+bool dbpool_bulk_enter(struct dbpool *p, int wait_ms);
+void dbpool_bulk_leave(struct dbpool *p);
 
 /* ----- the application (main.c fills it) ----- */
 

@@ -832,14 +832,27 @@ engine_task_progress(struct engine *g, struct task_ctx *t, int percent)
         return; /* a quick task's row is written once, with its outcome */
     if (t->wrote || !store_is_ok(g->db) || store_in_transaction(g->db))
         return; /* it would show only at the commit, with the outcome */
-    if (percent < 100 && t->progress >= 0 && now - t->progress_at < TASK_PROGRESS_EVERY_S)
+    if (percent < 100 && t->progress_at > 0 && now - t->progress_at < TASK_PROGRESS_EVERY_S)
         return;
+    t->progress_at = now; /* a refused write waits its turn too */
     if (store_task_progress(g->db, t->msg->id, percent) != STORE_OK) {
         log_task(LL_DEBUG, t->msg->id, "progress not written: %s", store_error_message(g->db));
         return;
     }
     t->progress = percent;
-    t->progress_at = now;
+}
+
+/* Run e's handler again, its writes lost with a transaction. A long task
+ * (a conversion, a scrape) keeps the broker's heartbeats going meanwhile,
+ * as on its first run. */
+static void
+run_again(struct engine *g, struct entry *e)
+{
+    if (e->def != NULL && !e->def->quick)
+        broker_keepalive_start(g->b);
+    run_entry(g, e);
+    if (e->def != NULL && !e->def->quick)
+        broker_keepalive_stop(g->b);
 }
 
 /* Roll back what is left, reconnect if needed, and run again every handler
@@ -859,7 +872,7 @@ recover(struct engine *g)
         for (int i = 0; i < g->n && !g->effects_lost; i++) {
             struct entry *e = &g->e[i];
             if (e->kind == E_RUN && e->ran && (e->t.wrote || e->t.db_lost))
-                run_entry(g, e);
+                run_again(g, e);
         }
         if (g->effects_lost && !db_trouble(g, "running the batch's tasks again"))
             return false;
@@ -980,7 +993,7 @@ write_one_by_one(struct engine *g)
             if (rerun && e->kind == E_RUN) {
                 /* Its writes went with the failed batch: this entry alone,
                  * in a transaction of its own (others wait for their turn). */
-                run_entry(g, e);
+                run_again(g, e);
                 if (g->effects_lost) {
                     if (store_is_ok(g->db) && store_in_transaction(g->db))
                         store_rollback(g->db);

@@ -220,6 +220,11 @@ def test_html_becomes_readable_text(migrated_stack, convert_worker):
     assert "\n\n" in text  # paragraphs stay apart
 
 
+def test_a_page_with_no_text_becomes_an_empty_text(migrated_stack, convert_worker):
+    _, out = converted(migrated_stack, "blank.html", b"<html><script>x()</script></html>", "txt")
+    assert out == b""
+
+
 def test_markdown_becomes_html_without_raw_html(migrated_stack, convert_worker):
     md = b"# Title\n\nSome *emphasis* and a [link](https://example.org).\n\n<script>x()</script>\n"
     _, out = converted(migrated_stack, "notes.md", md, "html")

@@ -160,6 +160,8 @@ options(void **state)
     assert_int_equal(parse_options("{\"quality\": 101}", &opt, err, sizeof err), -1);
     assert_string_equal(err, "option quality must be a whole number from 1 to 100");
     assert_int_equal(parse_options("{\"width\": 1.5}", &opt, err, sizeof err), -1);
+    assert_int_equal(parse_options("{\"width\": 1e300}", &opt, err, sizeof err), -1);
+    assert_int_equal(parse_options("{\"height\": -1e300}", &opt, err, sizeof err), -1);
     assert_int_equal(parse_options("{\"width\": \"800\"}", &opt, err, sizeof err), -1);
     assert_int_equal(parse_options("{\"delimiter\": \"::\"}", &opt, err, sizeof err), -1);
     assert_int_equal(parse_options("{\"colour\": 1}", &opt, err, sizeof err), -1);
@@ -186,6 +188,17 @@ output_names(void **state)
     assert_string_equal(name, "output.csv");
     convert_output_name("a-very-long-name-that-does-not-fit.md", "html", name, sizeof name);
     assert_string_equal(name, "a-very-long-name-that-does.html");
+    /* cut on a character: "é" is two bytes, 26 of them do not fit */
+    convert_output_name("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                        "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9.png",
+                        "webp", name, sizeof name);
+    assert_string_equal(name, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                              "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9.webp");
+    convert_output_name("x\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                        "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9.png",
+                        "webp", name, sizeof name);
+    assert_int_equal(strlen(name), 25 + 5); /* a 26th byte would halve an "é" */
+    assert_string_equal(name + 25, ".webp");
 }
 
 static void

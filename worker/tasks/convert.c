@@ -33,7 +33,9 @@ store_output(struct task_ctx *t, const char *source_id, const char *from, const 
              const char *source_name, const struct buf *out)
 {
     char id[UUID_STR_LEN], name[256];
-    const char *params[] = {id, name, to, convert_mime(to), out->data, source_id, t->msg->id};
+    /* An empty output (a page with no text) is "", not libpq's NULL. */
+    const char *params[] = {id,        name, to, convert_mime(to), out->data != NULL ? out->data : "",
+                            source_id, t->msg->id};
     const int lengths[] = {0, 0, 0, 0, (int)out->len, 0, 0};
     const int formats[] = {0, 0, 0, 0, 1, 0, 0};
     const struct store_binary bin = {lengths, formats, 0};
@@ -118,7 +120,6 @@ task_convert_file(struct task_ctx *t)
         buf_fini(&out);
         return task_fail(t, "MemoryError", "convert.file(): out of memory");
     }
-    task_progress(t, 100);
     rc = store_output(t, file_id->valuestring, job.from, job.to, name, &out);
     buf_fini(&out);
     return rc;
