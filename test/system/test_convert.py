@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import struct
+import subprocess
 import uuid
 import xml.etree.ElementTree as ET
 import zlib
@@ -18,7 +19,7 @@ import requests
 
 from harness import REPO, db, pid_alive, start_webapp, start_worker, wait_until
 from test_faults import children_of
-from test_worker import enqueue_cli, log_messages
+from test_worker import CELERIAC, enqueue_cli, log_messages
 
 FIXTURES = REPO / "test" / "fixtures" / "convert"
 HAVE_SOFFICE = shutil.which("soffice") is not None
@@ -513,3 +514,39 @@ def test_the_convert_form_uploads_converts_and_lists_the_result(migrated_stack, 
     assert name in listing and f"/files/{task['result']['output_file_id']}" in listing
     task_page = requests.get(f"{web.url}/tasks/{task_id}", timeout=10).text
     assert f"/files/{task['result']['output_file_id']}" in task_page
+
+
+# ------------------------------------------------------------------------------ the CLI
+
+
+def test_celeriac_convert_runs_a_conversion_in_the_foreground(tmp_path):
+    src = tmp_path / "people.csv"
+    src.write_bytes(b"name;age\nAnn;31\n")
+    out = tmp_path / "people.json"
+    r = subprocess.run([CELERIAC, "convert", "--delimiter", ";", str(src), str(out)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(out.read_text()) == [{"name": "Ann", "age": "31"}]
+    assert "csv" in r.stderr and "json" in r.stderr
+
+    img = tmp_path / "wide.png"
+    img.write_bytes(png(300, 100))
+    r = subprocess.run([CELERIAC, "convert", "--to", "webp", "--width", "150", str(img),
+                        str(tmp_path / "small.out")], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert image_size((tmp_path / "small.out").read_bytes()) == ("webp", 150, 50)
+
+    # Failures: a clear message, exit 1, and no output file left behind.
+    bad = tmp_path / "photo.jpg"
+    bad.write_bytes(png(4, 4))
+    r = subprocess.run([CELERIAC, "convert", str(bad), str(tmp_path / "photo.webp")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "not what its name says" in r.stderr
+    r = subprocess.run([CELERIAC, "convert", str(src), str(tmp_path / "x.png")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "cannot convert csv to png" in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == \
+        ["people.csv", "people.json", "photo.jpg", "small.out", "wide.png"]
+    r = subprocess.run([CELERIAC, "convert", str(src), str(tmp_path / "x.unknown")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "--to" in r.stderr
