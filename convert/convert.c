@@ -61,6 +61,11 @@ convert_run(const struct convert_job *job, struct buf *out, char *err, size_t er
     }
     if (in == NULL)
         in = "";
+    if (job->len > (job->max_input > 0 ? job->max_input : CONVERT_DEFAULT_MAX_INPUT)) {
+        snprintf(err, errlen, "the input is %zu bytes, more than the %zu allowed", job->len,
+                 job->max_input > 0 ? job->max_input : (size_t)CONVERT_DEFAULT_MAX_INPUT);
+        goto fail;
+    }
     if (!convert_supported(from, to)) {
         /* Office documents are supported where soffice is found: say so
          * rather than that the pair does not exist. */

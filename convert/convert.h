@@ -17,6 +17,7 @@
 #include "common/buf.h"
 
 #define CONVERT_ERROR_MAX 512
+#define CONVERT_DEFAULT_MAX_INPUT (100u * 1024 * 1024)
 #define CONVERT_DEFAULT_MAX_OUTPUT (100u * 1024 * 1024)
 #define CONVERT_DEFAULT_MAX_PIXELS 100000000ull /* 100 megapixels: a 20000x20000 PNG is refused */
 #define CONVERT_SNIFF_BYTES 65536 /* enough of a file's start for convert_sniff() */
@@ -84,6 +85,7 @@ struct convert_job {
     const void *in;
     size_t len;
     struct convert_options opt;
+    size_t max_input;   /* 0: CONVERT_DEFAULT_MAX_INPUT */
     size_t max_output;  /* 0: CONVERT_DEFAULT_MAX_OUTPUT */
     uint64_t max_pixels; /* images, width x height of input and output; 0: CONVERT_DEFAULT_MAX_PIXELS */
     double timeout_s;   /* soffice's run; 0: 300 */
@@ -92,8 +94,9 @@ struct convert_job {
     void *progress_arg;
 };
 
-/* Bounds from the environment into job: CONVERT_MAX_OUTPUT (bytes),
- * CONVERT_MAX_PIXELS, CONVERT_TIMEOUT (seconds, for soffice); unset ones
+/* Bounds from the environment into job: CONVERT_MAX_INPUT and
+ * CONVERT_MAX_OUTPUT (bytes), CONVERT_MAX_PIXELS, CONVERT_TIMEOUT (seconds,
+ * for soffice); unset ones
  * keep their defaults. -1 with err naming a malformed one (format.c). */
 int convert_limits_from_env(struct convert_job *job, char *err, size_t errlen);
 

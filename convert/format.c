@@ -396,12 +396,14 @@ int
 convert_limits_from_env(struct convert_job *job, char *err, size_t errlen)
 {
     double out = (double)CONVERT_DEFAULT_MAX_OUTPUT, pixels = (double)CONVERT_DEFAULT_MAX_PIXELS;
-    double timeout = 300;
+    double in = (double)CONVERT_DEFAULT_MAX_INPUT, timeout = 300;
 
-    if (env_number("CONVERT_MAX_OUTPUT", 1024, 1e12, &out, err, errlen) < 0 ||
+    if (env_number("CONVERT_MAX_INPUT", 1, 1e12, &in, err, errlen) < 0 ||
+        env_number("CONVERT_MAX_OUTPUT", 1024, 1e12, &out, err, errlen) < 0 ||
         env_number("CONVERT_MAX_PIXELS", 1, 1e12, &pixels, err, errlen) < 0 ||
         env_number("CONVERT_TIMEOUT", 1, 86400, &timeout, err, errlen) < 0)
         return -1;
+    job->max_input = (size_t)in;
     job->max_output = (size_t)out;
     job->max_pixels = (uint64_t)pixels;
     job->timeout_s = timeout;

@@ -279,6 +279,17 @@ def test_bad_inputs_end_in_failure_with_a_clear_error_and_store_nothing(migrated
     assert "unknown option" in failed(s, "t.csv", b"a\n1\n", "json", {"colour": "red"})
 
 
+def test_an_input_past_convert_max_input_fails_unread(migrated_stack, start_proc):
+    w = start_worker("--queues", "convert-small", env=migrated_stack.env(CONVERT_MAX_INPUT="100"),
+                     starter=start_proc, concurrency=1, name="small-input-worker")
+    file_id = store_file(migrated_stack, "big.csv", b"a\n" + b"1\n" * 100)
+    task_id, row = convert(migrated_stack, file_id, "json", queue="convert-small")
+    assert row["state"] == "FAILURE", row
+    assert "big.csv is 202 bytes, more than the 100 allowed" in row["error"]
+    assert outputs_of(migrated_stack, task_id) == []
+    assert w.terminate(15) == 0
+
+
 def test_an_unknown_target_or_file_fails(migrated_stack, convert_worker):
     file_id = store_file(migrated_stack, "t.csv", b"a\n1\n")
     _, row = convert(migrated_stack, file_id, "exe")
@@ -414,7 +425,15 @@ KINDS = [
     ("pic.png", png(120, 60), "webp", {"width": 60},
      lambda out: image_size(out) == ("webp", 60, 30)),
     ("pic.gif", GIF_1X1, "jpeg", None, lambda out: image_size(out) == ("jpeg", 1, 1)),
+    ("photo.jpg", (FIXTURES / "photo.jpg").read_bytes(), "png", {"height": 120},
+     lambda out: image_size(out) == ("png", 160, 120)),
+    ("photo.webp", (FIXTURES / "photo.webp").read_bytes(), "jpg", {"quality": 60},
+     lambda out: image_size(out) == ("jpeg", 320, 240)),
 ]
+if HAVE_SOFFICE:
+    KINDS += [(name, (FIXTURES / name).read_bytes(), "pdf", None,
+               lambda out: out.startswith(b"%PDF-"))
+              for name in ("sample.docx", "sample.odt", "sample.pptx")]
 
 
 @pytest.mark.parametrize("name,data,to,options,check", KINDS, ids=[k[0] for k in KINDS])

@@ -211,6 +211,7 @@ bounds_from_env(void **state)
     assert_int_equal(convert_limits_from_env(&job, err, sizeof err), 0);
     assert_int_equal(job.max_pixels, CONVERT_DEFAULT_MAX_PIXELS);
     assert_int_equal(job.max_output, CONVERT_DEFAULT_MAX_OUTPUT);
+    assert_int_equal(job.max_input, CONVERT_DEFAULT_MAX_INPUT);
     setenv("CONVERT_MAX_PIXELS", "1000", 1);
     assert_int_equal(convert_limits_from_env(&job, err, sizeof err), 0);
     assert_int_equal(job.max_pixels, 1000);

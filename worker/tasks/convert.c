@@ -70,8 +70,8 @@ task_convert_file(struct task_ctx *t)
     static const char *const names[] = {"file_id", "to", "options"};
     struct convert_job job = {.cancel = t->cancel, .progress = progress, .progress_arg = t};
     const cJSON *file_id, *to;
-    char err[CONVERT_ERROR_MAX], name[256];
-    const char *params[1];
+    char err[CONVERT_ERROR_MAX], name[256], max_input[32];
+    const char *params[2];
     struct buf out = {0};
     PGresult *res;
     int rc;
@@ -92,8 +92,13 @@ task_convert_file(struct task_ctx *t)
         return task_fail(t, "ValueError", "convert.file(): %s", err);
 
     params[0] = file_id->valuestring;
-    res = task_read_bin(t, "SELECT name, data FROM files WHERE id = $1::uuid", 1, params,
-                        &binary_results);
+    snprintf(max_input, sizeof max_input, "%zu", job.max_input);
+    params[1] = max_input;
+    /* An input past the bound is not even read: its size says enough. */
+    res = task_read_bin(t,
+                        "SELECT name, size, CASE WHEN size <= $2::bigint THEN data END"
+                        " FROM files WHERE id = $1::uuid",
+                        2, params, &binary_results);
     if (res == NULL) /* the reason is in the log; a lost connection is a retry */
         return task_retry(t, -1, "convert.file(): cannot read file %s", file_id->valuestring);
     if (PQntuples(res) != 1) {
@@ -102,8 +107,16 @@ task_convert_file(struct task_ctx *t)
                          file_id->valuestring);
     }
     snprintf(name, sizeof name, "%.*s", PQgetlength(res, 0, 0), PQgetvalue(res, 0, 0));
-    job.in = PQgetvalue(res, 0, 1);
-    job.len = (size_t)PQgetlength(res, 0, 1);
+    if (PQgetisnull(res, 0, 2)) { /* size: a binary int8, big-endian */
+        uint64_t size = 0;
+        for (int i = 0; i < 8 && PQgetlength(res, 0, 1) == 8; i++)
+            size = size << 8 | (unsigned char)PQgetvalue(res, 0, 1)[i];
+        PQclear(res);
+        return task_fail(t, "ConversionError", "%s is %llu bytes, more than the %zu allowed "
+                         "(CONVERT_MAX_INPUT)", name, (unsigned long long)size, job.max_input);
+    }
+    job.in = PQgetvalue(res, 0, 2);
+    job.len = (size_t)PQgetlength(res, 0, 2);
     if ((job.from = convert_identify(job.in, job.len, name, err, sizeof err)) == NULL) {
         PQclear(res);
         return task_fail(t, "ValueError", "%s", err);
