@@ -920,13 +920,10 @@ put_size(struct buf *b, double bytes)
         buf_printf(b, "%.1f MB", bytes / 1e6);
 }
 
-/* <a href="/files/ID">name</a> (size), for a {"id", "name", "size"} object. */
+/* <a href="/files/ID" download>name</a> (size), or a dash for no valid id. */
 static void
-put_file_link(struct buf *b, const cJSON *f)
+put_download(struct buf *b, const char *id, const char *name, const cJSON *size)
 {
-    const char *id = json_str(f, "id");
-    const cJSON *size = cJSON_GetObjectItemCaseSensitive(f, "size");
-
     if (id == NULL || !uuid_is_valid(id)) {
         buf_put(b, "&mdash;");
         return;
@@ -934,13 +931,21 @@ put_file_link(struct buf *b, const cJSON *f)
     buf_put(b, "<a href=\"/files/");
     html_esc(b, id);
     buf_put(b, "\" download>");
-    html_esc(b, json_str(f, "name") != NULL ? json_str(f, "name") : id);
+    html_esc(b, name != NULL ? name : id);
     buf_put(b, "</a>");
     if (cJSON_IsNumber(size)) {
         buf_put(b, " <span class=\"hint\">");
         put_size(b, size->valuedouble);
         buf_put(b, "</span>");
     }
+}
+
+/* A file row's download link. */
+static void
+put_file_link(struct buf *b, const cJSON *f)
+{
+    put_download(b, json_str(f, "id"), json_str(f, "name"),
+                 cJSON_GetObjectItemCaseSensitive(f, "size"));
 }
 
 /* A task's progress bar while it runs and has reported, else nothing. */
@@ -1259,18 +1264,8 @@ page_put_task_files(struct buf *b, const cJSON *task)
     }
     buf_put(b, "</dd>\n<dt>Output</dt><dd>");
     if (state != NULL && strcmp(state, "SUCCESS") == 0 && output != NULL && uuid_is_valid(output)) {
-        const cJSON *size = cJSON_GetObjectItemCaseSensitive(result, "size");
-
-        buf_put(b, "<a href=\"/files/");
-        html_esc(b, output);
-        buf_put(b, "\" download>");
-        html_esc(b, json_str(result, "name") != NULL ? json_str(result, "name") : output);
-        buf_put(b, "</a>");
-        if (cJSON_IsNumber(size)) {
-            buf_put(b, " <span class=\"hint\">");
-            put_size(b, size->valuedouble);
-            buf_put(b, "</span>");
-        }
+        put_download(b, output, json_str(result, "name"),
+                     cJSON_GetObjectItemCaseSensitive(result, "size"));
     } else if (state != NULL && !store_state_final(state)) {
         buf_put(b, "<span class=\"hint\">not yet</span>");
         put_progress(b, state, cJSON_GetObjectItemCaseSensitive(task, "progress"));
