@@ -43,7 +43,7 @@ CONVERT_OBJ = $(patsubst %.c,%.o,$(sort $(wildcard convert/*.c))) # likewise
 FORMAT_OBJ = convert/format.o
 CORE_OBJ   = $(COMMON_OBJ) $(BROKER_OBJ) $(STORE_OBJ) $(CLIENT_OBJ)
 WORKER_OBJ = worker/master.o worker/child.o worker/engine.o worker/registry.o worker/task.o worker/tasks/demo.o worker/tasks/cleanup.o worker/tasks/scrape.o \
-             worker/tasks/convert.o worker/revoked.o
+             worker/tasks/convert.o worker/tasks/chat.o worker/revoked.o
 WEBAPP_OBJ = webapp/server.o webapp/routes.o webapp/api.o webapp/pages.o webapp/html.o \
              webapp/dbpool.o webapp/articles.o webapp/sites.o webapp/files.o
 

@@ -128,6 +128,9 @@ int store_tasks_find(PGconn *db, const char *const *ids, int n, bool final_only,
  * already (do not run the task), STORE_BUSY when another session runs it,
  * or negative. */
 int store_task_started(PGconn *db, const struct store_task *t, const char *worker);
+/* Insert a running task's log lines now (n of them) and notify task_log
+ * with its id; committed asynchronously, like the STARTED mark. */
+int store_task_logs_add(PGconn *db, const char *id, const struct store_log_line *logs, int n);
 /* Record a STARTED task's progress (0..100) and notify task_state with it;
  * committed asynchronously, like the STARTED mark. */
 int store_task_progress(PGconn *db, const char *id, int percent);

@@ -107,6 +107,47 @@ store_task_started(PGconn *db, const struct store_task *t, const char *worker)
     return rc;
 }
 
+/* [{"level", "message", "at"}...] */
+static void
+logs_json(struct buf *b, const struct store_log_line *logs, int n)
+{
+    buf_put(b, "[");
+    for (int l = 0; l < n; l++) {
+        buf_put(b, l > 0 ? ",{\"level\":" : "{\"level\":");
+        buf_json_str(b, logs[l].level);
+        store_json_field(b, "message", logs[l].message);
+        store_json_field(b, "at", logs[l].at);
+        buf_put(b, "}");
+    }
+    buf_put(b, "]");
+}
+
+int
+store_task_logs_add(PGconn *db, const char *id, const struct store_log_line *logs, int n)
+{
+    static const char sql[] =
+        "WITH l AS (INSERT INTO task_logs (task_id, level, message, logged_at)"
+        " SELECT $1::uuid, g.level, g.message, g.at"
+        " FROM json_to_recordset($2::json) AS g(level text, message text, at timestamptz))"
+        " SELECT pg_notify('task_log', $1::text), set_config('synchronous_commit', 'off', true)";
+    struct buf b = {0};
+    const char *params[2];
+    PGresult *res;
+    int rc;
+
+    logs_json(&b, logs, n);
+    if (b.oom) {
+        buf_fini(&b);
+        return STORE_ERR;
+    }
+    params[0] = id;
+    params[1] = b.data;
+    res = store_exec_quiet(db, sql, 2, params, PGRES_TUPLES_OK, &rc);
+    PQclear(res);
+    buf_fini(&b);
+    return rc;
+}
+
 int
 store_task_progress(PGconn *db, const char *id, int percent)
 {
@@ -196,15 +237,9 @@ batch_json(struct buf *b, const struct store_final *f, int n)
             if (s->priority >= 0)
                 buf_printf(b, ",\"s_priority\":%d", s->priority);
         }
-        buf_put(b, ",\"logs\":[");
-        for (int l = 0; l < f[i].nlogs; l++) {
-            buf_put(b, l > 0 ? ",{\"level\":" : "{\"level\":");
-            buf_json_str(b, f[i].logs[l].level);
-            store_json_field(b, "message", f[i].logs[l].message);
-            store_json_field(b, "at", f[i].logs[l].at);
-            buf_put(b, "}");
-        }
-        buf_put(b, "]}");
+        buf_put(b, ",\"logs\":");
+        logs_json(b, f[i].logs, f[i].nlogs);
+        buf_put(b, "}");
     }
     buf_put(b, "]");
 }

@@ -823,15 +823,43 @@ engine_task_read(struct engine *g, struct task_ctx *t, const char *sql, int npar
     return res;
 }
 
+/* Whether t may write on its own now: it runs alone (not quick) and has no
+ * transaction open, so nothing it writes waits for a commit. */
+static bool
+writes_alone(struct engine *g, struct task_ctx *t)
+{
+    return g->cur != NULL && &g->cur->t == t && !g->cur->def->quick && !t->wrote &&
+           store_is_ok(g->db) && !store_in_transaction(g->db);
+}
+
+void
+engine_task_flush_logs(struct engine *g, struct task_ctx *t)
+{
+    double now = clock_mono();
+
+    if (t->nlogs <= t->logs_flushed || !writes_alone(g, t))
+        return;
+    if (t->logs_flushed_at > 0 && now - t->logs_flushed_at < TASK_PROGRESS_EVERY_S)
+        return;
+    t->logs_flushed_at = now;
+    if (store_task_logs_add(g->db, t->msg->id, t->logs + t->logs_flushed,
+                            t->nlogs - t->logs_flushed) != STORE_OK) {
+        log_task(LL_DEBUG, t->msg->id, "log lines not written yet: %s",
+                 store_error_message(g->db));
+        return; /* they go with the final state */
+    }
+    t->logs_flushed = t->nlogs;
+}
+
 void
 engine_task_progress(struct engine *g, struct task_ctx *t, int percent)
 {
     double now = clock_mono();
 
-    if (g->cur == NULL || &g->cur->t != t || g->cur->def->quick)
-        return; /* a quick task's row is written once, with its outcome */
-    if (t->wrote || !store_is_ok(g->db) || store_in_transaction(g->db))
-        return; /* it would show only at the commit, with the outcome */
+    /* A quick task's row is written once, with its outcome; a write in an
+     * open transaction would show only at the commit, with the outcome. */
+    if (!writes_alone(g, t))
+        return;
     if (percent < 100 && t->progress_at > 0 && now - t->progress_at < TASK_PROGRESS_EVERY_S)
         return;
     t->progress_at = now; /* a refused write waits its turn too */
@@ -933,8 +961,10 @@ fill_final(struct engine *g, int i, struct store_final *f)
     f->wall_s = e->wall_s;
     f->cpu_s = e->cpu_s;
     f->rss_kib = e->rss_kib;
-    f->logs = e->t.logs;
-    f->nlogs = e->t.nlogs;
+    /* Lines a long task wrote as it ran are stored already. */
+    int flushed = e->t.logs_flushed < e->t.nlogs ? e->t.logs_flushed : e->t.nlogs;
+    f->logs = e->t.logs + flushed;
+    f->nlogs = e->t.nlogs - flushed;
     if (e->retry) {
         f->task.retries = e->m.retries + 1;
         f->task.eta = e->due;

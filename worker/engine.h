@@ -73,5 +73,8 @@ PGresult *engine_task_read(struct engine *g, struct task_ctx *t, const char *sql
                            const char *const *params, const struct store_binary *bin);
 /* task_progress() likewise. */
 void engine_task_progress(struct engine *g, struct task_ctx *t, int percent);
+/* Write t's new log lines now if it runs alone with no transaction open
+ * (task_log() calls it); they are then left out of its final write. */
+void engine_task_flush_logs(struct engine *g, struct task_ctx *t);
 
 #endif

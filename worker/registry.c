@@ -54,6 +54,10 @@ const struct task_def registry_tasks[] = {
      "delimiter, width, height, quality; returns output_file_id",
      "[\"<file id>\", \"json\", {}]", .soft_time_limit = 600, .time_limit = 660,
      .details = convert_details},
+    {"chat.persist", task_chat_persist, true,
+     "chat.persist(id, room, author, body, sent_at): stores a chat message the webapp accepted "
+     "(once per id); returns its id, room and seq",
+     "[\"<uuid>\", \"lobby\", \"ann\", \"hello\", \"2026-11-30T12:00:00Z\"]"},
     {NULL, NULL, false, NULL, NULL},
 };
 

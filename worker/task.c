@@ -84,6 +84,8 @@ task_log(struct task_ctx *t, const char *fmt, ...)
     }
     log_task(LL_DEBUG, t->msg->id, "%s", line);
     add_line(t, "INFO", line);
+    if (t->engine != NULL)
+        engine_task_flush_logs(t->engine, t);
 }
 
 /* Keep exc_type and the message (any length, any bytes) as the task's error. */
@@ -177,6 +179,7 @@ task_progress(struct task_ctx *t, int percent)
     if (t->engine == NULL || percent <= t->progress)
         return;
     engine_task_progress(t->engine, t, percent);
+    engine_task_flush_logs(t->engine, t); /* lines held back by the throttle */
 }
 
 int

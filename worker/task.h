@@ -35,6 +35,8 @@ struct task_ctx {
     bool duplicate; /* the claim found the row final already: the run does not count */
     bool sql_failed; /* a statement was refused: later ones are not sent, the task fails */
     double retry_countdown; /* task_retry(): seconds before the next attempt; < 0: back-off */
+    int logs_flushed;       /* lines written already while it ran (engine_task_flush_logs) */
+    double logs_flushed_at; /* clock_mono() of that write */
     int progress;           /* task_progress(): the last percent written, -1: none */
     double progress_at;     /* clock_mono() when it was written */
 };
@@ -48,7 +50,10 @@ void task_ctx_init(struct task_ctx *t, const struct celery_msg *m, struct engine
                    const char *worker, volatile sig_atomic_t *cancel);
 void task_ctx_fini(struct task_ctx *t);
 
-/* Add a line to the task's log (task_logs), written with its final state. */
+/* Add a line to the task's log (task_logs), written with its final state;
+ * a task running alone with no transaction open has its lines written as
+ * it goes (at most every TASK_PROGRESS_EVERY_S, with a task_log NOTIFY), so
+ * a live log tail can follow it. */
 void task_log(struct task_ctx *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Record why the task failed, Celery style (exc_type + message). Returns TASK_FAILED. */
 int task_fail(struct task_ctx *t, const char *exc_type, const char *fmt, ...)

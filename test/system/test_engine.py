@@ -247,3 +247,17 @@ def test_a_dead_letter_queue_that_refuses_messages_does_not_stall_the_child(stac
     finally:
         rabbitmqctl(stack, "clear_policy", "refuse-dead")
     wait_until(lambda: queue_count(stack, "celery") == 0, 10, message="celery not drained")
+
+
+def test_a_long_tasks_log_lines_are_written_as_it_runs_and_once(stack, worker):
+    """A task running alone writes its log lines while it runs (a live log tail can follow
+    it), and its final write does not repeat them."""
+    task_id = enqueue_cli(stack, "demo.sleep", "--args", "[2]").stdout.strip()
+
+    def running_with_a_line():
+        row = task_row(stack, task_id)
+        return row is not None and row["state"] == "STARTED" and \
+            log_messages(stack, task_id) == ["sleeping 2 s"]
+    wait_until(running_with_a_line, 15, message="the first line never showed while it ran")
+    assert wait_final(stack, task_id)["state"] == "SUCCESS"
+    assert log_messages(stack, task_id) == ["sleeping 2 s", "slept 2 s"]

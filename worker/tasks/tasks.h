@@ -14,5 +14,6 @@ int task_demo_hog(struct task_ctx *t);
 int task_celeriac_cleanup(struct task_ctx *t);
 int task_scrape_site(struct task_ctx *t);
 int task_convert_file(struct task_ctx *t);
+int task_chat_persist(struct task_ctx *t);
 
 #endif
