@@ -113,6 +113,10 @@ struct store_final {
     const struct store_schedule *sched; /* publish again at sched->due_at, or NULL */
     const struct store_log_line *logs;
     int nlogs;
+    /* The first logs_flushed lines were written as it ran (committed
+     * asynchronously: a crash may have lost them); each is inserted again
+     * only if it is not there. */
+    int logs_flushed;
 };
 
 /* Set found[i] for each ids[i] that has a row; with final_only, only rows

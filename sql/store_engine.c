@@ -239,6 +239,8 @@ batch_json(struct buf *b, const struct store_final *f, int n)
         }
         buf_put(b, ",\"logs\":");
         logs_json(b, f[i].logs, f[i].nlogs);
+        if (f[i].logs_flushed > 0)
+            buf_printf(b, ",\"flushed\":%d", f[i].logs_flushed);
         buf_put(b, "}");
     }
     buf_put(b, "]");
@@ -256,7 +258,7 @@ store_tasks_finish(PGconn *db, const struct store_final *f, int n, const char *w
         " name text, queue text, args jsonb, kwargs jsonb, origin text, retries int,"
         " state text, result jsonb, error text, outcome text, received_at timestamptz,"
         " started_at timestamptz, finished_at timestamptz, eta timestamptz,"
-        " expires timestamptz, wall_s float8, cpu_s float8, rss_kib bigint, logs json,"
+        " expires timestamptz, wall_s float8, cpu_s float8, rss_kib bigint, logs json, flushed int,"
         " due_at timestamptz, s_headers jsonb, s_body text, s_reply_to text, s_priority int)),"
         " t AS (INSERT INTO tasks AS k (id, name, queue, args, kwargs, origin, retries, state,"
         " result, error, outcome, worker, received_at, started_at, finished_at, eta, expires,"
@@ -280,8 +282,11 @@ store_tasks_finish(PGconn *db, const struct store_final *f, int n, const char *w
         " WHERE k.state NOT IN " FINAL_STATES " RETURNING id, state, name),"
         " l AS (INSERT INTO task_logs (task_id, level, message, logged_at)"
         " SELECT x.id, g.level, g.message, g.at FROM t JOIN x USING (id)"
-        " CROSS JOIN LATERAL json_to_recordset(x.logs) AS g(level text, message text,"
-        " at timestamptz)),"
+        " CROSS JOIN LATERAL ROWS FROM (json_to_recordset(x.logs) AS (level text, message text,"
+        " at timestamptz)) WITH ORDINALITY AS g(level, message, at, n)"
+        /* Lines written as the task ran come again only if a crash lost them. */
+        " WHERE x.flushed IS NULL OR g.n > x.flushed OR NOT EXISTS (SELECT 1 FROM task_logs o"
+        " WHERE o.task_id = x.id AND o.logged_at = g.at AND o.message = g.message)),"
         " s AS (INSERT INTO scheduled_tasks (id, due_at, queue, headers, body, reply_to,"
         " priority) SELECT x.id, x.due_at, x.queue, x.s_headers, x.s_body, x.s_reply_to,"
         " x.s_priority FROM t JOIN x USING (id) WHERE x.due_at IS NOT NULL"

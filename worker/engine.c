@@ -961,10 +961,10 @@ fill_final(struct engine *g, int i, struct store_final *f)
     f->wall_s = e->wall_s;
     f->cpu_s = e->cpu_s;
     f->rss_kib = e->rss_kib;
-    /* Lines a long task wrote as it ran are stored already. */
-    int flushed = e->t.logs_flushed < e->t.nlogs ? e->t.logs_flushed : e->t.nlogs;
-    f->logs = e->t.logs + flushed;
-    f->nlogs = e->t.nlogs - flushed;
+    f->logs = e->t.logs;
+    f->nlogs = e->t.nlogs;
+    /* Lines a long task wrote as it ran are stored already, unless lost. */
+    f->logs_flushed = e->t.logs_flushed < e->t.nlogs ? e->t.logs_flushed : e->t.nlogs;
     if (e->retry) {
         f->task.retries = e->m.retries + 1;
         f->task.eta = e->due;

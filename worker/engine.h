@@ -74,7 +74,8 @@ PGresult *engine_task_read(struct engine *g, struct task_ctx *t, const char *sql
 /* task_progress() likewise. */
 void engine_task_progress(struct engine *g, struct task_ctx *t, int percent);
 /* Write t's new log lines now if it runs alone with no transaction open
- * (task_log() calls it); they are then left out of its final write. */
+ * (task_log() calls it); its final write inserts them again only where a
+ * crash lost them. */
 void engine_task_flush_logs(struct engine *g, struct task_ctx *t);
 
 #endif

@@ -35,7 +35,7 @@ struct task_ctx {
     bool duplicate; /* the claim found the row final already: the run does not count */
     bool sql_failed; /* a statement was refused: later ones are not sent, the task fails */
     double retry_countdown; /* task_retry(): seconds before the next attempt; < 0: back-off */
-    int logs_flushed;       /* lines written already while it ran (engine_task_flush_logs) */
+    int logs_flushed;       /* lines written as it ran (engine_task_flush_logs()) */
     double logs_flushed_at; /* clock_mono() of that write */
     int progress;           /* task_progress(): the last percent written, -1: none */
     double progress_at;     /* clock_mono() when it was written */
