@@ -98,6 +98,8 @@ scan(const char *buf, size_t len, int max)
         char c = buf[i];
 
         if (in_str) {
+            if (c == '\0') /* not JSON (unescaped), and cJSON would cut the string there */
+                return "a NUL byte inside a string";
             if (c == '\\') {
                 if (len - i > 5 && memcmp(buf + i + 1, "u0000", 5) == 0)
                     return "\\u0000 (NUL) in a string is not supported";

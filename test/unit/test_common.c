@@ -90,6 +90,9 @@ json_parse_names_the_problem(void **state)
     /* cJSON would cut "a\u0000b" to "a": refuse it rather than lose data. */
     assert_null(json_parse("[\"a\\u0000b\"]", 12, err, sizeof err));
     assert_non_null(strstr(err, "NUL"));
+    /* ... and so would a raw NUL byte (which JSON never allows unescaped). */
+    assert_null(json_parse("[\"a\0b\"]", 7, err, sizeof err));
+    assert_string_equal(err, "a NUL byte inside a string");
     v = json_parse("[\"a\\\\u0000b\"]", 13, err, sizeof err); /* an escaped backslash */
     assert_non_null(v);
     cJSON_Delete(v);
