@@ -35,6 +35,12 @@ store_open(const char *database_url, const char *app_name, char *err, size_t err
         return NULL;
     }
     PQsetNoticeProcessor(db, on_notice, NULL);
+    /* Our statements are short ones run many times: JIT compilation never
+     * pays. It did cost: while task_logs had no statistics yet, the batch's
+     * final statement was estimated past jit_above_cost and compiled at
+     * every commit, 470 ms instead of 7 (a 17,000 tasks/s drain fell to
+     * 1,000). Failing this is no reason to give up the connection. */
+    PQclear(PQexec(db, "SET jit = off"));
     return db;
 }
 
