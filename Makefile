@@ -34,7 +34,7 @@ COMMON_OBJ = common/buf.o common/log.o common/config.o common/json.o common/uuid
              common/cron.o
 BROKER_OBJ = broker/celery.o broker/conn.o broker/table.o broker/topology.o broker/publish.o \
              broker/consume.o
-STORE_OBJ  = sql/store.o sql/store_engine.o sql/store_tasks.o sql/store_workers.o sql/store_pool.o sql/store_articles.o sql/store_files.o sql/migrate.o sql/migrations.o
+STORE_OBJ  = sql/store.o sql/store_engine.o sql/store_tasks.o sql/store_workers.o sql/store_pool.o sql/store_articles.o sql/store_files.o sql/store_chat.o sql/store_events.o sql/migrate.o sql/migrations.o
 CLIENT_OBJ = client/producer.o client/scheduler.o # above broker/ and sql/: the webapp, the CLI, the sweeper
 SCRAPER_OBJ = $(patsubst %.c,%.o,$(sort $(wildcard scraper/*.c))) # knows no tables, no queue
 CONVERT_OBJ = $(patsubst %.c,%.o,$(sort $(wildcard convert/*.c))) # likewise
@@ -45,7 +45,8 @@ CORE_OBJ   = $(COMMON_OBJ) $(BROKER_OBJ) $(STORE_OBJ) $(CLIENT_OBJ)
 WORKER_OBJ = worker/master.o worker/child.o worker/engine.o worker/registry.o worker/task.o worker/tasks/demo.o worker/tasks/cleanup.o worker/tasks/scrape.o \
              worker/tasks/convert.o worker/tasks/chat.o worker/revoked.o
 WEBAPP_OBJ = webapp/server.o webapp/routes.o webapp/api.o webapp/pages.o webapp/html.o \
-             webapp/dbpool.o webapp/articles.o webapp/sites.o webapp/files.o
+             webapp/dbpool.o webapp/articles.o webapp/sites.o webapp/files.o webapp/chat.o \
+             webapp/events.o
 
 BINS = bin/celeriac bin/celeriac-worker bin/celeriac-webapp
 all: $(BINS)

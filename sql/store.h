@@ -340,4 +340,16 @@ cJSON *store_conversions_list(PGconn *db, int limit, int offset, int *rc);
  * ...}} (the union of their registry entries' "conversions"). */
 cJSON *store_conversion_offers(PGconn *db, int *rc);
 
+/* ----- chat (store_chat.c) ----- */
+
+/* A room's messages as chat.persist stored them (sql/006_chat.sql), in seq
+ * order: [{"id", "seq", "room", "author", "body", "sent_at",
+ * "persisted_at"}], times ISO 8601 UTC to the millisecond ("...Z"). after
+ * >= 0: the first limit messages with seq > after; after < 0: the latest
+ * limit messages (still oldest first). NULL with *rc set. */
+cJSON *store_chat_messages(PGconn *db, const char *room, long long after, int limit, int *rc);
+/* The rooms with messages, most recently active first, at most limit:
+ * [{"room", "count", "last_seq", "last_sent_at"}]. NULL with *rc set. */
+cJSON *store_chat_rooms(PGconn *db, int limit, int *rc);
+
 #endif

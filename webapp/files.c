@@ -10,13 +10,15 @@
  * streamed to an unnamed temporary file (server.c); a file's name is
  * metadata only, never part of a path. A download is read from PostgreSQL in
  * pieces as the client takes it, each piece on a pooled connection borrowed
- * for that query alone, so a slow client holds no connection. */
+ * for that query alone, so a slow client holds no connection, and on a
+ * handler thread, so no I/O thread ever waits for PostgreSQL (server.c). */
 #include "webapp/webapp.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "convert/convert.h"
@@ -778,17 +780,60 @@ api_file_meta(struct app *a, struct request *r, struct response *resp)
 
 /* ----- downloads ----- */
 
-/* One download as MHD asks for it: the bytes are read in chunks, each with a
- * connection borrowed from the pool for that query alone. */
+/* One download as MHD asks for it. The bytes are read in chunks, each with a
+ * connection borrowed from the pool for that query alone, on a handler
+ * thread: the content reader runs on an I/O thread (server.c), which must
+ * never wait for PostgreSQL. When the reader needs a chunk it does not hold,
+ * it suspends the connection and queues fetch_chunk(), which reads the chunk
+ * and resumes the connection; MHD then calls the reader again. The two never
+ * run at once (the connection stays suspended meanwhile), so the chunk needs
+ * no lock: the resume hands it over. */
 struct download {
-    struct dbpool *pool;
+    struct work work; /* fetch_chunk() */
+    struct app *app;
+    struct MHD_Connection *conn;
     char id[UUID_STR_LEN];
     char content_type[128];
     uint64_t size;
     unsigned char *chunk; /* chunk_len bytes of the file from chunk_off */
     size_t chunk_cap, chunk_len;
     uint64_t chunk_off;
+    uint64_t want; /* the position fetch_chunk() reads from */
+    bool failed;   /* the last fetch failed (logged): the reader ends the answer short */
 };
+
+/* On a handler thread: read the chunk at d->want, then wake the connection. */
+static void
+fetch_chunk(struct work *w)
+{
+    struct download *d = (struct download *)(void *)w; /* work is the first member */
+    size_t want = d->size - d->want < d->chunk_cap ? (size_t)(d->size - d->want) : d->chunk_cap;
+    char why[512];
+    PGconn *db;
+    int rc = STORE_ERR;
+
+    d->chunk_len = 0;
+    db = dbpool_get(d->app->db, WEBAPP_DB_WAIT_MS, why, sizeof why);
+    if (db == NULL) {
+        log_warn("download of file %s cut at byte %llu: %s", d->id, (unsigned long long)d->want,
+                 why);
+    } else {
+        rc = store_file_read(db, d->id, d->want, d->chunk, want, &d->chunk_len);
+        dbpool_put(d->app->db, db);
+        if (rc != STORE_OK || d->chunk_len == 0)
+            /* Deleted meanwhile, or the database went away: the client sees
+             * a body shorter than its Content-Length. */
+            log_warn("download of file %s cut at byte %llu: %s", d->id,
+                     (unsigned long long)d->want,
+                     rc == STORE_OK || rc == STORE_NOT_FOUND ? "the file is gone"
+                                                             : "database error");
+    }
+    d->failed = rc != STORE_OK || d->chunk_len == 0;
+    if (d->failed)
+        d->chunk_len = 0;
+    d->chunk_off = d->want;
+    MHD_resume_connection(d->conn);
+}
 
 static ssize_t
 download_read(void *cls, uint64_t pos, char *buf, size_t max)
@@ -799,33 +844,22 @@ download_read(void *cls, uint64_t pos, char *buf, size_t max)
     if (pos >= d->size)
         return MHD_CONTENT_READER_END_OF_STREAM;
     if (pos < d->chunk_off || pos >= d->chunk_off + d->chunk_len) {
-        size_t want = d->size - pos < d->chunk_cap ? (size_t)(d->size - pos) : d->chunk_cap;
-        char why[512];
-        PGconn *db;
-        int rc;
-
+        if (d->failed)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
         if (d->chunk == NULL && (d->chunk = malloc(d->chunk_cap)) == NULL) {
             log_error("download of file %s: out of memory", d->id);
             return MHD_CONTENT_READER_END_WITH_ERROR;
         }
-        db = dbpool_get(d->pool, WEBAPP_DB_WAIT_MS, why, sizeof why);
-        if (db == NULL) {
-            log_warn("download of file %s cut at byte %llu: %s", d->id, (unsigned long long)pos,
-                     why);
+        if (!server_reserve(d->app->server)) {
+            log_warn("download of file %s cut at byte %llu: the server is busy or stopping", d->id,
+                     (unsigned long long)pos);
             return MHD_CONTENT_READER_END_WITH_ERROR;
         }
-        rc = store_file_read(db, d->id, pos, d->chunk, want, &d->chunk_len);
-        dbpool_put(d->pool, db);
-        if (rc != STORE_OK || d->chunk_len == 0) {
-            /* Deleted meanwhile, or the database went away: the client sees
-             * a body shorter than its Content-Length. */
-            log_warn("download of file %s cut at byte %llu: %s", d->id, (unsigned long long)pos,
-                     rc == STORE_OK || rc == STORE_NOT_FOUND ? "the file is gone"
-                                                             : "database error");
-            d->chunk_len = 0;
-            return MHD_CONTENT_READER_END_WITH_ERROR;
-        }
-        d->chunk_off = pos;
+        d->want = pos;
+        /* Suspend first: fetch_chunk()'s resume must never come before it. */
+        MHD_suspend_connection(d->conn);
+        server_push(d->app->server, &d->work);
+        return 0; /* MHD calls again once fetch_chunk() resumed the connection */
     }
     n = (size_t)(d->chunk_off + d->chunk_len - pos);
     if (n > max)
@@ -858,7 +892,9 @@ api_file_download(struct app *a, struct request *r, struct response *resp)
     d = calloc(1, sizeof *d);
     if (d == NULL || !cJSON_IsNumber(size) || size->valuedouble < 0)
         goto fail;
-    d->pool = a->db;
+    d->work.fn = fetch_chunk;
+    d->app = a;
+    d->conn = r->conn;
     snprintf(d->id, sizeof d->id, "%.36s", r->id); /* a valid UUID: 36 characters */
     snprintf(d->content_type, sizeof d->content_type, "%s",
              json_str(meta, "content_type") != NULL ? json_str(meta, "content_type")
@@ -1069,7 +1105,15 @@ put_conversion_row(struct buf *b, const cJSON *c)
     const cJSON *source = cJSON_GetObjectItemCaseSensitive(c, "source"),
                 *output = cJSON_GetObjectItemCaseSensitive(c, "output");
 
-    buf_put(b, "<tr><td>");
+    buf_put(b, "<tr");
+    if (task != NULL && uuid_is_valid(task)) {
+        buf_put(b, " data-task=\"");
+        html_esc(b, task);
+        buf_put(b, "\" data-state=\"");
+        html_esc(b, state != NULL ? state : "");
+        buf_put(b, "\"");
+    }
+    buf_put(b, "><td>");
     if (cJSON_IsObject(source))
         put_file_link(b, source);
     else
@@ -1077,14 +1121,14 @@ put_conversion_row(struct buf *b, const cJSON *c)
                                                     : "&mdash;");
     buf_put(b, "</td><td>");
     html_esc(b, json_str(c, "to") != NULL ? json_str(c, "to") : "?");
-    buf_put(b, "</td><td>");
+    buf_put(b, "</td><td class=\"output-cell\">");
     if (cJSON_IsObject(output))
         put_file_link(b, output);
     else if (error != NULL)
         html_esc_short(b, error, ERROR_SHORT);
     else
         buf_put(b, "&mdash;");
-    buf_put(b, "</td><td>");
+    buf_put(b, "</td><td class=\"state-cell\">");
     html_state(b, state != NULL ? state : "");
     put_progress(b, state, cJSON_GetObjectItemCaseSensitive(c, "progress"));
     buf_put(b, "</td><td>");
@@ -1124,7 +1168,7 @@ convert_page(struct app *a, struct response *resp, unsigned int status, int limi
     cJSON *offers = NULL, *list = NULL;
     const cJSON *convs, *c;
     char why[512];
-    double total;
+    double total, read_at = clock_wall();
     int rc, n;
     PGconn *db = dbpool_get(a->db, WEBAPP_DB_WAIT_MS, why, sizeof why);
 
@@ -1143,7 +1187,8 @@ convert_page(struct app *a, struct response *resp, unsigned int status, int limi
     }
     buf_reset(b);
     html_response(resp, status);
-    html_begin(b, "Convert a file", 0);
+    resp->csp = WEBAPP_SCRIPT_CSP; /* live.js follows the conversions' states */
+    html_begin_live(b, "Convert a file", 0);
     buf_put(b, "<h1>Convert a file</h1>\n");
     if (error != NULL) {
         buf_put(b, "<p class=\"error\" role=\"alert\">");
@@ -1154,18 +1199,21 @@ convert_page(struct app *a, struct response *resp, unsigned int status, int limi
     convs = cJSON_GetObjectItemCaseSensitive(list, "conversions");
     total = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(list, "total"));
     n = cJSON_GetArraySize(convs);
-    buf_put(b, "<h2>Recent conversions</h2>\n");
-    if (n == 0) {
+    buf_put(b, "<h2>Recent conversions</h2>\n<p class=\"hint\" id=\"conversions-new\" hidden>"
+               "New conversions were queued: <a href=\"/convert\">show them</a>.</p>\n");
+    if (n == 0)
         buf_put(b, total > 0 ? "<p>No more conversions here.</p>\n"
                              : "<p class=\"hint\">No conversions yet.</p>\n");
-    } else {
-        buf_put(b, "<table>\n<tr><th>File</th><th>To</th><th>Output</th><th>State</th>"
-                   "<th>Queued</th><th>Task</th></tr>\n");
-        cJSON_ArrayForEach(c, convs) { put_conversion_row(b, c); }
-        buf_put(b, "</table>\n");
+    /* Hidden while empty: live.js still follows the stream to say when new
+     * conversions come. */
+    buf_printf(b, "<table data-live-conversions data-cursor=\"t%lld\"%s>\n<tr><th>File</th>"
+                  "<th>To</th><th>Output</th><th>State</th><th>Queued</th><th>Task</th></tr>\n",
+               (long long)(read_at * 1000.0), n == 0 ? " hidden" : "");
+    cJSON_ArrayForEach(c, convs) { put_conversion_row(b, c); }
+    buf_put(b, "</table>\n");
+    if (n > 0)
         buf_printf(b, "<p class=\"hint\">%d&ndash;%d of %.0f, newest first.</p>\n", offset + 1,
                    offset + n, total);
-    }
     put_pager(b, limit, offset, n, total);
     html_end(b);
 out:

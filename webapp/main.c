@@ -3,11 +3,13 @@
  * a database or broker that is merely down does not stop the start: /healthz
  * says 503 and both are connected lazily. SIGTERM/SIGINT stop the daemon,
  * close every connection and exit 0. */
+#include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,7 +29,24 @@ usage(FILE *out)
     fprintf(out, "usage: celeriac-webapp [--listen HOST:PORT] [--amqp-url URL] "
                  "[--database-url URL]\n"
                  "Environment: WEBAPP_LISTEN (default " CFG_DEFAULT_LISTEN "), AMQP_URL, "
-                 "DATABASE_URL, CELERIAC_AUTH=user:password, LOG_LEVEL.\n");
+                 "DATABASE_URL, CELERIAC_AUTH=user:password, LOG_LEVEL, WEBAPP_THREADS, "
+                 "WEBAPP_IO_THREADS, WEBAPP_MAX_STREAMS, WEBAPP_SSE_HEARTBEAT, "
+                 "WEBAPP_UPLOAD_MAX (docs/operations.md).\n");
+}
+
+/* Every event stream holds a socket: with 1,000 of them the default soft
+ * limit of 1,024 descriptors is too few. Raise it to the hard limit. */
+static void
+raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == rl.rlim_max)
+        return;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        log_warn("cannot raise the open files limit to %llu: %s", (unsigned long long)rl.rlim_max,
+                 strerror(errno));
 }
 
 /* Exit 1 on an old schema; only warn when the database cannot be reached. */
@@ -113,12 +132,13 @@ main(int argc, char **argv)
     signal(SIGTERM, SIG_DFL);
     signal(SIGINT, SIG_DFL);
     signal(SIGPIPE, SIG_IGN); /* a client gone mid-answer is an error return, not a death */
-    /* One malloc arena for every connection thread: with one per thread
-     * (glibc's default, up to 8 per CPU) the webapp's RSS crept up by
-     * megabytes over 200,000 requests as each arena kept its own free
-     * memory; the threads mostly wait on sockets, so there is no contention
-     * to speak of (no difference in requests/s measured). */
+    /* One malloc arena for every thread: with one per thread (glibc's
+     * default, up to 8 per CPU) the webapp's RSS crept up by megabytes over
+     * 200,000 requests as each arena kept its own free memory; the threads
+     * mostly wait (on sockets, PostgreSQL, RabbitMQ), so there is no
+     * contention to speak of (no difference in requests/s measured). */
     mallopt(M_ARENA_MAX, 1);
+    raise_fd_limit();
 
     if (check_schema(cfg.database_url) < 0)
         return 1;
@@ -135,6 +155,13 @@ main(int argc, char **argv)
     /* Connect to RabbitMQ now so the first enqueue does not pay for it; a
      * failure is only logged (producer_check_broker did) and retried on demand. */
     producer_check_broker(app.producer, err, sizeof err);
+    /* The live updates' listener connects in the background (PostgreSQL may
+     * be down: it retries); the hub must exist before the server. */
+    app.events = events_start(&app, err, sizeof err);
+    if (app.events == NULL) {
+        fprintf(stderr, "celeriac-webapp: %s\n", err);
+        goto out;
+    }
 
     srv = server_start(&app, cfg.listen, err, sizeof err);
     if (srv == NULL) {
@@ -151,7 +178,8 @@ main(int argc, char **argv)
     log_info("received %s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     rc = 0;
 out:
-    server_stop(srv);
+    server_stop(srv); /* ends the event streams first */
+    events_free(app.events);
     producer_free(app.producer);
     dbpool_free(app.db);
     return rc;

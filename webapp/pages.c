@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/json.h"
 #include "sql/store.h"
 
@@ -50,6 +51,26 @@ page_style(struct app *a, struct request *r, struct response *resp)
     resp->static_body = html_style_css;
     resp->static_len = strlen(html_style_css);
     resp->cache_control = "public, max-age=300";
+}
+
+void
+page_live_js(struct app *a, struct request *r, struct response *resp)
+{
+    (void)a;
+    (void)r;
+    resp->status = MHD_HTTP_OK;
+    resp->content_type = "text/javascript; charset=utf-8";
+    resp->static_body = html_live_js;
+    resp->static_len = strlen(html_live_js);
+    resp->cache_control = "public, max-age=300";
+}
+
+/* data-cursor="t<ms>": a page's stream replays what changed since it was
+ * read (events.c), taken before the page's query. */
+static void
+put_cursor_t(struct buf *b, double wall)
+{
+    buf_printf(b, " data-cursor=\"t%lld\"", (long long)(wall * 1000.0));
 }
 
 /* ----- row fields ----- */
@@ -294,14 +315,23 @@ put_task_row(struct buf *b, const cJSON *t)
     const char *error = json_str(t, "error");
     const cJSON *result = cJSON_GetObjectItemCaseSensitive(t, "result");
 
-    buf_put(b, "<tr><td class=\"id\"><a href=\"/tasks/");
+    buf_put(b, "<tr data-task=\"");
+    html_esc(b, id);
+    buf_put(b, "\" data-state=\"");
+    html_esc(b, json_str(t, "state"));
+    buf_put(b, "\"><td class=\"id\"><a href=\"/tasks/");
     html_esc(b, id);
     buf_put(b, "\">");
     html_esc(b, id);
     buf_put(b, "</a></td><td>");
     html_esc(b, field_text(t, "name", tmp, sizeof tmp));
-    buf_put(b, "</td><td>");
+    buf_put(b, "</td><td class=\"state-cell\">");
     html_state(b, field_text(t, "state", tmp, sizeof tmp));
+    if (json_str(t, "state") != NULL && strcmp(json_str(t, "state"), "STARTED") == 0 &&
+        cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(t, "progress"))) {
+        buf_put(b, " ");
+        html_progress(b, (int)cJSON_GetObjectItemCaseSensitive(t, "progress")->valuedouble);
+    }
     buf_put(b, "</td><td>");
     html_esc(b, field_text(t, "worker", tmp, sizeof tmp));
     buf_put(b, "</td><td>");
@@ -328,6 +358,7 @@ page_task_list(struct app *a, struct request *r, struct response *resp)
     cJSON *tasks = NULL;
     const cJSON *t;
     struct buf *b = &resp->body;
+    double read_at = clock_wall();
     PGconn *db;
 
     if (task_filters_parse(r, &f, why, sizeof why) < 0) {
@@ -345,19 +376,24 @@ page_task_list(struct app *a, struct request *r, struct response *resp)
         return;
     }
     html_response(resp, MHD_HTTP_OK);
-    html_begin(b, "Tasks", 0);
+    resp->csp = WEBAPP_SCRIPT_CSP;
+    html_begin_live(b, "Tasks", 0);
     buf_put(b, "<h1>Tasks</h1>\n");
     put_filter_form(b, f.state, f.name);
     n = cJSON_GetArraySize(tasks);
-    if (n == 0) {
-        buf_put(b, "<p>No tasks match. <a href=\"/\">Run one.</a></p>\n");
-    } else {
-        buf_put(b, "<table>\n<tr><th>ID</th><th>Name</th><th>State</th><th>Worker</th>"
-                   "<th>Created</th><th>Finished</th><th>Result / error</th></tr>\n");
-        cJSON_ArrayForEach(t, tasks) { put_task_row(b, t); }
-        buf_put(b, "</table>\n");
+    if (n == 0)
+        buf_put(b, "<p id=\"tasks-empty\">No tasks match. <a href=\"/\">Run one.</a></p>\n");
+    /* Always there (hidden while empty): live.js adds new tasks on top and
+     * changes states in place; a filtered list only changes states. */
+    buf_printf(b, "<table data-live-tasks data-limit=\"%d\"%s%s", f.limit,
+               f.state != NULL || f.name != NULL ? " data-filtered" : "", n == 0 ? " hidden" : "");
+    put_cursor_t(b, read_at);
+    buf_put(b, ">\n<tr><th>ID</th><th>Name</th><th>State</th><th>Worker</th>"
+               "<th>Created</th><th>Finished</th><th>Result / error</th></tr>\n");
+    cJSON_ArrayForEach(t, tasks) { put_task_row(b, t); }
+    buf_put(b, "</table>\n");
+    if (n > 0)
         buf_printf(b, "<p class=\"hint\">%d task%s, newest first.</p>\n", n, n == 1 ? "" : "s");
-    }
     html_end(b);
     cJSON_Delete(tasks);
 }
@@ -397,18 +433,20 @@ put_progress(struct buf *b, const char *state, const cJSON *progress)
         buf_printf(b, "%d%%", (int)progress->valuedouble);
 }
 
+/* The log table (hidden while empty: live.js appends to it). */
 static void
 put_logs(struct buf *b, const cJSON *logs)
 {
     const cJSON *l;
     char tmp[64];
+    bool none = cJSON_GetArraySize(logs) == 0;
 
     buf_put(b, "<h2>Log</h2>\n");
-    if (cJSON_GetArraySize(logs) == 0) {
-        buf_put(b, "<p class=\"hint\">No log lines.</p>\n");
-        return;
-    }
-    buf_put(b, "<table>\n<tr><th>Time</th><th>Level</th><th>Message</th></tr>\n");
+    if (none)
+        buf_put(b, "<p class=\"hint\" id=\"task-log-empty\">No log lines.</p>\n");
+    buf_printf(b, "<table id=\"task-log\"%s>\n<tr><th>Time</th><th>Level</th><th>Message</th>"
+                  "</tr>\n",
+               none ? " hidden" : "");
     cJSON_ArrayForEach(l, logs)
     {
         const char *level = field_text(l, "level", tmp, sizeof tmp);
@@ -420,7 +458,9 @@ put_logs(struct buf *b, const cJSON *logs)
             if (isalpha((unsigned char)*p))
                 cls[k++] = *p;
         cls[k] = '\0';
-        buf_put(b, "<tr><td>");
+        buf_put(b, "<tr data-log=\"");
+        html_esc(b, field_text(l, "id", tmp, sizeof tmp));
+        buf_put(b, "\"><td>");
         html_esc(b, field_text(l, "logged_at", tmp, sizeof tmp));
         buf_printf(b, "</td><td class=\"level-%s\">", cls);
         html_esc(b, level);
@@ -442,6 +482,7 @@ page_task_detail(struct app *a, struct request *r, struct response *resp)
     const char *state, *error;
     PGconn *db;
     int rc = STORE_ERR;
+    bool live;
 
     if (!uuid_is_valid(r->id)) {
         page_error(resp, MHD_HTTP_BAD_REQUEST, "Invalid task id",
@@ -469,16 +510,48 @@ page_task_detail(struct app *a, struct request *r, struct response *resp)
         goto out;
     }
     state = field_text(row, "state", tmp, sizeof tmp);
+    live = !store_state_final(state);
     html_response(resp, MHD_HTTP_OK);
-    /* Until live updates arrive (SSE), a task still moving refreshes itself. */
-    html_begin(b, "Task", store_state_final(state) ? 0 : 2);
-    buf_put(b, "<h1>Task <span class=\"id\">");
-    html_esc(b, field_text(row, "id", tmp, sizeof tmp));
-    buf_put(b, "</span></h1>\n<dl>\n");
+    if (live) {
+        /* A task still moving follows its stream (live.js): state, progress
+         * and log lines in place. Without JavaScript it refreshes itself. */
+        const char *name = json_str(row, "name");
+        long long last_log = 0;
+        char id[UUID_STR_LEN];
+
+        for (size_t i = 0; i < sizeof id; i++) /* as the stream names it: lower case */
+            id[i] = (char)tolower((unsigned char)r->id[i]);
+
+        cJSON_ArrayForEach(f, logs)
+        {
+            double line = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(f, "id"));
+
+            if (line > (double)last_log)
+                last_log = (long long)line;
+        }
+        resp->csp = WEBAPP_SCRIPT_CSP;
+        html_begin_live(b, "Task", 2);
+        buf_put(b, "<h1>Task <span class=\"id\">");
+        html_esc(b, field_text(row, "id", tmp, sizeof tmp));
+        /* Pages with sections of their own (articles, files) load again
+         * once final; the others fill their fields from /api/tasks/{id}. */
+        buf_printf(b, "</span></h1>\n<dl data-live-task=\"%s\" data-last-log=\"%lld\""
+                      " data-cursor=\"l%lld\"%s>\n",
+                   id, last_log, last_log,
+                   name != NULL && (strncmp(name, "scrape.", 7) == 0 ||
+                                    strncmp(name, "convert.", 8) == 0)
+                       ? " data-reload-on-final"
+                       : "");
+    } else {
+        html_begin(b, "Task", 0);
+        buf_put(b, "<h1>Task <span class=\"id\">");
+        html_esc(b, field_text(row, "id", tmp, sizeof tmp));
+        buf_put(b, "</span></h1>\n<dl>\n");
+    }
     for (size_t i = 0; i < sizeof scalar_fields / sizeof scalar_fields[0]; i++) {
         const char *v = field_text(row, scalar_fields[i], tmp, sizeof tmp);
 
-        buf_printf(b, "<dt>%s</dt><dd>", scalar_fields[i]);
+        buf_printf(b, "<dt>%s</dt><dd data-field=\"%s\">", scalar_fields[i], scalar_fields[i]);
         if (strcmp(scalar_fields[i], "state") == 0)
             html_state(b, v);
         else if (strcmp(scalar_fields[i], "progress") == 0)
@@ -490,12 +563,12 @@ page_task_detail(struct app *a, struct request *r, struct response *resp)
         buf_put(b, "</dd>\n");
     }
     for (size_t i = 0; i < sizeof json_fields / sizeof json_fields[0]; i++) {
-        buf_printf(b, "<dt>%s</dt><dd>", json_fields[i]);
+        buf_printf(b, "<dt>%s</dt><dd data-field=\"%s\">", json_fields[i], json_fields[i]);
         put_json_pre(b, cJSON_GetObjectItemCaseSensitive(row, json_fields[i]));
         buf_put(b, "</dd>\n");
     }
     error = json_str(row, "error");
-    buf_put(b, "<dt>error</dt><dd>");
+    buf_put(b, "<dt>error</dt><dd data-field=\"error\">");
     if (error != NULL) {
         buf_put(b, "<pre>");
         html_esc(b, error);
@@ -511,7 +584,9 @@ page_task_detail(struct app *a, struct request *r, struct response *resp)
             continue;
         buf_put(b, "<dt>");
         html_esc(b, f->string);
-        buf_put(b, "</dt><dd>");
+        buf_put(b, "</dt><dd data-field=\"");
+        html_esc(b, f->string);
+        buf_put(b, "\">");
         if (cJSON_IsObject(f) || cJSON_IsArray(f))
             put_json_pre(b, f);
         else

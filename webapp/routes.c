@@ -12,6 +12,7 @@ const struct route routes[] = {
     {"POST", "/tasks", page_task_create, BODY_FORM, false, false},
     {"GET", "/tasks/{id}", page_task_detail, BODY_NONE, false, false},
     {"GET", "/static/style.css", page_style, BODY_NONE, false, false},
+    {"GET", "/static/live.js", page_live_js, BODY_NONE, false, false},
     {"GET", "/articles", page_article_list, BODY_NONE, false, false},
     {"GET", "/articles/{id}", page_article_detail, BODY_NONE, false, false},
     {"POST", "/scrape", page_scrape_create, BODY_FORM, false, false},
@@ -32,6 +33,8 @@ const struct route routes[] = {
     {"GET", "/api/tasks/{id}/logs", api_task_logs, BODY_NONE, true, false},
     {"POST", "/api/tasks/{id}/revoke", api_task_revoke, BODY_RAW, true, false},
     {"GET", "/api/workers", api_worker_list, BODY_NONE, true, false},
+    /* Server-Sent Events: task states, log lines, chat messages (events.c). */
+    {"GET", "/api/events", api_events, BODY_NONE, true, false},
     {"GET", "/api/articles", api_article_list, BODY_NONE, true, false},
     {"GET", "/api/articles/sites", api_article_sites, BODY_NONE, true, false}, /* before {id} */
     {"GET", "/api/articles/{id}", api_article_get, BODY_NONE, true, false},
@@ -48,6 +51,17 @@ const struct route routes[] = {
     {"GET", "/api/files/{id}/meta", api_file_meta, BODY_NONE, true, false},
     {"GET", "/api/convert", api_convert_offers, BODY_NONE, true, false},
     {"POST", "/api/convert", api_convert_create, BODY_RAW, true, false},
+    /* Chat: the room's form posts urlencoded fields that struct form does
+     * not hold, so chat.c reads them from BODY_RAW. */
+    {"GET", "/chat", page_chat_rooms, BODY_NONE, false, false},
+    {"GET", "/chat/{id}", page_chat_room, BODY_NONE, false, false},
+    {"POST", "/chat/{id}", page_chat_post, BODY_RAW, false, false},
+    {"GET", "/static/chat.js", page_chat_js, BODY_NONE, false, false},
+    {"GET", "/static/chat.css", page_chat_css, BODY_NONE, false, false},
+    {"GET", "/api/chat", api_chat_rooms, BODY_NONE, true, false},
+    {"GET", "/api/chat/rooms", api_chat_rooms, BODY_NONE, true, false},
+    {"GET", "/api/chat/{id}/messages", api_chat_messages, BODY_NONE, true, false},
+    {"POST", "/api/chat/{id}/messages", api_chat_post, BODY_RAW, true, false},
     {NULL, NULL, NULL, BODY_NONE, false, false},
 };
 

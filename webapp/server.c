@@ -2,7 +2,8 @@
  * headers to its completion. The first call of the access handler routes,
  * authenticates and refuses early (404, 405, 401, 403, 413 by Content-Length)
  * before any body is read; later calls collect the body under the cap; the
- * last call runs the route's handler and queues its answer.
+ * last call has the route's handler run (on a handler thread, below) and,
+ * called again, queues its answer.
  *
  * Uploads (BODY_UPLOAD routes: POST /api/files, POST /convert) are the one
  * exception to "collect the body": their multipart/form-data streams through
@@ -11,18 +12,43 @@
  * 64 KiB of buffer and the first CONVERT_SNIFF_BYTES of the file, not 25 MiB.
  * Downloads go the other way as a callback response (files.c).
  *
- * Threading: a thread per connection (MHD_USE_THREAD_PER_CONNECTION). Our
- * handlers block: on libpq queries and, for an enqueue, on RabbitMQ's publisher
- * confirm (up to 5 s). With a pool of epoll threads one blocked handler would
- * stall every other connection multiplexed on its thread, /healthz included.
- * A thread per connection blocks only its own client; the connection limit
- * bounds the threads and the database pool bounds concurrent queries. Server-
- * Sent Events (a later issue) fit the same model: a stream's thread waits. */
+ * Threading: a few I/O threads and a pool of handler threads. MHD runs
+ * WEBAPP_IO_THREADS (4) epoll threads (MHD_USE_EPOLL with
+ * MHD_OPTION_THREAD_POOL_SIZE), each multiplexing its share of the
+ * connections: reading requests, streaming bodies to and from the sockets,
+ * never blocking. Our handlers block (libpq queries, a wait of up to 5 s for
+ * a pooled connection, RabbitMQ's publisher confirm, an upload's COPY), so
+ * none runs on an I/O thread: when a request is complete (or refused early
+ * by its handler, from its headers) the access handler suspends the
+ * connection (MHD_suspend_connection) and queues the handler on a pool of
+ * WEBAPP_THREADS (64) handler threads; the handler leaves its answer in the
+ * request and resumes the connection; MHD calls the access handler again,
+ * which queues the answer (MHD takes answers only from within the access
+ * handler). The queue holds at most 16 items per handler thread: past it, or
+ * while stopping, the answer is a 503 at once. Cheap refusals (401, 403,
+ * 404, 405) are answered on the I/O thread.
+ *
+ * Uploads: the post processor's callbacks stay on the I/O thread (they only
+ * write the temporary file); checking, storing (COPY) and enqueueing run on
+ * a handler thread. Downloads (files.c): the content reader runs on the I/O
+ * thread and never queries: when it needs the next 1-8 MiB chunk it suspends
+ * the connection and a handler thread reads the chunk, then resumes it.
+ * Event streams (events.c): an idle stream costs no thread, only its
+ * suspended connection and a small buffer: its content reader suspends the
+ * connection when the buffer is empty and the hub's listener resumes it
+ * when it appends an event or a heartbeat. Suspended connections never time
+ * out in MHD; every other connection idle for 30 s is closed.
+ *
+ * MHD_stop_daemon() must not meet a suspended connection, so server_stop()
+ * first stops taking work, ends the streams and waits for the handler
+ * threads to finish (each resumes its connection) before stopping MHD. */
 #include "webapp/webapp.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <pthread.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,9 +62,15 @@
 #include "convert/convert.h"
 #include "sql/store.h"
 
-#define CONNECTION_LIMIT 256          /* = the most threads serving at once */
 #define CONNECTION_TIMEOUT_S 30       /* an idle (keep-alive or stalled) client is dropped */
-#define CONNECTION_MEMORY (64 * 1024) /* per-connection pool: headers, query, post buffer */
+#define QUEUE_PER_THREAD 16           /* handler queue: 16 waiting items per handler thread */
+/* Each connection's pool: its read buffer (the request line and headers
+ * must fit: about 16 KiB of them, 431 above), and the buffer a chunked
+ * answer is written through. An event stream keeps it all its life and MHD
+ * touches about half of it: 64 KiB cost 42 KB of RSS a stream, 32 KiB 26 KB;
+ * 16 KiB would save 8 KB more but leave room for about 8 KiB of headers,
+ * too few for some cookies. */
+#define CONNECTION_MEMORY (32 * 1024)
 #define POST_BUFFER 16384             /* the post processor's buffer for form values */
 /* Past the cap a chunked body (no Content-Length to refuse early) is read and
  * thrown away so the client still gets its 413; one that keeps sending this
@@ -54,6 +86,16 @@
 struct server {
     struct MHD_Daemon *d;
     struct app *app;
+    /* The handler pool. load counts work reserved, queued or running; new
+     * work is refused past max_load or once stopping. */
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv; /* work queued, or quit */
+    pthread_cond_t idle_cv; /* load fell to 0 */
+    struct work *head, *tail;
+    int load, max_load;
+    bool stopping, quit;
+    pthread_t *threads;
+    int nthreads;
 };
 
 /* ----- pure helpers ----- */
@@ -194,10 +236,13 @@ respond(struct request *r, struct response *resp, bool auth_fail)
     }
     if (resp->stream_fn != NULL) {
         /* MHD owns stream_cls from here: it calls stream_free once done. */
-        mr = MHD_create_response_from_callback(resp->stream_len, STREAM_BLOCK, resp->stream_fn,
-                                               resp->stream_cls, resp->stream_free);
+        mr = MHD_create_response_from_callback(
+            resp->stream_len, resp->stream_block > 0 ? resp->stream_block : STREAM_BLOCK,
+            resp->stream_fn, resp->stream_cls, resp->stream_free);
         if (mr == NULL && resp->stream_free != NULL)
             resp->stream_free(resp->stream_cls);
+        resp->stream_fn = NULL;
+        resp->stream_cls = NULL;
         buf_fini(&resp->body);
     } else if (resp->static_body != NULL) {
         mr = MHD_create_response_from_buffer(resp->static_len, (void *)resp->static_body,
@@ -217,6 +262,7 @@ respond(struct request *r, struct response *resp, bool auth_fail)
     if (mr == NULL) {
         log_error("cannot create a response (out of memory)");
         free(resp->disposition);
+        resp->disposition = NULL;
         return MHD_NO;
     }
     add_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
@@ -226,15 +272,19 @@ respond(struct request *r, struct response *resp, bool auth_fail)
     add_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL,
                resp->cache_control != NULL ? resp->cache_control : "no-store");
     if (resp->csp != NULL) {
-        /* A download's own policy, whatever its type (an uploaded HTML page too). */
+        /* A download's own policy, whatever its type (an uploaded HTML page
+         * too), or a page's that runs a script of ours. */
         add_header(mr, "Content-Security-Policy", resp->csp);
     } else if (resp->content_type != NULL && strncmp(resp->content_type, "text/html", 9) == 0) {
         /* Defence in depth behind html_esc(): no script runs, nothing frames us. */
         add_header(mr, "Content-Security-Policy",
                    "default-src 'none'; style-src 'self'; form-action 'self'; "
                    "frame-ancestors 'none'; base-uri 'none'");
-        add_header(mr, "Referrer-Policy", "same-origin");
     }
+    if (resp->content_type != NULL && strncmp(resp->content_type, "text/html", 9) == 0)
+        add_header(mr, "Referrer-Policy", "same-origin");
+    if (resp->no_buffering)
+        add_header(mr, "X-Accel-Buffering", "no");
     if (resp->disposition != NULL) {
         add_header(mr, MHD_HTTP_HEADER_CONTENT_DISPOSITION, resp->disposition);
         free(resp->disposition);
@@ -274,6 +324,42 @@ refuse(struct request *r, bool json, unsigned int status, const char *title, con
     else
         page_error(&resp, status, title, message);
     return respond(r, &resp, auth_fail);
+}
+
+/* ----- handing a request to a handler thread ----- */
+
+/* On a handler thread: run the route's handler, keep its answer, and wake
+ * the connection, whose access handler then queues the answer. */
+static void
+run_request(struct work *w)
+{
+    struct request *r = (struct request *)(void *)((char *)w - offsetof(struct request, work));
+
+    r->route->fn(r->app, r, &r->resp);
+    r->phase = REQ_ANSWERED;
+    /* From here on the request is the I/O thread's again: MHD calls the
+     * access handler once it has processed the resume. */
+    MHD_resume_connection(r->conn);
+}
+
+/* Have r's handler run on a handler thread: suspend the connection until
+ * its answer is ready. Suspending comes before queueing, so the resume can
+ * never come first. A full queue or a stopping server: 503 at once. */
+static enum MHD_Result
+dispatch(struct request *r)
+{
+    struct server *s = r->app->server;
+
+    if (!server_reserve(s))
+        return refuse(r, r->route->json, MHD_HTTP_SERVICE_UNAVAILABLE, "Server busy",
+                      "the server is too busy (or stopping) to take this request: try again in "
+                      "a moment",
+                      false);
+    r->phase = REQ_HANDLING;
+    r->work.fn = run_request;
+    MHD_suspend_connection(r->conn);
+    server_push(s, &r->work);
+    return MHD_YES; /* r belongs to the handler thread until it resumes the connection */
 }
 
 /* ----- authentication (CELERIAC_AUTH) ----- */
@@ -520,6 +606,11 @@ request_free(struct request *r)
 {
     if (r == NULL)
         return;
+    /* An answer made but never queued (the daemon stopped meanwhile). */
+    if (r->resp.stream_fn != NULL && r->resp.stream_free != NULL)
+        r->resp.stream_free(r->resp.stream_cls);
+    buf_fini(&r->resp.body);
+    free(r->resp.disposition);
     if (r->pp != NULL)
         MHD_destroy_post_processor(r->pp);
     upload_fini(&r->upload);
@@ -570,12 +661,8 @@ begin_upload(struct app *a, struct request *r)
     /* NULL: no boundary, or one too long for the buffer. */
     else if ((r->pp = MHD_create_post_processor(c, UPLOAD_POST_BUFFER, on_upload_field, r)) == NULL)
         u->malformed = true;
-    if (upload_failed(u)) {
-        struct response resp = {0};
-
-        r->route->fn(a, r, &resp);
-        return respond(r, &resp, false);
-    }
+    if (upload_failed(u))
+        return dispatch(r); /* the handler answers, in its dialect */
     return MHD_YES;
 }
 
@@ -652,11 +739,8 @@ begin(struct app *a, struct request *r)
      * read (and without a 100 Continue). */
     cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl != NULL && strtoull(cl, NULL, 10) > WEBAPP_BODY_MAX) {
-        struct response resp = {0};
-
         r->too_big = true;
-        r->route->fn(a, r, &resp);
-        return respond(r, &resp, false);
+        return dispatch(r);
     }
     if (r->route->body == BODY_FORM) {
         r->pp = MHD_create_post_processor(c, POST_BUFFER, on_form_field, r);
@@ -703,7 +787,6 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 {
     struct app *a = cls;
     struct request *r = *req_cls;
-    struct response resp = {0};
 
     (void)version;
     if (r == NULL) {
@@ -711,6 +794,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
         if (r == NULL)
             return MHD_NO;
         r->conn = c;
+        r->app = a;
         r->upload.fd = -1;
         r->method = method;
         r->path = url;
@@ -718,6 +802,10 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
         *req_cls = r;
         return begin(a, r);
     }
+    if (r->phase == REQ_ANSWERED) /* called again after the handler thread's resume */
+        return respond(r, &r->resp, false);
+    if (r->phase == REQ_HANDLING)
+        return MHD_YES; /* cannot happen: the connection is suspended meanwhile */
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
 
@@ -737,8 +825,105 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
     }
     if (r->route == NULL)
         return MHD_NO; /* cannot happen: begin() answered every unrouted request */
-    r->route->fn(a, r, &resp);
-    return respond(r, &resp, false);
+    return dispatch(r);
+}
+
+/* ----- the handler threads ----- */
+
+bool
+server_reserve(struct server *s)
+{
+    bool ok;
+
+    pthread_mutex_lock(&s->mu);
+    ok = !s->stopping && s->load < s->max_load;
+    if (ok)
+        s->load++;
+    pthread_mutex_unlock(&s->mu);
+    return ok;
+}
+
+void
+server_push(struct server *s, struct work *w)
+{
+    w->next = NULL;
+    pthread_mutex_lock(&s->mu);
+    if (s->tail != NULL)
+        s->tail->next = w;
+    else
+        s->head = w;
+    s->tail = w;
+    pthread_cond_signal(&s->work_cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void *
+handler_main(void *arg)
+{
+    struct server *s = arg;
+
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        struct work *w;
+
+        while (s->head == NULL && !s->quit)
+            pthread_cond_wait(&s->work_cv, &s->mu);
+        if (s->head == NULL)
+            break; /* quit, and nothing left */
+        w = s->head;
+        s->head = w->next;
+        if (s->head == NULL)
+            s->tail = NULL;
+        pthread_mutex_unlock(&s->mu);
+        w->fn(w);
+        pthread_mutex_lock(&s->mu);
+        if (--s->load == 0)
+            pthread_cond_broadcast(&s->idle_cv);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* Stop the handler threads once the queue is empty (server_stop()). */
+static void
+handlers_stop(struct server *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->stopping = true;
+    while (s->load > 0)
+        pthread_cond_wait(&s->idle_cv, &s->mu);
+    s->quit = true;
+    pthread_cond_broadcast(&s->work_cv);
+    pthread_mutex_unlock(&s->mu);
+    for (int i = 0; i < s->nthreads; i++)
+        pthread_join(s->threads[i], NULL);
+    s->nthreads = 0;
+}
+
+static int
+handlers_start(struct server *s, int n, char *err, size_t errlen)
+{
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->work_cv, NULL);
+    pthread_cond_init(&s->idle_cv, NULL);
+    s->max_load = n * (1 + QUEUE_PER_THREAD);
+    s->threads = calloc((size_t)n, sizeof *s->threads);
+    if (s->threads == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        int e = pthread_create(&s->threads[i], NULL, handler_main, s);
+
+        if (e != 0) {
+            snprintf(err, errlen, "cannot start handler thread %d of %d: %s", i + 1, n,
+                     strerror(e));
+            handlers_stop(s);
+            return -1;
+        }
+        s->nthreads++;
+    }
+    return 0;
 }
 
 /* ----- the daemon ----- */
@@ -753,20 +938,46 @@ mhd_log(void *cls, const char *fmt, va_list ap)
     log_info("http: %s", msg);
 }
 
+/* An integer setting from the environment: def when unset or empty, else a
+ * number in [lo, hi]. -1 with the reason in err. */
+static int
+env_int(const char *name, int lo, int hi, int def, int *out, char *err, size_t errlen)
+{
+    const char *v = getenv(name);
+
+    *out = def;
+    if (v != NULL && v[0] != '\0' && cfg_parse_int(v, lo, hi, out) < 0) {
+        snprintf(err, errlen, "%s=%.40s: expected a whole number from %d to %d", name, v, lo, hi);
+        return -1;
+    }
+    return 0;
+}
+
 /* WEBAPP_UPLOAD_MAX: the largest file an upload may hold, in bytes. */
 static int
 upload_max_from_env(uint64_t *out, char *err, size_t errlen)
 {
-    const char *v = getenv("WEBAPP_UPLOAD_MAX");
-    int max = WEBAPP_UPLOAD_MAX_DEFAULT;
+    int max;
 
-    if (v != NULL && v[0] != '\0' && cfg_parse_int(v, 1, WEBAPP_UPLOAD_MAX_LIMIT, &max) < 0) {
-        snprintf(err, errlen, "WEBAPP_UPLOAD_MAX=%.40s: expected a number of bytes from 1 to %d", v,
-                 WEBAPP_UPLOAD_MAX_LIMIT);
+    if (env_int("WEBAPP_UPLOAD_MAX", 1, WEBAPP_UPLOAD_MAX_LIMIT, WEBAPP_UPLOAD_MAX_DEFAULT, &max,
+                err, errlen) < 0)
         return -1;
-    }
     *out = (uint64_t)max;
     return 0;
+}
+
+static void
+server_free(struct server *s)
+{
+    if (s == NULL)
+        return;
+    if (s->threads != NULL) {
+        pthread_cond_destroy(&s->work_cv);
+        pthread_cond_destroy(&s->idle_cv);
+        pthread_mutex_destroy(&s->mu);
+    }
+    free(s->threads);
+    free(s);
 }
 
 struct server *
@@ -775,12 +986,15 @@ server_start(struct app *a, const char *listen, char *err, size_t errlen)
     struct addrinfo hints = {0}, *ai = NULL;
     struct sockaddr_storage ss;
     struct server *s = NULL;
-    unsigned int flags, port;
+    unsigned int flags, port, limit;
     char host[256], port_s[8];
-    int gai;
+    int gai, threads, io_threads;
 
     if (http_parse_listen(listen, host, sizeof host, &port, err, errlen) < 0 ||
-        upload_max_from_env(&a->upload_max, err, errlen) < 0)
+        upload_max_from_env(&a->upload_max, err, errlen) < 0 ||
+        env_int("WEBAPP_THREADS", 1, 1024, WEBAPP_THREADS_DEFAULT, &threads, err, errlen) < 0 ||
+        env_int("WEBAPP_IO_THREADS", 1, 64, WEBAPP_IO_THREADS_DEFAULT, &io_threads, err,
+                errlen) < 0)
         return NULL;
     snprintf(port_s, sizeof port_s, "%u", port);
     hints.ai_family = AF_UNSPEC;
@@ -794,7 +1008,9 @@ server_start(struct app *a, const char *listen, char *err, size_t errlen)
     /* Bind exactly the address asked for (the first one it resolves to), never
      * every interface. */
     memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
-    flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+    /* ALLOW_SUSPEND_RESUME brings the inter-thread channel that wakes an
+     * epoll thread when a handler thread resumes one of its connections. */
+    flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
             MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
@@ -805,6 +1021,16 @@ server_start(struct app *a, const char *listen, char *err, size_t errlen)
         return NULL;
     }
     s->app = a;
+    if (handlers_start(s, threads, err, errlen) < 0) {
+        server_free(s);
+        return NULL;
+    }
+    a->server = s;
+    /* The event streams and as many other connections as the thread per
+     * connection model allowed before. MHD shares the limit out among its
+     * epoll threads. */
+    limit = (unsigned int)(a->events != NULL ? events_max_streams(a->events) : 0) +
+            WEBAPP_CONNECTIONS_OTHER;
     /* The logger goes first: MHD reports problems with later options through it.
      * No MHD_OPTION_LISTENING_ADDRESS_REUSE: MHD already sets SO_REUSEADDR (a
      * restart binds despite TIME_WAIT), and the option's 1 adds SO_REUSEPORT,
@@ -812,15 +1038,19 @@ server_start(struct app *a, const char *listen, char *err, size_t errlen)
     s->d = MHD_start_daemon(
         flags, (uint16_t)port, NULL, NULL, on_request, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONNECTION_LIMIT,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
+        NULL, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)io_threads, MHD_OPTION_CONNECTION_LIMIT,
+        limit, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY, MHD_OPTION_END);
     if (s->d == NULL) {
         snprintf(err, errlen, "cannot listen on %s (address in use or not available here?)",
                  listen);
-        free(s);
+        handlers_stop(s);
+        a->server = NULL;
+        server_free(s);
         return NULL;
     }
+    log_info("serving with %d I/O threads, %d handler threads, at most %u connections",
+             io_threads, threads, limit);
     return s;
 }
 
@@ -837,6 +1067,17 @@ server_stop(struct server *s)
 {
     if (s == NULL)
         return;
+    /* MHD_stop_daemon() aborts on a suspended connection. New work is
+     * refused from here on (503), so once the streams are ended and the
+     * handler threads are done, no connection is suspended any more: each
+     * handler resumed its own, events_close_streams() every stream's. */
+    pthread_mutex_lock(&s->mu);
+    s->stopping = true;
+    pthread_mutex_unlock(&s->mu);
+    if (s->app->events != NULL)
+        events_close_streams(s->app->events);
+    handlers_stop(s);
     MHD_stop_daemon(s->d);
-    free(s);
+    s->app->server = NULL;
+    server_free(s);
 }

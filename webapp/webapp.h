@@ -58,8 +58,13 @@ void html_progress(struct buf *b, int percent);
 void html_paragraphs(struct buf *b, const char *text);
 /* Open a page: doctype, head (title escaped, optional auto-refresh), the nav. */
 void html_begin(struct buf *b, const char *title, int refresh_s);
+/* The same for a page that updates itself from the event stream: it loads
+ * /static/live.js (the page must answer with WEBAPP_SCRIPT_CSP), and only a
+ * browser without JavaScript refreshes it every noscript_refresh_s (0: never). */
+void html_begin_live(struct buf *b, const char *title, int noscript_refresh_s);
 void html_end(struct buf *b);
 extern const char html_style_css[]; /* served as /static/style.css */
+extern const char html_live_js[];   /* served as /static/live.js */
 
 /* ----- one request and its answer ----- */
 
@@ -138,6 +143,40 @@ struct upload {
     int io_errno;       /* the temporary file failed (errno): 503 */
 };
 
+/* Work handed from an I/O thread to a handler thread (server.c): a request's
+ * handler, or a download's next chunk. fn runs on a handler thread; whoever
+ * submits w owns it and keeps it alive until fn has run. */
+struct work {
+    void (*fn)(struct work *w);
+    struct work *next;
+};
+
+struct response {
+    unsigned int status;
+    const char *content_type;
+    struct buf body;
+    const char *static_body; /* instead of body: memory that outlives the daemon */
+    size_t static_len;
+    char location[160];
+    const char *allow;
+    const char *cache_control;
+    int retry_after; /* seconds, 0 = no header */
+    /* Instead of a body: stream_len bytes produced by stream_fn (a download;
+     * MHD_SIZE_UNKNOWN for an event stream), asked for stream_block bytes at
+     * a time (0: 64 KiB). respond() hands stream_cls to MHD, which calls
+     * stream_free on it once done (respond() does, when no response could be
+     * made; request_free() does, when the answer was never queued). */
+    MHD_ContentReaderCallback stream_fn;
+    MHD_ContentReaderFreeCallback stream_free;
+    void *stream_cls;
+    uint64_t stream_len;
+    size_t stream_block;
+    bool no_buffering; /* X-Accel-Buffering: no (an event stream behind nginx) */
+    char *disposition; /* Content-Disposition, malloc()ed: respond() frees it */
+    const char *csp;   /* Content-Security-Policy instead of the default (downloads: sandbox;
+                        * pages that run a script of ours: WEBAPP_SCRIPT_CSP) */
+};
+
 struct request {
     struct MHD_Connection *conn; /* NULL in unit tests */
     const char *method;          /* MHD's, valid for the whole request */
@@ -151,27 +190,12 @@ struct request {
     struct form form;
     struct upload upload; /* BODY_UPLOAD */
     double started; /* clock_mono() at the first call, for the access log */
-};
-
-struct response {
-    unsigned int status;
-    const char *content_type;
-    struct buf body;
-    const char *static_body; /* instead of body: memory that outlives the daemon */
-    size_t static_len;
-    char location[160];
-    const char *allow;
-    const char *cache_control;
-    int retry_after; /* seconds, 0 = no header */
-    /* Instead of a body: stream_len bytes produced by stream_fn (a download).
-     * respond() hands stream_cls to MHD, which calls stream_free on it once
-     * done (respond() does, when no response could be made). */
-    MHD_ContentReaderCallback stream_fn;
-    MHD_ContentReaderFreeCallback stream_free;
-    void *stream_cls;
-    uint64_t stream_len;
-    char *disposition; /* Content-Disposition, malloc()ed: respond() frees it */
-    const char *csp;   /* Content-Security-Policy of a non-HTML answer (downloads: sandbox) */
+    /* The handler runs on a handler thread while the connection is suspended
+     * (server.c): the answer waits in resp until MHD calls back. */
+    struct app *app;
+    struct work work;
+    struct response resp;
+    enum { REQ_READING, REQ_HANDLING, REQ_ANSWERED } phase;
 };
 
 /* A query parameter, URL-decoded by MHD; NULL when absent (always in tests). */
@@ -218,24 +242,41 @@ void dbpool_bulk_leave(struct dbpool *p);
 
 /* ----- the application (main.c fills it) ----- */
 
+struct server;
+struct events;
+
 struct app {
     const struct config *cfg;
     struct dbpool *db;
     struct producer *producer; /* enqueues: rows and publishes, group-committed */
     char origin[128]; /* tasks.origin of what the webapp enqueues */
     uint64_t upload_max; /* WEBAPP_UPLOAD_MAX, read by server_start() */
+    struct server *server; /* set by server_start() */
+    struct events *events; /* the live updates (events.c); NULL: /api/events answers 503 */
 };
 
 /* ----- the server (server.c) ----- */
 
-struct server;
+#define WEBAPP_THREADS_DEFAULT 64     /* handler threads (WEBAPP_THREADS) */
+#define WEBAPP_IO_THREADS_DEFAULT 4   /* MHD's epoll threads (WEBAPP_IO_THREADS) */
+#define WEBAPP_CONNECTIONS_OTHER 256  /* connections beside the event streams */
 
-/* Bind listen ("host:port") and serve a from a thread per connection, after
- * reading WEBAPP_UPLOAD_MAX into a->upload_max. NULL with the reason in err. */
+/* Bind listen ("host:port") and serve a: a few epoll threads do the I/O and
+ * hand every handler to a pool of handler threads (WEBAPP_THREADS), reading
+ * WEBAPP_UPLOAD_MAX into a->upload_max. a->events (may be NULL) must outlive
+ * the server. NULL with the reason in err. */
 struct server *server_start(struct app *a, const char *listen, char *err, size_t errlen);
 unsigned int server_port(const struct server *s);
-/* Stop accepting, close every connection, wait for running handlers. */
+/* Stop taking work, end the event streams, let running handlers finish,
+ * close every connection. */
 void server_stop(struct server *s);
+/* Reserve a place in the handler queue for one work item: false when the
+ * queue is full or the server is stopping (answer 503, or end a download).
+ * A reservation is always followed by server_push() of the work: reserve,
+ * suspend the connection, then push (so that fn's MHD_resume_connection()
+ * can never come first). */
+bool server_reserve(struct server *s);
+void server_push(struct server *s, struct work *w);
 
 /* ----- JSON API (api.c) ----- */
 
@@ -394,6 +435,74 @@ void page_convert_create(struct app *a, struct request *r, struct response *resp
  * succeeded, its output, with download links. Nothing for other tasks. */
 void page_put_task_files(struct buf *b, const cJSON *task);
 
+/* ----- live updates: Server-Sent Events (events.c) ----- */
+
+#define EVENTS_TOPICS_MAX 32            /* topics one stream may name */
+#define EVENTS_MAX_STREAMS_DEFAULT 1000 /* concurrent streams (WEBAPP_MAX_STREAMS): 503 past it */
+#define EVENTS_HEARTBEAT_DEFAULT 15     /* seconds between ": keepalive" comments */
+#define EVENTS_PENDING_MAX (256 * 1024) /* bytes a stream may have unsent: dropped past it */
+#define EVENTS_REPLAY_MAX 1000          /* chat messages, or lines of a task, a connect replays */
+
+enum events_topic_kind {
+    TOPIC_TASKS, /* "tasks": every task's state changes */
+    TOPIC_TASK,  /* "task:<uuid>": one task's state changes and log lines */
+    TOPIC_CHAT,  /* "chat:<room>": a room's messages */
+};
+
+struct events_topic {
+    enum events_topic_kind kind;
+    char arg[65]; /* the task id (lower case) or the room (at most 64 bytes) */
+};
+
+/* ?topics= as a stream names them: comma-separated "tasks", "task:<uuid>",
+ * "chat:<room>" (room: 1-64 of A-Z a-z 0-9 _ -), at most EVENTS_TOPICS_MAX;
+ * spaces around a topic are ignored, a repeated one is kept once. 0, or -1
+ * with the problem (one sentence, naming the topic) in err. */
+struct events_topics {
+    int n;
+    struct events_topic t[EVENTS_TOPICS_MAX];
+};
+int events_parse_topics(const char *s, struct events_topics *out, char *err, size_t errlen);
+
+/* Where a stream stands, as its events' "id:" lines say it:
+ * "c<chat seq>.l<task log id>.t<ms since the epoch>". A reconnect with it in
+ * Last-Event-ID (or ?last_event_id=) replays chat messages after seq c, log
+ * lines after id l and the state of tasks changed after time t. A part left
+ * out replays nothing of its kind. */
+struct events_cursor {
+    long long chat, log, t_ms;
+    bool has_chat, has_log, has_t;
+};
+/* 0, or -1 when s is not such a cursor (each part at most once, in any order). */
+int events_parse_cursor(const char *s, struct events_cursor *c);
+/* "c12.l34.t1764500000000" (every part; one left out counts as 0). */
+void events_format_cursor(const struct events_cursor *c, char *out, size_t outlen);
+/* One Server-Sent Event: "id: <id>\nevent: <event>\ndata: ...\n\n", each line
+ * of data (split on CRLF, LF or CR) a "data:" line of its own; id and event
+ * NULL: left out. A CR or LF in id or event is dropped (it would end the field). */
+void sse_event(struct buf *b, const char *id, const char *event, const char *data);
+
+/* Start the hub: its listener thread LISTENs on task_state, task_log and chat
+ * on a connection of its own (reconnecting with back-off) and fans each
+ * notification out to the streams; reads WEBAPP_MAX_STREAMS and
+ * WEBAPP_SSE_HEARTBEAT. NULL with the reason in err. */
+struct events *events_start(struct app *a, char *err, size_t errlen);
+int events_max_streams(const struct events *e);
+/* Before the daemon stops: end every stream (what is buffered is still sent)
+ * and refuse new ones. */
+void events_close_streams(struct events *e);
+/* After the daemon stopped: stop the listener, free the hub. NULL is fine. */
+void events_free(struct events *e);
+
+/* GET /api/events?topics=...[&last_event_id=...]: the stream (events.c). */
+void api_events(struct app *a, struct request *r, struct response *resp);
+
+/* The policy of a page that runs /static/live.js (or another script of
+ * ours): the default page policy plus our own scripts and fetches. */
+#define WEBAPP_SCRIPT_CSP                                                                         \
+    "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; "                \
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
 /* ----- HTML pages (pages.c) ----- */
 
 /* A small page with a title and one escaped sentence, at status. */
@@ -404,5 +513,63 @@ void page_task_create(struct app *a, struct request *r, struct response *resp);
 void page_task_list(struct app *a, struct request *r, struct response *resp);
 void page_task_detail(struct app *a, struct request *r, struct response *resp);
 void page_style(struct app *a, struct request *r, struct response *resp);
+void page_live_js(struct app *a, struct request *r, struct response *resp);
+
+/* ----- chat (chat.c) ----- */
+
+#define CHAT_ROOM_MAX 64          /* bytes of a room name, all of A-Z a-z 0-9 _ - */
+#define CHAT_AUTHOR_MAX 64        /* characters (Unicode code points) of an author */
+#define CHAT_BODY_MAX 4000        /* characters of a message */
+#define CHAT_LIMIT_DEFAULT 100    /* messages GET /api/chat/{room}/messages answers */
+#define CHAT_LIMIT_MAX 500        /* ... at most, with ?limit= */
+#define CHAT_PAGE_HISTORY 100     /* messages a room's page shows */
+#define CHAT_ISO_LEN 32           /* "2026-11-30T10:00:00.123Z" and its NUL */
+#define CHAT_TASK "chat.persist"  /* the task that stores a message (on the chat queue) */
+
+/* A message as POST /api/chat/{room}/messages and the room's form send it. */
+struct chat_post {
+    const char *author;
+    const char *body;
+};
+
+/* True for a room name: 1 to CHAT_ROOM_MAX of A-Z a-z 0-9 _ -. */
+bool chat_room_valid(const char *room);
+/* The Unicode code points in s[0..len), or -1 when it is not valid UTF-8
+ * (a cut sequence, an overlong, a surrogate, past U+10FFFF). */
+long chat_code_points(const char *s, size_t len);
+/* Check the text of field ("author" or "body"): present, valid UTF-8, no
+ * NUL, no control character (the body may hold tabs and line breaks), 1 to
+ * max code points, not only whitespace. Kept as sent: nothing is trimmed.
+ * 0, or -1 with the problem (naming the field) in err. */
+int chat_text_check(const char *field, const char *s, size_t len, long max, bool multiline,
+                    char *err, size_t errlen);
+/* Check a POST /api/chat/{room}/messages body {"author", "body"} and point m
+ * at its strings (m borrows from body). 0, or -1 with the problem (naming
+ * the field: missing, wrong type, repeated, unknown, too long...) in err. */
+int chat_post_req(const cJSON *body, struct chat_post *m, char *err, size_t errlen);
+/* Decode the room form's application/x-www-form-urlencoded body into
+ * *author and *body (malloc()ed, caller frees both; a field not sent stays
+ * NULL; a repeated one keeps its last value) and check them as
+ * chat_text_check() does. 0, or -1 with the problem in err (what could be
+ * decoded is still handed back, to fill the form again). */
+int chat_form_parse(const char *buf, size_t len, char **author, char **body, char *err,
+                    size_t errlen);
+/* ?after= and ?limit= of GET /api/chat/{room}/messages (NULL or "": absent).
+ * *after: the seq to start after, -1 for the latest messages; *limit 1 to
+ * CHAT_LIMIT_MAX, default CHAT_LIMIT_DEFAULT. 0, or -1 with the problem in err. */
+int chat_history_parse(const char *after, const char *limit, long long *after_seq, int *lim,
+                       char *err, size_t errlen);
+/* epoch as ISO 8601 UTC to the millisecond: "2026-11-30T10:00:00.123Z". */
+void chat_iso_ms(double epoch, char out[CHAT_ISO_LEN]);
+
+void api_chat_rooms(struct app *a, struct request *r, struct response *resp);
+void api_chat_messages(struct app *a, struct request *r, struct response *resp);
+void api_chat_post(struct app *a, struct request *r, struct response *resp);
+void page_chat_rooms(struct app *a, struct request *r, struct response *resp);
+void page_chat_room(struct app *a, struct request *r, struct response *resp);
+void page_chat_post(struct app *a, struct request *r, struct response *resp);
+/* /static/chat.js and /static/chat.css: the room page's script and style. */
+void page_chat_js(struct app *a, struct request *r, struct response *resp);
+void page_chat_css(struct app *a, struct request *r, struct response *resp);
 
 #endif

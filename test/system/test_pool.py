@@ -336,7 +336,7 @@ def test_every_run_records_what_it_cost_and_how_it_ended(stack, worker, webapp):
     page = requests.get(f"{webapp.url}/tasks/{ok}", timeout=5).text
     for label in ("outcome", "wall_s", "cpu_s", "rss_kib"):
         assert f"<dt>{label}</dt>" in page
-    assert "<dd>returned</dd>" in page
+    assert "<dd data-field=\"outcome\">returned</dd>" in page
 
 
 # ------------------------------------------------------------------ revoke

@@ -1,7 +1,9 @@
 /* test/unit/test_webapp.c - the webapp's pure parts: HTML escaping, the route
  * matcher, POST /api/tasks body validation, listen-address and Origin checks,
- * the articles' query parameters, what to scrape (URL, form, schedule), and
- * files: upload names, Content-Disposition, conversion requests and options. */
+ * the articles' query parameters, what to scrape (URL, form, schedule),
+ * files: upload names, Content-Disposition, conversion requests and options,
+ * the chat: room names, characters, message bodies and forms, and the live
+ * updates: topics, event ids (cursors) and Server-Sent Events framing. */
 #include <stdarg.h> /* cmocka.h needs these four first */
 #include <stddef.h>
 #include <setjmp.h>
@@ -1120,6 +1122,479 @@ file_routes_stream_uploads_and_answer_in_their_dialect(void **state)
     assert_string_equal(m.allow, "GET, HEAD");
 }
 
+/* ----- chat ----- */
+
+static void
+room_names_are_1_to_64_of_letters_digits_underscore_and_dash(void **state)
+{
+    char name[80];
+
+    (void)state;
+    assert_true(chat_room_valid("general"));
+    assert_true(chat_room_valid("a"));
+    assert_true(chat_room_valid("Team_42-ops"));
+    assert_true(chat_room_valid("-"));
+    memset(name, 'x', 64);
+    name[64] = '\0';
+    assert_true(chat_room_valid(name));
+    name[64] = 'x';
+    name[65] = '\0';
+    assert_false(chat_room_valid(name));
+    assert_false(chat_room_valid(""));
+    assert_false(chat_room_valid("two words"));
+    assert_false(chat_room_valid("a/b"));
+    assert_false(chat_room_valid("a.b"));
+    assert_false(chat_room_valid("caf\xc3\xa9"));
+    assert_false(chat_room_valid("<script>"));
+    assert_false(chat_room_valid("room%20"));
+}
+
+static void
+code_points_are_counted_and_invalid_utf8_is_minus_one(void **state)
+{
+    static const struct {
+        const char *s;
+        long n;
+    } cases[] = {
+        {"", 0},
+        {"hello", 5},
+        {"caf\xc3\xa9", 4},                      /* 2-byte é */
+        {"\xe2\x82\xac 5", 3},                   /* 3-byte € */
+        {"\xf0\x9f\x98\x80\xf0\x9f\x98\x80", 2}, /* 4-byte emoji, twice */
+        {"\xf4\x8f\xbf\xbf", 1},                 /* U+10FFFF, the last */
+        {"\xc3", -1},                            /* cut short */
+        {"\xe2\x82", -1},
+        {"\x80", -1},             /* a lone continuation byte */
+        {"\xc0\xaf", -1},         /* overlong '/' */
+        {"\xe0\x80\xaf", -1},     /* overlong, 3 bytes */
+        {"\xf0\x80\x80\xaf", -1}, /* overlong, 4 bytes */
+        {"\xed\xa0\x80", -1},     /* a UTF-16 surrogate (U+D800) */
+        {"\xf4\x90\x80\x80", -1}, /* past U+10FFFF */
+        {"\xff", -1},
+        {"ok\xc3(", -1}, /* a lead byte without its continuation */
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        long n = chat_code_points(cases[i].s, strlen(cases[i].s));
+
+        if (n != cases[i].n)
+            fail_msg("case %zu: %ld code points, want %ld", i, n, cases[i].n);
+    }
+    assert_int_equal(chat_code_points("a\0b", 3), 3); /* a NUL is a code point; checks refuse it */
+}
+
+/* The error chat_text_check() gives s (len bytes), "" when it passes. */
+static const char *
+text_error(const char *s, size_t len, long max, bool multiline)
+{
+    static char err[256];
+
+    err[0] = '\0';
+    if (chat_text_check("body", s, len, max, multiline, err, sizeof err) == 0)
+        err[0] = '\0';
+    return err;
+}
+
+#define TEXT_ERROR(s, max, multiline) text_error((s), sizeof(s) - 1, (max), (multiline))
+
+static void
+chat_text_counts_characters_not_bytes_and_refuses_blank_and_controls(void **state)
+{
+    char *big;
+
+    (void)state;
+    assert_string_equal(TEXT_ERROR("Hello, world", 4000, true), "");
+    assert_string_equal(TEXT_ERROR("  kept as sent  ", 4000, true), "");
+    assert_string_equal(TEXT_ERROR("two\nlines\twith a tab\r\n", 4000, true), "");
+    /* 6 bytes, 3 characters */
+    assert_string_equal(TEXT_ERROR("\xc3\xa9\xc3\xa9\xc3\xa9", 3, false), "");
+    assert_string_equal(TEXT_ERROR("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 3, false),
+                        "'body' is too long: 4 characters, at most 3");
+    assert_string_equal(text_error(NULL, 0, 10, true), "'body' is required");
+    assert_string_equal(TEXT_ERROR("", 10, true), "'body' is empty: send 1 to 10 characters");
+    assert_string_equal(TEXT_ERROR(" \t\n ", 10, true), "'body' is only whitespace");
+    /* No-break, ideographic and zero-width spaces say nothing either. */
+    assert_string_equal(TEXT_ERROR("\xc2\xa0\xe3\x80\x80\xe2\x80\x8b", 10, false),
+                        "'body' is only whitespace");
+    assert_string_equal(TEXT_ERROR("a\0b", 10, true), "'body' holds a NUL character");
+    assert_string_equal(TEXT_ERROR("bell\a", 10, true),
+                        "'body' holds a control character (U+0007)");
+    assert_non_null(strstr(TEXT_ERROR("two\nlines", 10, false), "control character (U+000A)"));
+    assert_non_null(strstr(TEXT_ERROR("x\xc2\x85", 10, true), "control character (U+0085)"));
+    assert_string_equal(TEXT_ERROR("ok\xc3(", 10, true), "'body' is not valid UTF-8 (at byte 2)");
+    assert_non_null(strstr(TEXT_ERROR("\xed\xa0\x80", 10, true), "not valid UTF-8"));
+
+    /* 4,000 four-byte characters pass; one more does not. */
+    big = malloc(4 * 4001 + 1);
+    assert_non_null(big);
+    for (int i = 0; i < 4001; i++)
+        memcpy(big + 4 * i, "\xf0\x9f\x98\x80", 4);
+    big[4 * 4001] = '\0';
+    assert_string_equal(text_error(big, 4 * 4000, CHAT_BODY_MAX, true), "");
+    assert_string_equal(text_error(big, 4 * 4001, CHAT_BODY_MAX, true),
+                        "'body' is too long: 4001 characters, at most 4000");
+    free(big);
+}
+
+static int
+chat_req_from(const char *json, struct chat_post *m, char *err, size_t errlen, cJSON **keep)
+{
+    char why[128];
+    cJSON *body = json_parse(json, strlen(json), why, sizeof why);
+
+    if (body == NULL)
+        fail_msg("%s: %s", json, why);
+    *keep = body;
+    return chat_post_req(body, m, err, errlen);
+}
+
+static void
+chat_bodies_give_author_and_body_as_sent(void **state)
+{
+    struct chat_post m;
+    char err[256] = "";
+    cJSON *body;
+
+    (void)state;
+    assert_int_equal(chat_req_from("{\"author\": \" Ann \", \"body\": \"Hi <b>all</b>\\n\"}", &m,
+                                   err, sizeof err, &body),
+                     0);
+    assert_string_equal(m.author, " Ann ");
+    assert_string_equal(m.body, "Hi <b>all</b>\n");
+    cJSON_Delete(body);
+    assert_int_equal(chat_req_from("{\"body\": \"\\u00e9\\ud83d\\ude00\", \"author\": \"Z\"}", &m,
+                                   err, sizeof err, &body),
+                     0);
+    assert_string_equal(m.body, "\xc3\xa9\xf0\x9f\x98\x80");
+    cJSON_Delete(body);
+}
+
+static void
+bad_chat_bodies_are_refused_naming_the_field(void **state)
+{
+    static const struct {
+        const char *body, *words;
+    } cases[] = {
+        {"[]", "must be a JSON object"},
+        {"\"hi\"", "must be a JSON object"},
+        {"{}", "'author' is required"},
+        {"{\"author\": \"Ann\"}", "'body' is required"},
+        {"{\"body\": \"hi\"}", "'author' is required"},
+        {"{\"author\": null, \"body\": \"hi\"}", "'author' must be a string, not null"},
+        {"{\"author\": \"Ann\", \"body\": 5}", "'body' must be a string, not a number"},
+        {"{\"author\": \"\", \"body\": \"hi\"}", "'author' is empty"},
+        {"{\"author\": \"Ann\", \"body\": \"\"}", "'body' is empty"},
+        {"{\"author\": \"Ann\", \"body\": \"   \\n\"}", "'body' is only whitespace"},
+        {"{\"author\": \" \", \"body\": \"hi\"}", "'author' is only whitespace"},
+        {"{\"author\": \"A\\nB\", \"body\": \"hi\"}", "'author' holds a control character"},
+        {"{\"author\": \"Ann\", \"body\": \"hi\", \"room\": \"x\"}", "unknown field 'room'"},
+        {"{\"author\": \"Ann\", \"body\": \"hi\", \"body\": \"ho\"}",
+         "'body' appears more than once"},
+        {"{\"author\": \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\","
+         " \"body\": \"hi\"}",
+         "'author' is too long: 65 characters, at most 64"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct chat_post m;
+        char err[256] = "";
+        cJSON *body;
+
+        assert_int_equal(chat_req_from(cases[i].body, &m, err, sizeof err, &body), -1);
+        if (strstr(err, cases[i].words) == NULL)
+            fail_msg("%s: got \"%s\", want \"%s\"", cases[i].body, err, cases[i].words);
+        cJSON_Delete(body);
+    }
+}
+
+static void
+the_room_form_is_urldecoded_and_checked(void **state)
+{
+    static const char ok[] = "author=Ann+B%C3%A9&body=Hello%2C+%3Cworld%3E%0D%0Abye&send=";
+    char *author, *body, err[256] = "";
+
+    (void)state;
+    assert_int_equal(chat_form_parse(ok, strlen(ok), &author, &body, err, sizeof err), 0);
+    assert_string_equal(author, "Ann B\xc3\xa9");
+    assert_string_equal(body, "Hello, <world>\r\nbye");
+    free(author);
+    free(body);
+
+    /* The last of a repeated field wins; an empty pair is nothing. */
+    assert_int_equal(
+        chat_form_parse("author=A&&author=B&body=x", 25, &author, &body, err, sizeof err), 0);
+    assert_string_equal(author, "B");
+    free(author);
+    free(body);
+
+    assert_int_equal(chat_form_parse("author=Ann", 10, &author, &body, err, sizeof err), -1);
+    assert_string_equal(err, "'body' is required");
+    assert_string_equal(author, "Ann"); /* handed back for the form */
+    assert_null(body);
+    free(author);
+
+    assert_int_equal(chat_form_parse("author=Ann&body=a%00b", 21, &author, &body, err, sizeof err),
+                     -1);
+    assert_string_equal(err, "'body' holds a NUL character");
+    free(author);
+    free(body);
+
+    assert_int_equal(chat_form_parse("author=%FF&body=x", 17, &author, &body, err, sizeof err), -1);
+    assert_non_null(strstr(err, "'author' is not valid UTF-8"));
+    free(author);
+    free(body);
+
+    assert_int_equal(chat_form_parse("author=Ann&body=100%", 20, &author, &body, err, sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "malformed %-escape"));
+    free(author);
+    free(body);
+
+    assert_int_equal(chat_form_parse("author=Ann&body=%zz", 19, &author, &body, err, sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "malformed"));
+    free(author);
+    free(body);
+
+    assert_int_equal(chat_form_parse("", 0, &author, &body, err, sizeof err), -1);
+    assert_string_equal(err, "'author' is required");
+    assert_null(author);
+    assert_null(body);
+}
+
+static void
+history_parameters_default_and_name_their_problem(void **state)
+{
+    long long after;
+    int limit;
+    char err[256] = "";
+
+    (void)state;
+    assert_int_equal(chat_history_parse(NULL, NULL, &after, &limit, err, sizeof err), 0);
+    assert_true(after == -1);
+    assert_int_equal(limit, CHAT_LIMIT_DEFAULT);
+    assert_int_equal(chat_history_parse("", "", &after, &limit, err, sizeof err), 0);
+    assert_true(after == -1);
+    assert_int_equal(chat_history_parse("0", "1", &after, &limit, err, sizeof err), 0);
+    assert_true(after == 0);
+    assert_int_equal(limit, 1);
+    assert_int_equal(
+        chat_history_parse("123456789012345678", "500", &after, &limit, err, sizeof err), 0);
+    assert_true(after == 123456789012345678LL);
+    assert_int_equal(limit, 500);
+    static const char *const bad_after[] = {"-1", "x", "1.5", "1e3", " 1", "1234567890123456789"};
+    for (size_t i = 0; i < sizeof bad_after / sizeof bad_after[0]; i++) {
+        assert_int_equal(chat_history_parse(bad_after[i], NULL, &after, &limit, err, sizeof err),
+                         -1);
+        assert_non_null(strstr(err, "invalid after"));
+    }
+    static const char *const bad_limit[] = {"0", "501", "-5", "ten", "1.0"};
+    for (size_t i = 0; i < sizeof bad_limit / sizeof bad_limit[0]; i++) {
+        assert_int_equal(chat_history_parse(NULL, bad_limit[i], &after, &limit, err, sizeof err),
+                         -1);
+        assert_string_equal(err, "invalid limit: use a whole number from 1 to 500");
+    }
+}
+
+static void
+sent_at_is_iso_utc_to_the_millisecond(void **state)
+{
+    char iso[CHAT_ISO_LEN];
+
+    (void)state;
+    chat_iso_ms(0, iso);
+    assert_string_equal(iso, "1970-01-01T00:00:00.000Z");
+    chat_iso_ms(1796032800.1239, iso);
+    assert_string_equal(iso, "2026-11-30T10:00:00.123Z");
+    chat_iso_ms(1796032800.9999, iso);
+    assert_string_equal(iso, "2026-11-30T10:00:00.999Z");
+}
+
+static void
+chat_routes_match_pages_api_and_static_files(void **state)
+{
+    struct route_match m;
+
+    (void)state;
+    assert_int_equal(route_match("GET", "/chat", &m), ROUTE_FOUND);
+    assert_ptr_equal(m.route->fn, page_chat_rooms);
+    assert_int_equal(route_match("GET", "/chat/general", &m), ROUTE_FOUND);
+    assert_ptr_equal(m.route->fn, page_chat_room);
+    assert_string_equal(m.id, "general");
+    assert_int_equal(route_match("POST", "/chat/general", &m), ROUTE_FOUND);
+    assert_ptr_equal(m.route->fn, page_chat_post);
+    assert_int_equal(m.route->body, BODY_RAW); /* a body route: the Origin check applies */
+    assert_false(m.json);
+    assert_int_equal(route_match("GET", "/static/chat.js", &m), ROUTE_FOUND);
+    assert_ptr_equal(m.route->fn, page_chat_js);
+    assert_int_equal(route_match("GET", "/api/chat", &m), ROUTE_FOUND);
+    assert_ptr_equal(m.route->fn, api_chat_rooms);
+    assert_int_equal(route_match("GET", "/api/chat/rooms", &m), ROUTE_FOUND);
+    assert_ptr_equal(m.route->fn, api_chat_rooms);
+    assert_int_equal(route_match("GET", "/api/chat/rooms/messages", &m), ROUTE_FOUND);
+    assert_ptr_equal(m.route->fn, api_chat_messages); /* a room may be called rooms */
+    assert_string_equal(m.id, "rooms");
+    assert_int_equal(route_match("POST", "/api/chat/general/messages", &m), ROUTE_FOUND);
+    assert_ptr_equal(m.route->fn, api_chat_post);
+    assert_int_equal(m.route->body, BODY_RAW);
+    assert_true(m.json);
+    assert_int_equal(route_match("DELETE", "/api/chat/general/messages", &m), ROUTE_BAD_METHOD);
+    assert_string_equal(m.allow, "GET, HEAD, POST");
+}
+
+/* ----- live updates (events.c) ----- */
+
+static void
+topics_are_parsed_lower_cased_and_kept_once(void **state)
+{
+    struct events_topics t;
+    char err[256] = "";
+
+    (void)state;
+    assert_int_equal(events_parse_topics(" tasks , task:0B6C2E1A-5D0E-4F47-9A51-8D2B1C3E7F10,"
+                                         "chat:Team_42-ops,tasks,task:" A_UUID,
+                                         &t, err, sizeof err),
+                     0);
+    assert_int_equal(t.n, 3);
+    assert_int_equal(t.t[0].kind, TOPIC_TASKS);
+    assert_int_equal(t.t[1].kind, TOPIC_TASK);
+    assert_string_equal(t.t[1].arg, A_UUID); /* as PostgreSQL prints it */
+    assert_int_equal(t.t[2].kind, TOPIC_CHAT);
+    assert_string_equal(t.t[2].arg, "Team_42-ops");
+}
+
+static void
+bad_topic_lists_are_refused_naming_the_topic(void **state)
+{
+    static const struct {
+        const char *topics, *word;
+    } cases[] = {
+        {NULL, "required"},
+        {"", "required"},
+        {"  ", "required"},
+        {"tasks,,chat:a", "empty"},
+        {"tasks,", "empty"},
+        {"task", "unknown topic 'task'"},
+        {"TASKS", "unknown topic"},
+        {"task:", "UUID"},
+        {"task:not-a-uuid", "UUID"},
+        {"task:0b6c2e1a-5d0e-4f47-9a51-8d2b1c3e7f1z", "UUID"},
+        {"chat:", "room"},
+        {"chat:two words", "room"},
+        {"chat:a/b", "room"},
+        {"chat:caf\xc3\xa9", "room"},
+        {"chat:xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "room"}, /* 65 */
+        {"files", "unknown topic 'files'"},
+    };
+    struct events_topics t;
+    char err[256], many[2048] = "";
+
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        err[0] = '\0';
+        if (events_parse_topics(cases[i].topics, &t, err, sizeof err) != -1)
+            fail_msg("case %zu (%s) was accepted", i, cases[i].topics);
+        if (strstr(err, cases[i].word) == NULL)
+            fail_msg("case %zu: '%s' does not say '%s'", i, err, cases[i].word);
+    }
+    for (int i = 0; i < EVENTS_TOPICS_MAX; i++)
+        snprintf(many + strlen(many), sizeof many - strlen(many), "%schat:r%d", i ? "," : "", i);
+    assert_int_equal(events_parse_topics(many, &t, err, sizeof err), 0);
+    assert_int_equal(t.n, EVENTS_TOPICS_MAX);
+    strcat(many, ",chat:one-more");
+    assert_int_equal(events_parse_topics(many, &t, err, sizeof err), -1);
+    assert_non_null(strstr(err, "at most"));
+}
+
+static void
+cursors_parse_in_any_order_and_a_part_may_be_left_out(void **state)
+{
+    struct events_cursor c;
+    char out[96];
+
+    (void)state;
+    assert_int_equal(events_parse_cursor("c12.l34.t1764500000000", &c), 0);
+    assert_true(c.has_chat && c.has_log && c.has_t);
+    assert_true(c.chat == 12 && c.log == 34 && c.t_ms == 1764500000000LL);
+    events_format_cursor(&c, out, sizeof out);
+    assert_string_equal(out, "c12.l34.t1764500000000");
+
+    assert_int_equal(events_parse_cursor("t5.c0", &c), 0);
+    assert_true(c.has_chat && !c.has_log && c.has_t);
+    assert_true(c.chat == 0 && c.t_ms == 5);
+    events_format_cursor(&c, out, sizeof out); /* every part, a missing one as 0 */
+    assert_string_equal(out, "c0.l0.t5");
+
+    assert_int_equal(events_parse_cursor("l9223372036854775807", &c), 0);
+    assert_true(c.has_log && c.log == 9223372036854775807LL);
+}
+
+static void
+malformed_cursors_are_refused(void **state)
+{
+    static const char *const bad[] = {
+        "",        "c",    "c12.",  ".c12",       "c12..l3",  "c-1",  "c1.c2", "x1",
+        "c12 l34", "C12",  "c1e3",  "l9223372036854775808", "t1.l2.c3.", "c 1", "c0x10",
+    };
+    struct events_cursor c;
+
+    (void)state;
+    assert_int_equal(events_parse_cursor(NULL, &c), -1);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (events_parse_cursor(bad[i], &c) != -1)
+            fail_msg("'%s' was taken for a cursor", bad[i]);
+}
+
+static char *
+sse(const char *id, const char *event, const char *data)
+{
+    struct buf b = {0};
+
+    sse_event(&b, id, event, data);
+    assert_false(b.oom);
+    return b.data;
+}
+
+static void
+an_event_is_id_event_and_one_data_line_per_line(void **state)
+{
+    char *s;
+
+    (void)state;
+    s = sse("c1.l2.t3", "chat", "{\"body\":\"hi\"}");
+    assert_string_equal(s, "id: c1.l2.t3\nevent: chat\ndata: {\"body\":\"hi\"}\n\n");
+    free(s);
+    /* Every line break (CRLF, LF, CR) starts a data line: the client joins
+     * them with LF again; a trailing break gives an empty last line. */
+    s = sse(NULL, "log", "one\r\ntwo\nthree\rfour\n");
+    assert_string_equal(s, "event: log\ndata: one\ndata: two\ndata: three\ndata: four\n"
+                           "data: \n\n");
+    free(s);
+    s = sse(NULL, NULL, "");
+    assert_string_equal(s, "data: \n\n");
+    free(s);
+    /* A line break in id or event would end the field early: dropped. */
+    s = sse("c1\n.l2\r", "ta\nsk", "x");
+    assert_string_equal(s, "id: c1.l2\nevent: task\ndata: x\n\n");
+    free(s);
+}
+
+static void
+the_event_stream_is_an_api_get(void **state)
+{
+    struct route_match m;
+
+    (void)state;
+    assert_int_equal(route_match("GET", "/api/events", &m), ROUTE_FOUND);
+    assert_ptr_equal(m.route->fn, api_events);
+    assert_true(m.json);
+    assert_int_equal(route_match("POST", "/api/events", &m), ROUTE_BAD_METHOD);
+    assert_int_equal(route_match("GET", "/static/live.js", &m), ROUTE_FOUND);
+    assert_ptr_equal(m.route->fn, page_live_js);
+}
+
 int
 main(void)
 {
@@ -1174,6 +1649,21 @@ main(void)
         cmocka_unit_test(form_fields_become_conversion_options),
         cmocka_unit_test(bad_form_options_are_refused_naming_the_field),
         cmocka_unit_test(file_routes_stream_uploads_and_answer_in_their_dialect),
+        cmocka_unit_test(room_names_are_1_to_64_of_letters_digits_underscore_and_dash),
+        cmocka_unit_test(code_points_are_counted_and_invalid_utf8_is_minus_one),
+        cmocka_unit_test(chat_text_counts_characters_not_bytes_and_refuses_blank_and_controls),
+        cmocka_unit_test(chat_bodies_give_author_and_body_as_sent),
+        cmocka_unit_test(bad_chat_bodies_are_refused_naming_the_field),
+        cmocka_unit_test(the_room_form_is_urldecoded_and_checked),
+        cmocka_unit_test(history_parameters_default_and_name_their_problem),
+        cmocka_unit_test(sent_at_is_iso_utc_to_the_millisecond),
+        cmocka_unit_test(chat_routes_match_pages_api_and_static_files),
+        cmocka_unit_test(topics_are_parsed_lower_cased_and_kept_once),
+        cmocka_unit_test(bad_topic_lists_are_refused_naming_the_topic),
+        cmocka_unit_test(cursors_parse_in_any_order_and_a_part_may_be_left_out),
+        cmocka_unit_test(malformed_cursors_are_refused),
+        cmocka_unit_test(an_event_is_id_event_and_one_data_line_per_line),
+        cmocka_unit_test(the_event_stream_is_an_api_get),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
