@@ -12,6 +12,11 @@
  *                        MIXED_COUNTDOWN_S (eta header that long after its
  *                        publish), and demo.noop with the next id read from
  *                        stdin (ids revoked beforehand, N / 20 of them needed)
+ *   bench preload-chat N [ROOMS]
+ *                        publish N chat.persist messages to queue chat the
+ *                        same way, kwargs as the webapp sends them (rooms
+ *                        bench-0 to bench-<ROOMS - 1> in turn, default 10;
+ *                        a body of about 100 characters, some not ASCII)
  * Prints key=value lines for the script to collect; preload-mixed prints
  * "id kind" per message instead (kind: plain, flaky, countdown, revoked). */
 #include <poll.h>
@@ -29,37 +34,59 @@
 
 #define BATCH 1000
 
+/* Publish n messages as a Celery client does: no rows, each to the queue its
+ * task name routes to, persistent, confirms awaited every BATCH. Each starts
+ * as a demo.noop without arguments with a fresh id (m->id, UUID_STR_LEN
+ * bytes); fill, unless NULL, makes message i what it should be, returning 0,
+ * or -1 with the reason printed. 0, or 1 (reason printed). */
 static int
-preload(const struct config *cfg, long n)
+preload_run(const struct config *cfg, long n, int (*fill)(long i, struct celery_msg *m, void *ctx),
+            void *ctx)
 {
-    char err[512], id[UUID_STR_LEN];
+    char err[512] = "", id[UUID_STR_LEN];
     struct broker *b = broker_open(cfg->amqp_url, "celeriac-bench", err, sizeof err);
-    double t0 = clock_mono();
+    int rc = 1;
 
-    if (b == NULL || broker_declare_topology(b) < 0) {
-        fprintf(stderr, "bench: %s\n", b ? "cannot declare topology" : err);
-        return 1;
+    if (b == NULL)
+        goto out;
+    if (broker_declare_topology(b) < 0) {
+        snprintf(err, sizeof err, "cannot declare topology");
+        goto out;
     }
     for (long i = 0; i < n; i++) {
         struct celery_msg m = {.id = id, .task = "demo.noop", .group_index = -1, .max_retries = -1};
         struct celery_wire w;
+        int sent;
 
         uuid_new(id);
-        if (celery_encode(&m, &w, err, sizeof err) < 0 ||
-            broker_publish_nowait(b, "celery", &w, err, sizeof err) < 0) {
-            fprintf(stderr, "bench: %s\n", err);
-            return 1;
-        }
+        if (fill != NULL && fill(i, &m, ctx) < 0)
+            goto out;
+        if (celery_encode(&m, &w, err, sizeof err) < 0)
+            goto out;
+        sent = broker_publish_nowait(b, broker_queue_for_task(m.task), &w, err, sizeof err);
         celery_wire_fini(&w);
-        if ((i + 1) % BATCH == 0 || i + 1 == n) {
-            if (broker_wait_confirms(b, 60000, err, sizeof err) < 0) {
-                fprintf(stderr, "bench: %s\n", err);
-                return 1;
-            }
-        }
+        if (sent < 0)
+            goto out;
+        if (((i + 1) % BATCH == 0 || i + 1 == n) &&
+            broker_wait_confirms(b, 60000, err, sizeof err) < 0)
+            goto out;
     }
-    printf("preload_tasks=%ld\npreload_seconds=%.3f\n", n, clock_mono() - t0);
+    rc = 0;
+out:
+    if (rc != 0 && err[0] != '\0')
+        fprintf(stderr, "bench: %s\n", err);
     broker_close(b);
+    return rc;
+}
+
+static int
+preload(const struct config *cfg, long n)
+{
+    double t0 = clock_mono();
+
+    if (preload_run(cfg, n, NULL, NULL) != 0)
+        return 1;
+    printf("preload_tasks=%ld\npreload_seconds=%.3f\n", n, clock_mono() - t0);
     return 0;
 }
 
@@ -81,55 +108,99 @@ mixed_kind(long i)
     }
 }
 
+struct mixed {
+    long n;
+    cJSON *one; /* [1]: demo.flaky's argument */
+    char eta[CLOCK_ISO_LEN];
+};
+
+static int
+mixed_fill(long i, struct celery_msg *m, void *ctx)
+{
+    struct mixed *x = ctx;
+    const char *kind = mixed_kind(i);
+    char line[128];
+
+    if (strcmp(kind, "flaky") == 0) {
+        m->task = "demo.flaky";
+        m->args = x->one;
+    } else if (strcmp(kind, "countdown") == 0) {
+        clock_iso_at(clock_wall() + MIXED_COUNTDOWN_S, x->eta);
+        m->eta = x->eta;
+    } else if (strcmp(kind, "revoked") == 0) {
+        if (fgets(line, sizeof line, stdin) == NULL ||
+            (line[strcspn(line, "\n")] = '\0', !uuid_is_valid(line))) {
+            fprintf(stderr, "bench: preload-mixed needs %ld revoked ids on stdin\n", x->n / 20);
+            return -1;
+        }
+        memcpy(m->id, line, UUID_STR_LEN); /* 36 characters and the NUL, checked */
+    }
+    printf("%s %s\n", m->id, kind);
+    return 0;
+}
+
 static int
 preload_mixed(const struct config *cfg, long n)
 {
-    char err[512], id[UUID_STR_LEN], eta[CLOCK_ISO_LEN], line[128];
-    struct broker *b = broker_open(cfg->amqp_url, "celeriac-bench", err, sizeof err);
-    cJSON *one = cJSON_CreateArray();
+    struct mixed x = {.n = n, .one = cJSON_CreateArray()};
+    int rc = 1;
 
-    if (b == NULL || broker_declare_topology(b) < 0 || one == NULL) {
-        fprintf(stderr, "bench: %s\n", b ? "cannot declare topology" : err);
-        return 1;
-    }
-    cJSON_AddItemToArray(one, cJSON_CreateNumber(1));
-    for (long i = 0; i < n; i++) {
-        const char *kind = mixed_kind(i);
-        struct celery_msg m = {.id = id, .task = "demo.noop", .group_index = -1, .max_retries = -1};
-        struct celery_wire w;
+    if (x.one != NULL && cJSON_AddItemToArray(x.one, cJSON_CreateNumber(1)))
+        rc = preload_run(cfg, n, mixed_fill, &x);
+    else
+        fprintf(stderr, "bench: out of memory\n");
+    cJSON_Delete(x.one);
+    return rc;
+}
 
-        uuid_new(id);
-        if (strcmp(kind, "flaky") == 0) {
-            m.task = "demo.flaky";
-            m.args = one;
-        } else if (strcmp(kind, "countdown") == 0) {
-            clock_iso_at(clock_wall() + MIXED_COUNTDOWN_S, eta);
-            m.eta = eta;
-        } else if (strcmp(kind, "revoked") == 0) {
-            if (fgets(line, sizeof line, stdin) == NULL ||
-                (line[strcspn(line, "\n")] = '\0', !uuid_is_valid(line))) {
-                fprintf(stderr, "bench: preload-mixed needs %ld revoked ids on stdin\n", n / 20);
-                return 1;
-            }
-            memcpy(id, line, UUID_STR_LEN); /* 36 characters and the NUL, checked */
-        }
-        if (celery_encode(&m, &w, err, sizeof err) < 0 ||
-            broker_publish_nowait(b, "celery", &w, err, sizeof err) < 0) {
-            fprintf(stderr, "bench: %s\n", err);
-            return 1;
-        }
-        celery_wire_fini(&w);
-        printf("%s %s\n", id, kind);
-        if ((i + 1) % BATCH == 0 || i + 1 == n) {
-            if (broker_wait_confirms(b, 60000, err, sizeof err) < 0) {
-                fprintf(stderr, "bench: %s\n", err);
-                return 1;
-            }
-        }
+/* About 100 characters, some outside ASCII (2- and 3-byte UTF-8). */
+#define CHAT_BODY                                                                                    \
+    "Message %05ld of the burst: grüße aus Zürich, Kraków & 東京 — déjà vu at the café, " \
+    "5 € each. Over and out."
+
+struct chat_burst {
+    long rooms;
+    cJSON *kwargs; /* the last message's */
+};
+
+/* chat.persist(id, room, author, body, sent_at) as kwargs, as the webapp
+ * sends it: a message id of its own, the time it was accepted. */
+static int
+chat_fill(long i, struct celery_msg *m, void *ctx)
+{
+    struct chat_burst *c = ctx;
+    char msg_id[UUID_STR_LEN], room[32], body[256], sent_at[CLOCK_ISO_LEN];
+
+    uuid_new(msg_id);
+    snprintf(room, sizeof room, "bench-%ld", i % c->rooms);
+    snprintf(body, sizeof body, CHAT_BODY, i);
+    clock_iso_now(sent_at);
+    cJSON_Delete(c->kwargs);
+    if ((c->kwargs = cJSON_CreateObject()) == NULL ||
+        cJSON_AddStringToObject(c->kwargs, "id", msg_id) == NULL ||
+        cJSON_AddStringToObject(c->kwargs, "room", room) == NULL ||
+        cJSON_AddStringToObject(c->kwargs, "author", "bench") == NULL ||
+        cJSON_AddStringToObject(c->kwargs, "body", body) == NULL ||
+        cJSON_AddStringToObject(c->kwargs, "sent_at", sent_at) == NULL) {
+        fprintf(stderr, "bench: out of memory\n");
+        return -1;
     }
-    cJSON_Delete(one);
-    broker_close(b);
+    m->task = "chat.persist";
+    m->kwargs = c->kwargs;
     return 0;
+}
+
+static int
+preload_chat(const struct config *cfg, long n, long rooms)
+{
+    struct chat_burst c = {.rooms = rooms};
+    double t0 = clock_mono();
+    int rc = preload_run(cfg, n, chat_fill, &c);
+
+    cJSON_Delete(c.kwargs);
+    if (rc == 0)
+        printf("preload_tasks=%ld\npreload_seconds=%.3f\n", n, clock_mono() - t0);
+    return rc;
 }
 
 static int
@@ -208,23 +279,35 @@ latency(const struct config *cfg, int n)
     return 0;
 }
 
+#define USAGE                                                                                      \
+    "usage: bench preload N | bench latency M | bench preload-mixed N |"                           \
+    " bench preload-chat N [ROOMS]\n"
+
 int
 main(int argc, char **argv)
 {
     struct config cfg;
     char err[256];
+    long n = argc >= 3 ? atol(argv[2]) : 0, rooms = argc == 4 ? atol(argv[3]) : 10;
 
     log_init("bench");
-    if (argc != 3 || cfg_load_env(&cfg, err, sizeof err) < 0) {
-        fprintf(stderr, "usage: bench preload N | bench latency M | bench preload-mixed N\n");
+    if (argc < 3 || argc > 4 || (argc == 4 && strcmp(argv[1], "preload-chat") != 0) || n < 1 ||
+        rooms < 1) {
+        fprintf(stderr, USAGE);
+        return 2;
+    }
+    if (cfg_load_env(&cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "bench: %s\n", err);
         return 2;
     }
     if (strcmp(argv[1], "preload-mixed") == 0)
-        return preload_mixed(&cfg, atol(argv[2]));
+        return preload_mixed(&cfg, n);
+    if (strcmp(argv[1], "preload-chat") == 0)
+        return preload_chat(&cfg, n, rooms);
     if (strcmp(argv[1], "preload") == 0)
-        return preload(&cfg, atol(argv[2]));
-    if (strcmp(argv[1], "latency") == 0)
-        return latency(&cfg, atoi(argv[2]));
-    fprintf(stderr, "usage: bench preload N | bench latency M | bench preload-mixed N\n");
+        return preload(&cfg, n);
+    if (strcmp(argv[1], "latency") == 0 && n <= 1000000)
+        return latency(&cfg, (int)n);
+    fprintf(stderr, USAGE);
     return 2;
 }
