@@ -159,13 +159,6 @@ api_article_sites(struct app *a, struct request *r, struct response *resp)
 
 /* ----- pages ----- */
 
-static void
-html_response(struct response *resp, unsigned int status)
-{
-    resp->status = status;
-    resp->content_type = "text/html; charset=utf-8";
-}
-
 /* "2026-11-02T08:30:00Z" -> "2026-11-02": the date of a time. */
 static void
 put_date(struct buf *b, const char *iso)

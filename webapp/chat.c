@@ -511,30 +511,6 @@ api_chat_rooms(struct app *a, struct request *r, struct response *resp)
 
 /* ----- pages ----- */
 
-static void
-html_response(struct response *resp, unsigned int status)
-{
-    resp->status = status;
-    resp->content_type = "text/html; charset=utf-8";
-}
-
-/* 303 to location (a path of ours, ASCII), with a short page for clients
- * that do not follow it. */
-static void
-see_other(struct response *resp, const char *location)
-{
-    buf_reset(&resp->body);
-    html_response(resp, MHD_HTTP_SEE_OTHER);
-    snprintf(resp->location, sizeof resp->location, "%s", location);
-    html_begin(&resp->body, "Moved", 0);
-    buf_put(&resp->body, "<p>See <a href=\"");
-    html_esc(&resp->body, location);
-    buf_put(&resp->body, "\">");
-    html_esc(&resp->body, location);
-    buf_put(&resp->body, "</a>.</p>\n");
-    html_end(&resp->body);
-}
-
 /* A whole number of a row (count, seq); 0 when absent. */
 static long long
 num_field(const cJSON *row, const char *key)
@@ -616,7 +592,7 @@ page_chat_rooms(struct app *a, struct request *r, struct response *resp)
     /* The open form: a valid name goes to its room. */
     if (room != NULL && room[0] != '\0' && chat_room_valid(room)) {
         snprintf(location, sizeof location, "/chat/%s", room);
-        see_other(resp, location);
+        html_see_other(resp, location);
         return;
     }
     db = dbpool_get(a->db, WEBAPP_DB_WAIT_MS, why, sizeof why);
@@ -851,7 +827,7 @@ page_chat_post(struct app *a, struct request *r, struct response *resp)
         buf_reset(&location);
         buf_printf(&location, "/chat/%s?sent=%s", r->id, sent.id);
     }
-    see_other(resp, location.data != NULL ? location.data : "/chat");
+    html_see_other(resp, location.data != NULL ? location.data : "/chat");
     goto out;
 again:
     /* The page again, with the error and what was typed (only valid UTF-8

@@ -937,13 +937,6 @@ fail:
 
 /* ----- pages ----- */
 
-static void
-html_response(struct response *resp, unsigned int status)
-{
-    resp->status = status;
-    resp->content_type = "text/html; charset=utf-8";
-}
-
 /* 1234567 as "1.2 MB"; bytes below 10 kB as bytes. */
 static void
 put_size(struct buf *b, double bytes)

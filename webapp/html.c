@@ -544,3 +544,25 @@ const char html_live_js[] =
     "    }});\n"
     "  }\n"
     "})();\n";
+
+void
+html_response(struct response *resp, unsigned int status)
+{
+    resp->status = status;
+    resp->content_type = "text/html; charset=utf-8";
+}
+
+void
+html_see_other(struct response *resp, const char *location)
+{
+    buf_reset(&resp->body);
+    html_response(resp, MHD_HTTP_SEE_OTHER);
+    snprintf(resp->location, sizeof resp->location, "%s", location);
+    html_begin(&resp->body, "Moved", 0);
+    buf_put(&resp->body, "<p>See <a href=\"");
+    html_esc(&resp->body, location);
+    buf_put(&resp->body, "\">");
+    html_esc(&resp->body, location);
+    buf_put(&resp->body, "</a>.</p>\n");
+    html_end(&resp->body);
+}

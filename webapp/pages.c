@@ -17,13 +17,6 @@
 static const char *const state_names[] = {"PENDING", "RECEIVED", "STARTED", "RETRY",
                                           "SUCCESS", "FAILURE",  "REVOKED"};
 
-static void
-html_response(struct response *resp, unsigned int status)
-{
-    resp->status = status;
-    resp->content_type = "text/html; charset=utf-8";
-}
-
 void
 page_error(struct response *resp, unsigned int status, const char *title, const char *message)
 {

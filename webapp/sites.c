@@ -445,30 +445,6 @@ out:
 
 /* ----- pages ----- */
 
-static void
-html_response(struct response *resp, unsigned int status)
-{
-    resp->status = status;
-    resp->content_type = "text/html; charset=utf-8";
-}
-
-/* 303 to location (a path of ours), with a short page for clients that do
- * not follow it. */
-static void
-see_other(struct response *resp, const char *location)
-{
-    buf_reset(&resp->body);
-    html_response(resp, MHD_HTTP_SEE_OTHER);
-    snprintf(resp->location, sizeof resp->location, "%s", location);
-    html_begin(&resp->body, "Moved", 0);
-    buf_put(&resp->body, "<p>See <a href=\"");
-    html_esc(&resp->body, location);
-    buf_put(&resp->body, "\">");
-    html_esc(&resp->body, location);
-    buf_put(&resp->body, "</a>.</p>\n");
-    html_end(&resp->body);
-}
-
 void
 page_put_scrape_form(struct buf *b, const char *url, const char *max_pages, bool follow,
                      const char *cron)
@@ -573,7 +549,7 @@ page_scrape_create(struct app *a, struct request *r, struct response *resp)
         return;
     }
     snprintf(location, sizeof location, s.cron != NULL ? "/sites" : "/tasks/%s", id);
-    see_other(resp, location);
+    html_see_other(resp, location);
 }
 
 /* One count of the last scrape's result, "3 new", when it has it. */
@@ -719,7 +695,7 @@ page_site_action(struct app *a, struct request *r, struct response *resp, enum s
         snprintf(location, sizeof location, "/tasks/%s", id);
     else
         snprintf(location, sizeof location, "/sites");
-    see_other(resp, location);
+    html_see_other(resp, location);
 }
 
 void

@@ -63,6 +63,12 @@ void html_begin(struct buf *b, const char *title, int refresh_s);
  * browser without JavaScript refreshes it every noscript_refresh_s (0: never). */
 void html_begin_live(struct buf *b, const char *title, int noscript_refresh_s);
 void html_end(struct buf *b);
+struct response;
+/* Answer an HTML page: status and content type (the body is the caller's). */
+void html_response(struct response *resp, unsigned int status);
+/* 303 to location (a path of ours), with a short page for clients that do
+ * not follow it. */
+void html_see_other(struct response *resp, const char *location);
 extern const char html_style_css[]; /* served as /static/style.css */
 extern const char html_live_js[];   /* served as /static/live.js */
 
