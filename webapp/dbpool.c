@@ -1,6 +1,6 @@
 /* webapp/dbpool.c - a small pool of PostgreSQL connections shared by the
- * connection threads. A PGconn is not thread-safe, so each request borrows one
- * for its whole duration. Connections are opened lazily (the webapp starts
+ * handler threads (server.c). A PGconn is not thread-safe, so each handler
+ * borrows one for its whole duration. Connections are opened lazily (the webapp starts
  * while the database is down) and a broken one is replaced on its next use. */
 #include "webapp/webapp.h"
 
