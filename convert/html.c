@@ -27,6 +27,7 @@
 #include <libxml/tree.h>
 
 #include "common/json.h"
+#include "common/xml_quiet.h"
 
 #define LINK_MAX 2048 /* a longer href is not worth a reader's time */
 
@@ -314,20 +315,6 @@ leave(struct text *t, const xmlNode *n)
     }
 }
 
-static void
-no_message(void *ctx, const char *msg, ...)
-{
-    (void)ctx;
-    (void)msg;
-}
-
-static void
-no_error(void *ctx, xmlErrorPtr e)
-{
-    (void)ctx;
-    (void)e;
-}
-
 int
 convert_html_to_text(const char *in, size_t len, size_t max_output, struct buf *out, char *err,
                      size_t errlen)
@@ -343,8 +330,7 @@ convert_html_to_text(const char *in, size_t len, size_t max_output, struct buf *
         snprintf(err, errlen, "the HTML is larger than %d bytes", INT32_MAX);
         return -1;
     }
-    xmlSetGenericErrorFunc(NULL, no_message);
-    xmlSetStructuredErrorFunc(NULL, no_error);
+    xml_quiet();
     /* An empty document is no error: it has no text. */
     if (len > 0) {
         if ((ctxt = htmlNewParserCtxt()) == NULL) {

@@ -21,15 +21,9 @@
 #include <libxml/tree.h>
 
 #include "common/json.h"
+#include "common/xml_quiet.h"
 
 #define XML_MAX_DEPTH 256
-
-static void
-no_message(void *ctx, const char *msg, ...)
-{
-    (void)ctx;
-    (void)msg;
-}
 
 /* "prefix:name" or "name", into b (reset first). */
 static void
@@ -161,7 +155,7 @@ convert_xml_to_json(const char *in, size_t len, size_t max_output, struct buf *o
     struct buf name = {0};
     int rc = -1;
 
-    xmlSetGenericErrorFunc(NULL, no_message);
+    xml_quiet();
     if (len > INT32_MAX || (doc = xmlReadMemory(in, (int)len, NULL, NULL, opts)) == NULL ||
         (root = xmlDocGetRootElement(doc)) == NULL) {
         const xmlError *e = xmlGetLastError();

@@ -11,6 +11,7 @@
 #include <libxml/tree.h>
 
 #include "common/buf.h"
+#include "common/xml_quiet.h"
 #include "scraper/scraper.h"
 
 /* ----- URLs (url.c), on libcurl's URL parser ----- */
@@ -79,12 +80,6 @@ int fetch_count(const struct scraper *s);
 bool content_type_charset(const char *content_type, char *out, size_t outlen);
 
 /* ----- text (text.c) ----- */
-
-/* Keep libxml2 from printing on stderr: errors outside a parser context
- * ("I/O error : encoder error" for a broken byte in a declared charset)
- * ignore the parse options, and a page's bytes are not a worker's news.
- * The extractors call it; cheap after the first call. */
-void xml_quiet(void);
 
 /* s with runs of whitespace made one space and trimmed: malloc'd, NULL when
  * nothing is left (or s is NULL). Invalid UTF-8 becomes U+FFFD. */

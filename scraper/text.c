@@ -10,32 +10,6 @@
 
 #include <libxml/HTMLparser.h>
 
-static void
-no_message(void *ctx, const char *msg, ...)
-{
-    (void)ctx;
-    (void)msg;
-}
-
-static void
-no_error(void *ctx, xmlErrorPtr e)
-{
-    (void)ctx;
-    (void)e;
-}
-
-void
-xml_quiet(void)
-{
-    static bool done;
-
-    if (done)
-        return;
-    xmlSetGenericErrorFunc(NULL, no_message);
-    xmlSetStructuredErrorFunc(NULL, no_error);
-    done = true;
-}
-
 /* Elements whose text is never an article's: code, chrome, widgets. */
 static const char *const skipped_tags[] = {
     "script", "style", "noscript", "template", "svg",    "nav",      "header", "footer",
