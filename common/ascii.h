@@ -26,6 +26,19 @@ ascii_is_space(int c)
     return c == ' ' || (c >= '\t' && c <= '\r');
 }
 
+/* The value of a hexadecimal digit (either case), or -1. */
+static inline int
+ascii_hex_value(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 static inline int
 ascii_lower(int c)
 {

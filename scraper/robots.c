@@ -40,18 +40,6 @@ is_space(unsigned char c)
     return c == ' ' || c == '\t' || c == '\v' || c == '\f';
 }
 
-static int
-hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* RFC 3986's unreserved characters: %-escapes of these mean the character. */
 static bool
 is_unreserved(unsigned char c)
@@ -86,8 +74,8 @@ normalise(const char *s, size_t len, char *out)
         unsigned char c = (unsigned char)s[i];
         int hi, lo;
 
-        if (c == '%' && i + 2 < len && (hi = hex_value((unsigned char)s[i + 1])) >= 0 &&
-            (lo = hex_value((unsigned char)s[i + 2])) >= 0) {
+        if (c == '%' && i + 2 < len && (hi = ascii_hex_value((unsigned char)s[i + 1])) >= 0 &&
+            (lo = ascii_hex_value((unsigned char)s[i + 2])) >= 0) {
             unsigned char v = (unsigned char)(hi << 4 | lo);
 
             if (is_unreserved(v)) {

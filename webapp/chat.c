@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/ascii.h"
 #include "common/clock.h"
 #include "common/json.h"
 #include "sql/store.h"
@@ -207,18 +208,6 @@ chat_post_req(const cJSON *body, struct chat_post *m, char *err, size_t errlen)
     return 0;
 }
 
-static int
-hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decode one urlencoded name or value ('+' is a space) into out: its
  * length, or -1 for a malformed %-escape. NULs stay, for the checks to see. */
 static long
@@ -232,7 +221,8 @@ form_decode(const char *s, size_t n, struct buf *out)
         if (c == '+') {
             c = ' ';
         } else if (c == '%') {
-            int hi = i + 2 < n ? hex_digit(s[i + 1]) : -1, lo = hi >= 0 ? hex_digit(s[i + 2]) : -1;
+            int hi = i + 2 < n ? ascii_hex_value((unsigned char)s[i + 1]) : -1,
+                lo = hi >= 0 ? ascii_hex_value((unsigned char)s[i + 2]) : -1;
 
             if (hi < 0 || lo < 0)
                 return -1;
