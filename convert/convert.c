@@ -12,13 +12,6 @@ static const char *const formats[] = {"csv",  "json", "xml", "html", "txt", "md"
                                       "webp", "gif",  "pdf", "docx", "odt", "xlsx", "pptx"};
 
 static bool
-is_office(const char *f)
-{
-    return strcmp(f, "docx") == 0 || strcmp(f, "odt") == 0 || strcmp(f, "xlsx") == 0 ||
-           strcmp(f, "pptx") == 0;
-}
-
-static bool
 is_image(const char *f)
 {
     return strcmp(f, "png") == 0 || strcmp(f, "jpeg") == 0 || strcmp(f, "webp") == 0 ||
@@ -69,7 +62,8 @@ convert_run(const struct convert_job *job, struct buf *out, char *err, size_t er
     if (!convert_supported(from, to)) {
         /* Office documents are supported where soffice is found: say so
          * rather than that the pair does not exist. */
-        if (is_office(from) && strcmp(to, "pdf") == 0 && !convert_office_available())
+        if (convert_format_is_office(from) && strcmp(to, "pdf") == 0 &&
+            !convert_office_available())
             snprintf(err, errlen, "converter not installed: soffice (LibreOffice) was not found");
         else
             unsupported(from, to, err, errlen);
@@ -95,7 +89,7 @@ convert_run(const struct convert_job *job, struct buf *out, char *err, size_t er
         rc = convert_markdown_to_html(in, job->len, max_output, out, err, errlen);
     else if (is_image(from))
         rc = convert_image(job, out, err, errlen);
-    else if (is_office(from))
+    else if (convert_format_is_office(from))
         rc = convert_office_to_pdf(job, out, err, errlen);
     else {
         /* convert_supported() said yes to a pair nobody here converts. */

@@ -50,6 +50,9 @@ const char *convert_mime(const char *format);
  * the reason in err. */
 const char *convert_identify(const void *data, size_t len, const char *name, char *err,
                              size_t errlen);
+/* Whether format is an office document LibreOffice converts (docx, odt,
+ * xlsx, pptx). */
+bool convert_format_is_office(const char *format);
 /* Whether from -> to is a conversion we do, office documents counted only
  * when soffice is found (convert_office_available()). */
 bool convert_supported(const char *from, const char *to);

@@ -238,8 +238,8 @@ described(const char *format)
     return format;
 }
 
-static bool
-is_office(const char *format)
+bool
+convert_format_is_office(const char *format)
 {
     return format != NULL && (strcmp(format, "docx") == 0 || strcmp(format, "xlsx") == 0 ||
                               strcmp(format, "pptx") == 0 || strcmp(format, "odt") == 0);
@@ -267,7 +267,7 @@ convert_identify(const void *data, size_t len, const char *name, char *err, size
     } else if (named == NULL || strcmp(named, sniffed) == 0) {
         if (strcmp(sniffed, "zip") != 0)
             return sniffed;
-    } else if (strcmp(sniffed, "zip") == 0 && is_office(named)) {
+    } else if (strcmp(sniffed, "zip") == 0 && convert_format_is_office(named)) {
         return named; /* its telling parts lie past the sniffed bytes */
     }
     if (strcmp(sniffed, "zip") == 0 && named == NULL)
@@ -336,7 +336,7 @@ convert_supported(const char *from, const char *to)
         return false;
     for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++)
         if (strcmp(pairs[i].from, from) == 0 && strcmp(pairs[i].to, to) == 0)
-            return !is_office(from) || convert_office_available();
+            return !convert_format_is_office(from) || convert_office_available();
     return false;
 }
 
