@@ -296,7 +296,7 @@ def test_a_rabbitmq_restart_mid_run_loses_and_doubles_nothing(durable_stack, dur
     accepted_before = posters.count()
     in_flight = accepted_before - done_count(stack, posters.ids())
     with outage(stack, "rabbitmq"):
-        wait_until(lambda: posters.refused_count() >= 1 or posters.problems, 20,
+        wait_until(lambda: posters.refused_count() >= 1 or bool(posters.problems), 20,
                    message="a POST refused while RabbitMQ is down")
     # Persistent messages in a durable queue come back with RabbitMQ.
     assert wait_until(lambda: queue_count(stack, parked_queue) == 100, 10,
@@ -342,7 +342,7 @@ def test_b_postgres_restart_mid_run_loses_and_doubles_nothing(durable_stack, dur
             time.sleep(0.02)
         # Down until the webapp refused a task for it and a child of each master met it
         # (a batch that cannot commit, a connection refused).
-        wait_until(lambda: first.refused_count() >= 1 or first.problems, 20,
+        wait_until(lambda: first.refused_count() >= 1 or bool(first.problems), 20,
                    message="a POST refused while PostgreSQL is down")
         wait_until(lambda: all(re.search(r"child\.\d+\[\d+\].*PostgreSQL", m.since())
                                for m in marks), 20,
