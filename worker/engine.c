@@ -55,6 +55,7 @@ struct entry {
     bool letter;   /* a copy goes to celeriac.dead before the ack (E_DEAD, retries spent) */
     bool lettered; /* that copy is in celeriac.dead */
     bool ran, ok;  /* the handler has run, and its outcome */
+    bool batched;  /* in the write_batch() call being made (write_deferred()) */
     bool retry;    /* ok false: RETRY with a schedule (sched) */
     char *reason;  /* E_DEAD, E_REVOKE: why */
     const char *outcome; /* tasks.outcome */
@@ -675,6 +676,28 @@ conclude(struct engine *g, struct entry *e, int rc)
     }
 }
 
+/* e's result as JSON text for its row: a result PostgreSQL would refuse
+ * fails the task instead; a failure's is Celery's exception meta. */
+static void
+keep_result(struct entry *e)
+{
+    cJSON_free(e->result_json);
+    e->result_json = NULL;
+    if (e->ok && e->t.result != NULL) {
+        e->result_json = json_print(e->t.result);
+        if (e->result_json == NULL || !result_storable(e->result_json)) {
+            e->ok = false;
+            e->outcome = "raised";
+            task_fail(&e->t, "EncodeError", "%s: the task's result cannot be stored in PostgreSQL",
+                      e->m.task);
+            cJSON_free(e->result_json);
+            e->result_json = NULL;
+        }
+    }
+    if (!e->ok)
+        e->result_json = task_failure_meta(&e->t);
+}
+
 static void
 run_entry(struct engine *g, struct entry *e)
 {
@@ -715,19 +738,14 @@ run_entry(struct engine *g, struct entry *e)
                      ": it is replaced", e->rss_kib, g->cfg->max_memory_kib);
         }
     }
-    if (e->ok && e->t.result != NULL) {
-        e->result_json = json_print(e->t.result);
-        if (e->result_json == NULL || !result_storable(e->result_json)) {
-            e->ok = false;
-            e->outcome = "raised";
-            task_fail(&e->t, "EncodeError", "%s: the task's result cannot be stored in PostgreSQL",
-                      e->m.task);
-            cJSON_free(e->result_json);
-            e->result_json = NULL;
-        }
+    if (e->ok && e->t.deferred && e->def->write_batch == NULL) {
+        e->ok = false;
+        e->outcome = "raised";
+        task_fail(&e->t, "RuntimeError", "%s: task_defer() without a write_batch()", e->m.task);
     }
-    if (!e->ok)
-        e->result_json = task_failure_meta(&e->t);
+    e->t.nlogs_run = e->t.nlogs;
+    if (!e->t.deferred || !e->ok)
+        keep_result(e); /* else its write_batch() sets it, when the batch closes */
     settle_savepoint(g, e);
     clock_iso_now(e->finished);
     e->ran = true;
@@ -820,6 +838,16 @@ engine_task_read(struct engine *g, struct task_ctx *t, const char *sql, int npar
     res = store_task_sql(g->db, sql, nparams, params, bin, &rc);
     if (res == NULL)
         task_log(t, "read failed: %s", store_error_message(g->db));
+    return res;
+}
+
+PGresult *
+engine_batch_sql(struct task_batch *b, const char *sql, int nparams, const char *const *params)
+{
+    PGresult *res = store_task_sql(b->engine->db, sql, nparams, params, NULL, &b->rc);
+
+    if (res == NULL)
+        log_debug("a batch's deferred writes failed: %s", store_error_message(b->engine->db));
     return res;
 }
 
@@ -974,14 +1002,68 @@ fill_final(struct engine *g, int i, struct store_final *f)
     return 1;
 }
 
+/* e ran, succeeded and left its writes to its task's write_batch(). */
+static bool
+deferred(const struct entry *e)
+{
+    return e->kind == E_RUN && e->ran && e->ok && e->t.deferred;
+}
+
+/* Run write_batch() once for each task with deferred runs among entries
+ * [lo, hi), over all of them, then keep their results. Again on every
+ * attempt to commit: a rolled-back attempt took its rows with it. A
+ * store_rc. */
+static int
+write_deferred(struct engine *g, int lo, int hi)
+{
+    struct task_ctx **tasks = NULL;
+    int rc = STORE_OK;
+
+    for (int i = lo; i < hi; i++)
+        g->e[i].batched = false;
+    for (int i = lo; i < hi && rc == STORE_OK; i++) {
+        const struct task_def *def = g->e[i].def;
+        struct task_batch b = {.engine = g, .rc = STORE_OK};
+
+        if (!deferred(&g->e[i]) || g->e[i].batched)
+            continue;
+        if (tasks == NULL && (tasks = malloc(sizeof *tasks * (size_t)(hi - lo))) == NULL)
+            return STORE_ERR;
+        b.tasks = tasks;
+        for (int j = i; j < hi; j++) {
+            struct entry *e = &g->e[j];
+            if (!deferred(e) || e->def != def)
+                continue;
+            e->batched = true;
+            /* What an earlier attempt's write_batch() left goes with it. */
+            cJSON_Delete(e->t.result);
+            e->t.result = NULL;
+            task_logs_truncate(&e->t, e->t.nlogs_run);
+            tasks[b.n++] = &e->t;
+        }
+        if (!store_in_transaction(g->db) && store_begin(g->db) != STORE_OK)
+            rc = STORE_ERR;
+        else if (def->write_batch(&b) != TASK_OK)
+            rc = b.rc != STORE_OK ? b.rc : STORE_ERR;
+    }
+    free(tasks);
+    for (int i = lo; i < hi && rc == STORE_OK; i++) {
+        if (deferred(&g->e[i]))
+            keep_result(&g->e[i]);
+    }
+    return rc;
+}
+
 /* Write the final states of entries [lo, hi) and commit. A store_rc. */
 static int
 write_finals(struct engine *g, int lo, int hi)
 {
-    struct store_final *f = calloc((size_t)(hi - lo), sizeof *f);
+    struct store_final *f;
     int k = 0, rc;
 
-    if (f == NULL)
+    if ((rc = write_deferred(g, lo, hi)) != STORE_OK)
+        return rc;
+    if ((f = calloc((size_t)(hi - lo), sizeof *f)) == NULL)
         return STORE_ERR;
     for (int i = lo; i < hi; i++) {
         bool dup = false;
@@ -1011,6 +1093,7 @@ write_one_by_one(struct engine *g)
     for (int i = 0; i < g->n; i++) {
         struct entry *e = &g->e[i];
         bool rerun = e->kind == E_RUN && (e->t.wrote || e->t.db_lost);
+        char why[512];
 
         for (;;) {
             int rc;
@@ -1035,22 +1118,24 @@ write_one_by_one(struct engine *g)
             rc = write_finals(g, i, i + 1);
             if (rc == STORE_OK)
                 break;
-            if (store_is_ok(g->db) && store_in_transaction(g->db))
-                store_rollback(g->db);
             if (rc != STORE_BAD_DATA) {
                 if (!db_trouble(g, "writing a task's final state"))
                     return false;
                 continue;
             }
-            log_task(LL_ERROR, e->m.id, "PostgreSQL refused the final state: %s",
-                     store_error_message(g->db));
+            /* The rollback clears the connection's message. */
+            snprintf(why, sizeof why, "%s", store_error_message(g->db));
+            if (store_is_ok(g->db) && store_in_transaction(g->db))
+                store_rollback(g->db);
+            log_task(LL_ERROR, e->m.id, "PostgreSQL refused the final state: %s", why);
             if (e->kind == E_RUN && (e->ok || e->t.nlogs > 0)) {
                 /* Drop what the handler produced: result, log lines, writes. */
                 e->ok = false;
-                e->t.nlogs = 0;
+                task_logs_truncate(&e->t, 0);
                 rerun = false;
                 task_fail(&e->t, "EncodeError",
-                          "%s: PostgreSQL refused the task's result or log lines", e->m.task);
+                          "%s: PostgreSQL refused the task's result, log lines or writes: %s",
+                          e->m.task, why);
                 cJSON_free(e->result_json);
                 e->result_json = task_failure_meta(&e->t);
             } else {
@@ -1137,10 +1222,12 @@ engine_flush(struct engine *g)
         rc = write_finals(g, 0, g->n);
         if (rc == STORE_OK)
             break;
-        if (store_is_ok(g->db) && store_in_transaction(g->db))
-            store_rollback(g->db);
         g->effects_lost = true;
         if (rc == STORE_BAD_DATA) {
+            log_debug("PostgreSQL refused a value of the batch (%s): writing its tasks one by one",
+                      store_error_message(g->db));
+            if (store_in_transaction(g->db))
+                store_rollback(g->db);
             g->effects_lost = false;
             if (!write_one_by_one(g))
                 return -1;

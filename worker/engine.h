@@ -71,6 +71,9 @@ PGresult *engine_task_sql(struct engine *g, struct task_ctx *t, const char *sql,
 /* task_read() likewise. */
 PGresult *engine_task_read(struct engine *g, struct task_ctx *t, const char *sql, int nparams,
                            const char *const *params, const struct store_binary *bin);
+/* task_batch_sql() likewise; sets b->rc. */
+PGresult *engine_batch_sql(struct task_batch *b, const char *sql, int nparams,
+                           const char *const *params);
 /* task_progress() likewise. */
 void engine_task_progress(struct engine *g, struct task_ctx *t, int percent);
 /* Write t's new log lines now if it runs alone with no transaction open

@@ -57,7 +57,8 @@ const struct task_def registry_tasks[] = {
     {"chat.persist", task_chat_persist, true,
      "chat.persist(id, room, author, body, sent_at): stores a chat message the webapp accepted "
      "(once per id); returns its id, room and seq",
-     "[\"<uuid>\", \"lobby\", \"ann\", \"hello\", \"2026-11-30T12:00:00Z\"]"},
+     "[\"<uuid>\", \"lobby\", \"ann\", \"hello\", \"2026-11-30T12:00:00Z\"]",
+     .write_batch = chat_write_batch},
     {NULL, NULL, false, NULL, NULL},
 };
 

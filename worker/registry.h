@@ -32,6 +32,10 @@ struct task_def {
      * to know of this worker's abilities (convert.file: "conversions");
      * NULL: none. */
     cJSON *(*details)(void);
+    /* For a task whose handler calls task_defer(): writes the rows of the
+     * batch's deferred runs in one statement and sets their results
+     * (task.h). TASK_OK or TASK_FAILED. NULL: the task writes as it runs. */
+    int (*write_batch)(struct task_batch *b);
 };
 
 #define REGISTRY_MAX_RETRIES 3

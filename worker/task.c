@@ -88,6 +88,13 @@ task_log(struct task_ctx *t, const char *fmt, ...)
         engine_task_flush_logs(t->engine, t);
 }
 
+void
+task_logs_truncate(struct task_ctx *t, int n)
+{
+    while (t->nlogs > n && t->nlogs > 0)
+        free(t->logs[--t->nlogs].message);
+}
+
 /* Keep exc_type and the message (any length, any bytes) as the task's error. */
 static void
 set_error(struct task_ctx *t, const char *exc_type, const char *fmt, va_list ap)
@@ -167,6 +174,19 @@ task_read_bin(struct task_ctx *t, const char *sql, int nparams, const char *cons
         return NULL;
     }
     return engine_task_read(t->engine, t, sql, nparams, params, bin);
+}
+
+int
+task_defer(struct task_ctx *t)
+{
+    t->deferred = true;
+    return TASK_OK;
+}
+
+PGresult *
+task_batch_sql(struct task_batch *b, const char *sql, int nparams, const char *const *params)
+{
+    return engine_batch_sql(b, sql, nparams, params);
 }
 
 void

@@ -34,6 +34,8 @@ struct task_ctx {
     bool db_lost;   /* a statement failed on the connection: the run does not count */
     bool duplicate; /* the claim found the row final already: the run does not count */
     bool sql_failed; /* a statement was refused: later ones are not sent, the task fails */
+    bool deferred;   /* task_defer(): its writes and result come from its write_batch() */
+    int nlogs_run;   /* lines it had when its run ended, before any write_batch() added more */
     double retry_countdown; /* task_retry(): seconds before the next attempt; < 0: back-off */
     int logs_flushed;       /* lines written as it ran (engine_task_flush_logs()) */
     double logs_flushed_at; /* clock_mono() of that write */
@@ -55,6 +57,9 @@ void task_ctx_fini(struct task_ctx *t);
  * it goes (at most every TASK_PROGRESS_EVERY_S, with a task_log NOTIFY), so
  * a live log tail can follow it. */
 void task_log(struct task_ctx *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Drop the lines after the first n (the engine undoes what a failed
+ * attempt to write them added). */
+void task_logs_truncate(struct task_ctx *t, int n);
 /* Record why the task failed, Celery style (exc_type + message). Returns TASK_FAILED. */
 int task_fail(struct task_ctx *t, const char *exc_type, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -102,6 +107,34 @@ PGresult *task_read_bin(struct task_ctx *t, const char *sql, int nparams,
  * goes with it), at most every TASK_PROGRESS_EVERY_S unless it reaches 100;
  * progress never goes back, and a failure to write it is only logged. */
 void task_progress(struct task_ctx *t, int percent);
+
+/* A quick task whose only writes are rows keyed by an id of their own (so a
+ * redelivery inserts nothing twice, with no claim to stop it) can leave them
+ * to one statement for the whole batch: its handler checks the arguments
+ * and returns task_defer(t); its registry entry's write_batch() then writes
+ * the rows of every deferred run of that task in the batch at once, in the
+ * batch's transaction just before their final states, and sets each run's
+ * result (or fails it with task_fail()). One round trip per batch instead of
+ * a savepoint, a claim and a statement per task: chat.persist rides on it.
+ * Returns TASK_OK. */
+int task_defer(struct task_ctx *t);
+
+/* What a write_batch() gets: the runs of its task that deferred and
+ * succeeded, in delivery order. */
+struct task_batch {
+    struct engine *engine;
+    struct task_ctx **tasks;
+    int n;
+    int rc; /* kept by the engine: how the last task_batch_sql() went (a store_rc) */
+};
+
+/* write_batch()'s statement, in the batch's transaction: the result
+ * (PQclear() it), or NULL when PostgreSQL refused it; write_batch() then
+ * returns TASK_FAILED and the engine decides (a refused value: the runs are
+ * written one at a time to find the culprit, which fails; server trouble:
+ * the batch is tried again). */
+PGresult *task_batch_sql(struct task_batch *b, const char *sql, int nparams,
+                         const char *const *params);
 
 /* Check the call matches the parameter names (positional, then by name, no
  * unknown or duplicated ones), like a Python signature. TASK_OK or TASK_FAILED

@@ -13,18 +13,18 @@ from harness import db, publish_raw, queue_count, start_webapp, start_worker, wa
 from test_worker import wait_final
 
 
-def celery_send(stack, sends):
-    """Send chat.persist tasks to the chat queue with Debian's python3-celery, as any
-    Celery client can; returns their ids. sends: list of (name, args, kwargs)."""
+def celery_send(stack, sends, queue="chat"):
+    """Send chat.persist tasks to queue with Debian's python3-celery, as any Celery client
+    can; returns their ids. sends: list of (name, args, kwargs)."""
     script = r"""
 import json, sys
 from celery import Celery
 app = Celery(broker=sys.argv[1])
-ids = [app.send_task(n, args=a, kwargs=k, queue="chat").id
+ids = [app.send_task(n, args=a, kwargs=k, queue=sys.argv[2]).id
        for n, a, k in json.loads(sys.stdin.read())]
 print(json.dumps(ids))
 """
-    out = subprocess.run(["/usr/bin/python3", "-c", script, stack.amqp_url],
+    out = subprocess.run(["/usr/bin/python3", "-c", script, stack.amqp_url, queue],
                          input=json.dumps(sends), capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
@@ -108,9 +108,56 @@ def test_a_redelivered_or_resent_message_adds_nothing(migrated_stack, chat_worke
     assert len(room_rows(migrated_stack, room)) == 1
 
 
+def test_a_batch_writes_its_messages_together_and_a_bad_one_fails_alone(migrated_stack):
+    """30 messages waiting before a one-child worker starts: they are written by a few
+    batch statements (one transaction each), not one by one; the one with a sent_at no
+    calendar has fails alone, and a second task carrying an earlier message's id in the
+    same batch stores nothing and answers that seq."""
+    room, queue = f"r{uuid.uuid4().hex[:8]}", f"chat-batch-{uuid.uuid4().hex[:6]}"
+    msgs = [message(room, n) for n in range(30)]
+    msgs[10]["sent_at"] = "2026-02-29T10:00:00Z"  # not a leap year
+    msgs[20] = dict(msgs[5], body="the same id again")
+    msgs[1]["sent_at"] = "2026-11-30T10:00:00"  # no offset: UTC, as Celery sends times
+    msgs[2]["sent_at"] = "2026-11-30 10:00:00.5+05:30"
+    ids = celery_send(migrated_stack, [["chat.persist", [], m] for m in msgs], queue=queue)
+    # PGTZ: the worker's sessions are not in UTC, and a time without offset stays UTC.
+    w = start_worker("--queues", queue, env=migrated_stack.env(PGTZ="America/New_York"),
+                     concurrency=1, name="chat-batch-worker")
+    try:
+        rows = [wait_final(migrated_stack, i) for i in ids]
+    finally:
+        assert w.terminate(15) == 0
+    bad, dup = rows[10], rows[20]
+    assert bad["state"] == "FAILURE" and "timestamp" in bad["error"], bad
+    assert dup["state"] == "SUCCESS" and dup["result"]["duplicate"] is True, dup
+    assert dup["result"]["seq"] == rows[5]["result"]["seq"]
+    good = [i for i in range(30) if i not in (10, 20)]
+    assert all(rows[i]["state"] == "SUCCESS" and "duplicate" not in rows[i]["result"]
+               for i in good), [rows[i] for i in good]
+    stored = room_rows(migrated_stack, room)
+    # One child: the persisted order is the delivery order, each seq the one its task says.
+    assert [r[0] for r in stored] == [msgs[i]["id"] for i in good]
+    assert [r[1] for r in stored] == [rows[i]["result"]["seq"] for i in good]
+    assert stored[5][3] == "message 5"
+    with db(migrated_stack).cursor() as cur:
+        cur.execute("SELECT count(DISTINCT persisted_at) FROM chat_messages WHERE room = %s",
+                    (room,))
+        transactions = cur.fetchone()[0]
+        cur.execute("SELECT message FROM task_logs WHERE task_id = %s", (ids[20],))
+        dup_log = [r[0] for r in cur.fetchall()]
+        cur.execute("SELECT to_char(sent_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS')"
+                    " FROM chat_messages WHERE id = ANY(%s::uuid[]) ORDER BY seq",
+                    ([msgs[1]["id"], msgs[2]["id"]],))
+        sent = [r[0] for r in cur.fetchall()]
+    assert sent == ["2026-11-30 10:00:00.000", "2026-11-30 04:30:00.500"]
+    assert transactions < 10, f"{transactions} transactions for 28 messages: not batched"
+    assert any("stored already" in line for line in dup_log), dup_log
+
+
 @pytest.mark.parametrize("field,value,error", ids=["room-space", "room-65", "author-empty",
                                                    "author-65", "body-blank", "body-4001",
-                                                   "id", "sent_at"], argvalues=[
+                                                   "id", "sent_at", "sent_at-nov-31",
+                                                   "sent_at-comma"], argvalues=[
     ("room", "no spaces", "room must be"),
     ("room", "x" * 65, "room must be"),
     ("author", "", "author must be"),
@@ -119,6 +166,8 @@ def test_a_redelivered_or_resent_message_adds_nothing(migrated_stack, chat_worke
     ("body", "b" * 4001, "body must be"),
     ("id", "not-a-uuid", "id must be a UUID"),
     ("sent_at", "not a time", "timestamp"),
+    ("sent_at", "2026-11-31T10:00:00Z", "timestamp"),
+    ("sent_at", "2026-11-30T10:00:00,5Z", "timestamp"),
 ])
 def test_invalid_messages_sent_directly_fail_and_store_nothing(migrated_stack, chat_worker,
                                                                field, value, error):

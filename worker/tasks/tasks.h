@@ -15,5 +15,6 @@ int task_celeriac_cleanup(struct task_ctx *t);
 int task_scrape_site(struct task_ctx *t);
 int task_convert_file(struct task_ctx *t);
 int task_chat_persist(struct task_ctx *t);
+int chat_write_batch(struct task_batch *b);
 
 #endif
