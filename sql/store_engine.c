@@ -292,7 +292,8 @@ store_tasks_finish(PGconn *db, const struct store_final *f, int n, const char *w
         " x.s_priority FROM t JOIN x USING (id) WHERE x.due_at IS NOT NULL"
         " ON CONFLICT (id) DO UPDATE SET due_at = EXCLUDED.due_at, queue = EXCLUDED.queue,"
         " headers = EXCLUDED.headers, body = EXCLUDED.body, reply_to = EXCLUDED.reply_to,"
-        " priority = EXCLUDED.priority)" STORE_NOTIFY_FROM_T;
+        " priority = EXCLUDED.priority)"
+        " SELECT " STORE_NOTIFY_T;
     struct buf doc = {0};
     const char *params[2];
     PGresult *res;

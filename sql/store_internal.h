@@ -16,20 +16,20 @@ PGresult *store_exec_quiet(PGconn *db, const char *sql, int n, const char *const
 /* STORE_BAD_DATA when res failed on the values, STORE_ERR otherwise. */
 int store_classify(PGconn *db, PGresult *res);
 
-/* Appended to a CTE named t returning (id, state, name): the ONE notification
- * of the statement (PostgreSQL serializes the commits of notifying
- * transactions on one lock), {"tasks": [{"id", "state", "name"}, ...]}, or
- * {"tasks": [], "count": N, "truncated": true} when the list would not fit
- * PostgreSQL's 8,000-byte payload limit. None when t is empty. */
-#define STORE_NOTIFY_FROM_T " SELECT n, " STORE_NOTIFY " FROM " STORE_NOTIFY_PAYLOAD " WHERE n > 0"
-/* Its two halves, for a statement that selects more beside the notification:
- * the payload (p) and the row count (n) of t, and the pg_notify() of them. */
-#define STORE_NOTIFY_PAYLOAD                                                                       \
-    "(SELECT count(*) AS n, json_build_object('tasks', json_agg(json_build_object("               \
-    "'id', id, 'state', state, 'name', name)))::text AS p FROM t) s"
-#define STORE_NOTIFY                                                                               \
-    "pg_notify('task_state', CASE WHEN length(p) <= 7900 THEN p ELSE"                            \
-    " json_build_object('tasks', '[]'::json, 'count', n, 'truncated', true)::text END)"
+/* A scalar subquery over a CTE named t returning (id, state, name): the
+ * statement's task_state notifications, {"tasks": [{"id", "state", "name"},
+ * ...]}, as few as PostgreSQL's 8,000-byte payload limit allows (lists of at
+ * most about 6,000 bytes; a name is cut to 200 characters, which keeps any
+ * one entry under 1,300 bytes), and their count (none when t is empty).
+ * However many there are, they go out with the commit, which takes
+ * PostgreSQL's notify lock once per transaction: a NOTIFY per row would
+ * still cost one statement each. */
+#define STORE_NOTIFY_T                                                                             \
+    "(SELECT count(*) FROM (SELECT pg_notify('task_state',"                                        \
+    " json_build_object('tasks', json_agg(e ORDER BY k))::text) FROM"                               \
+    " (SELECT e, k, sum(octet_length(e::text) + 2) OVER (ORDER BY k) / 6000 AS part FROM"           \
+    " (SELECT json_build_object('id', id, 'state', state, 'name', left(name, 200)) AS e,"           \
+    " row_number() OVER () AS k FROM t) e) p GROUP BY part) n)"
 
 struct buf;
 struct store_task;

@@ -100,7 +100,7 @@ store_task_end(PGconn *db, const char *id, const char *name, const char *worker,
         " outcome = EXCLUDED.outcome, worker = EXCLUDED.worker, result = EXCLUDED.result,"
         " finished_at = now() WHERE k.state NOT IN " FINAL_STATES " RETURNING id, state, name),"
         " l AS (INSERT INTO task_logs (task_id, level, message) SELECT id, 'ERROR', $5 FROM t)"
-        STORE_NOTIFY_FROM_T;
+        " SELECT " STORE_NOTIFY_T;
     const char *exc = strcmp(outcome, "hard_limit") == 0 ? "TimeLimitExceeded" : "WorkerLostError";
     const char *params[] = {id, name, worker, state, error, outcome, exc};
     PGresult *res;
@@ -131,7 +131,7 @@ store_revoke(PGconn *db, const char *id, bool terminate, char *state, size_t sta
         " WHERE k.state NOT IN " FINAL_STATES " RETURNING id, state, name)"
         " SELECT coalesce((SELECT state FROM old), ''),"
         " pg_notify('task_revoked', json_build_object('id', $1::uuid, 'terminate',"
-        " $2::bool)::text), CASE WHEN n > 0 THEN " STORE_NOTIFY " END FROM " STORE_NOTIFY_PAYLOAD;
+        " $2::bool)::text), " STORE_NOTIFY_T;
     const char *params[] = {id, terminate ? "true" : "false"};
     PGresult *res;
     int rc;

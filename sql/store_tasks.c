@@ -56,7 +56,7 @@ store_tasks_create(PGconn *db, const struct store_task *t, int n, long long *gro
         " RETURNING id, state, name),"
         " g AS (INSERT INTO unconfirmed_publishes (task_ids) SELECT array_agg(id) FROM t"
         " RETURNING id)"
-        " SELECT g.id, " STORE_NOTIFY " FROM g, " STORE_NOTIFY_PAYLOAD;
+        " SELECT g.id, " STORE_NOTIFY_T " FROM g";
     struct buf doc = {0};
     const char *params[1];
     PGresult *res;

@@ -41,9 +41,10 @@
  * replay longer than EVENTS_REPLAY_MAX rows or EVENTS_PENDING_MAX bytes ends
  * the stream after it: the browser reconnects from its last id and reads on.
  *
- * A truncated task_state notification (a batch whose list passed the
- * 8,000-byte payload limit: {"tasks": [], "count": N, "truncated": true})
- * names no task: the listener then reads the task:<id> topics' tasks by id
+ * A truncated task_state notification ({"tasks": [], "count": N,
+ * "truncated": true}: what workers before the split notifications sent for
+ * a batch past the 8,000-byte payload limit; still taken, for a deployment
+ * that upgrades its webapp first) names no task: the listener then reads the task:<id> topics' tasks by id
  * and, for "tasks", the newest 1,000 created tasks changed since its last
  * such read (at most every 0.5 s). When the listener loses its connection it
  * reconnects with back-off and catches up the same way (chat from its seq,

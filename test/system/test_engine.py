@@ -3,6 +3,7 @@ all, batches survive children killed at any moment, a long task holds no ready t
 hostage, long tasks show STARTED, and database trouble is waited out, never looped on."""
 import json
 import os
+import select
 import signal
 import subprocess
 import time
@@ -110,6 +111,34 @@ def test_sigterm_during_a_drain_commits_what_ran_and_gives_back_the_rest(stack, 
                  (ids,)) == n
     assert queue_count(stack, "celeriac.dead") == 0
     assert "refused" not in first.log_text() + second.log_text()
+
+
+def test_a_batch_too_big_for_one_notification_names_every_task(stack, start_proc):
+    """400 no-ops waiting for a one-child worker commit in batches of up to 200, whose
+    state list would pass PostgreSQL's 8,000-byte NOTIFY limit: each batch sends as many
+    notifications as it takes, every task named with its final state."""
+    ids = celery_send(stack, [["demo.noop", [], {}]] * 400)
+    listener = db(stack)
+    with listener.cursor() as cur:
+        cur.execute("LISTEN task_state")
+    w = start_proc([WORKER, "-c", "1", "-n", "notify@test"], stack.env(), "notify")
+    payloads = []
+
+    def all_named():
+        select.select([listener], [], [], 0.2)
+        listener.poll()
+        payloads.extend(json.loads(n.payload) for n in listener.notifies)
+        listener.notifies.clear()
+        return {t["id"] for p in payloads for t in p["tasks"] if t["state"] == "SUCCESS"} \
+            >= set(ids)
+    try:
+        wait_until(all_named, 60, message="some task's SUCCESS was never notified")
+    finally:
+        listener.close()
+        assert w.terminate(timeout=30) == 0
+    assert all(len(json.dumps(p)) < 8000 and "truncated" not in p for p in payloads)
+    assert len(payloads) < 400 / 10, "a notification per task, not per batch"
+    assert max(len(p["tasks"]) for p in payloads) < 100
 
 
 def test_a_long_task_holds_no_ready_task_hostage(stack, start_proc):
