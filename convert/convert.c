@@ -7,10 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Every format, for the list of what a format can become. */
-static const char *const formats[] = {"csv",  "json", "xml", "html", "txt", "md",   "png", "jpeg",
-                                      "webp", "gif",  "pdf", "docx", "odt", "xlsx", "pptx"};
-
 static bool
 is_image(const char *f)
 {
@@ -18,20 +14,18 @@ is_image(const char *f)
            strcmp(f, "gif") == 0;
 }
 
-/* "cannot convert png to pdf (png converts to png, jpeg, webp)". */
+/* "cannot convert png to pdf (it converts to png, jpeg, webp)". */
 static void
 unsupported(const char *from, const char *to, char *err, size_t errlen)
 {
-    struct buf b = {0};
+    char targets[256];
 
-    buf_printf(&b, "cannot convert %.32s to %.32s", from, to);
-    for (size_t i = 0, n = 0; i < sizeof formats / sizeof *formats; i++)
-        if (convert_supported(from, formats[i]))
-            buf_printf(&b, "%s%s", n++ == 0 ? " (it converts to " : ", ", formats[i]);
-    if (b.len > 0 && strchr(b.data, '(') != NULL)
-        buf_put(&b, ")");
-    snprintf(err, errlen, "%s", b.oom ? "cannot convert: out of memory" : b.data);
-    buf_fini(&b);
+    convert_targets_text(from, targets, sizeof targets);
+    if (targets[0] != '\0')
+        snprintf(err, errlen, "cannot convert %.32s to %.32s (it converts to %s)", from, to,
+                 targets);
+    else
+        snprintf(err, errlen, "cannot convert %.32s to %.32s", from, to);
 }
 
 static char

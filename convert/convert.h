@@ -56,6 +56,9 @@ bool convert_format_is_office(const char *format);
 /* Whether from -> to is a conversion we do, office documents counted only
  * when soffice is found (convert_office_available()). */
 bool convert_supported(const char *from, const char *to);
+/* What from converts to on this machine, "png, jpeg, webp" ("" for
+ * nothing), cut to outlen. */
+void convert_targets_text(const char *from, char *out, size_t outlen);
 /* {"csv": ["json"], "png": ["png", "jpeg", "webp"], ...}: every supported
  * pair, as convert_supported() sees them on this machine (the worker
  * publishes it in its registry entry for the webapp's form). */

@@ -340,6 +340,20 @@ convert_supported(const char *from, const char *to)
     return false;
 }
 
+void
+convert_targets_text(const char *from, char *out, size_t outlen)
+{
+    size_t n = 0;
+
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof pairs / sizeof *pairs && n < outlen; i++) {
+        if (strcmp(pairs[i].from, from) == 0 && convert_supported(from, pairs[i].to)) {
+            int k = snprintf(out + n, outlen - n, "%s%s", n > 0 ? ", " : "", pairs[i].to);
+            n += k > 0 ? (size_t)k : 0;
+        }
+    }
+}
+
 cJSON *
 convert_pairs_json(void)
 {
