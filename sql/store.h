@@ -348,6 +348,9 @@ cJSON *store_conversion_offers(PGconn *db, int *rc);
  * >= 0: the first limit messages with seq > after; after < 0: the latest
  * limit messages (still oldest first). NULL with *rc set. */
 cJSON *store_chat_messages(PGconn *db, const char *room, long long after, int limit, int *rc);
+/* The seq of message id (a valid UUID) in room, or -1 with *rc
+ * (STORE_NOT_FOUND: no such message in that room, or not stored yet). */
+long long store_chat_seq(PGconn *db, const char *room, const char *id, int *rc);
 /* The rooms with messages, most recently active first, at most limit:
  * [{"room", "count", "last_seq", "last_sent_at"}]. NULL with *rc set. */
 cJSON *store_chat_rooms(PGconn *db, int limit, int *rc);

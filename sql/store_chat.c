@@ -6,6 +6,7 @@
 #include "sql/store_internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 /* to_char()'s format for ISO 8601 UTC to the millisecond,
  * "2026-11-02T08:30:00.123Z", applied to "col AT TIME ZONE 'UTC'": the form
@@ -37,6 +38,24 @@ store_chat_messages(PGconn *db, const char *room, long long after, int limit, in
     if (after < 0)
         return store_query_json(db, "reading the latest chat messages", latest_sql, 2, params, rc);
     return store_query_json(db, "reading chat messages", after_sql, 3, params, rc);
+}
+
+long long
+store_chat_seq(PGconn *db, const char *room, const char *id, int *rc)
+{
+    static const char sql[] = "SELECT seq FROM chat_messages WHERE id = $2::uuid AND room = $1";
+    const char *params[] = {room, id};
+    PGresult *res = store_exec(db, "finding a chat message", sql, 2, params, PGRES_TUPLES_OK, rc);
+    long long seq = -1;
+
+    if (res == NULL)
+        return -1;
+    if (PQntuples(res) == 1)
+        seq = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    else
+        *rc = STORE_NOT_FOUND;
+    PQclear(res);
+    return seq;
 }
 
 cJSON *

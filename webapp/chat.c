@@ -300,7 +300,8 @@ chat_history_parse(const char *after, const char *limit, long long *after_seq, i
         /* 18 digits always fit a bigint: seq is far from needing more. */
         if (n == 0 || n > 18 || after[n] != '\0') {
             snprintf(err, errlen,
-                     "invalid after: use a message's seq, a whole number from 0 (the first)");
+                     "invalid after: use a message's id or seq (a whole number from 0, the "
+                     "first)");
             return -1;
         }
         *after_seq = strtoll(after, NULL, 10);
@@ -445,6 +446,7 @@ out:
 void
 api_chat_messages(struct app *a, struct request *r, struct response *resp)
 {
+    const char *after_id;
     long long after;
     int limit, rc;
     char why[256];
@@ -455,13 +457,28 @@ api_chat_messages(struct app *a, struct request *r, struct response *resp)
         bad_room(resp, true);
         return;
     }
-    if (chat_history_parse(http_query(r, "after"), http_query(r, "limit"), &after, &limit, why,
-                           sizeof why) < 0) {
+    after_id = http_query(r, "after");
+    if (after_id == NULL || !uuid_is_valid(after_id))
+        after_id = NULL; /* a seq, or nothing: the parser's business */
+    if (chat_history_parse(after_id != NULL ? NULL : http_query(r, "after"),
+                           http_query(r, "limit"), &after, &limit, why, sizeof why) < 0) {
         api_error(resp, MHD_HTTP_BAD_REQUEST, "%s", why);
         return;
     }
     if ((db = api_db_or_503(a, resp)) == NULL)
         return;
+    /* after=<message id>: the messages after that one. */
+    if (after_id != NULL && (after = store_chat_seq(db, r->id, after_id, &rc)) < 0) {
+        dbpool_put(a->db, db);
+        if (rc == STORE_NOT_FOUND)
+            api_error(resp, MHD_HTTP_NOT_FOUND,
+                      "no message %s in room %s (another room's, or not stored yet)", after_id,
+                      r->id);
+        else
+            api_error(resp, MHD_HTTP_SERVICE_UNAVAILABLE,
+                      "database unavailable while reading the room's messages");
+        return;
+    }
     list = store_chat_messages(db, r->id, after, limit, &rc);
     dbpool_put(a->db, db);
     if (list == NULL) {

@@ -226,7 +226,7 @@ def test_503_when_the_broker_or_the_database_is_down(stack, start_proc, down):
 def test_history_is_in_seq_order_after_a_seq_and_the_latest_by_default(stack, webapp):
     room, other = new_room(), new_room()
     sent = [add_message(stack, room, author=f"a{i}", body=f"m{i}") for i in range(7)]
-    add_message(stack, other, body="elsewhere")
+    sent_elsewhere, _ = add_message(stack, other, body="elsewhere")
     seqs = [s for _id, s in sent]
 
     r = history(webapp, room)
@@ -250,6 +250,15 @@ def test_history_is_in_seq_order_after_a_seq_and_the_latest_by_default(stack, we
         seqs[:2]
     assert history(webapp, room, after=seqs[-1]).json() == {"messages": [], "room": room}
     assert history(webapp, new_room()).json()["messages"] == []
+    # after a message's id: the same as after its seq.
+    assert [m["seq"] for m in history(webapp, room, after=sent[4][0]).json()["messages"]] == \
+        seqs[5:]
+    assert [m["seq"] for m in history(webapp, room, after=sent[4][0].upper(),
+                                      limit=1).json()["messages"]] == seqs[5:6]
+    # An id of another room's message, or of none stored: a 404 that says so.
+    for unknown in (sent_elsewhere, str(uuid.uuid4())):
+        r = history(webapp, room, after=unknown)
+        assert r.status_code == 404 and "no message" in r.json()["error"], r.text
 
 
 def test_sent_at_reads_back_as_it_was_sent(stack, webapp):
