@@ -90,6 +90,7 @@
 #define HEARTBEAT_MAX 300
 #define READY_WAIT_S 3 /* a stream opened at start waits this long for the listener */
 #define PAUSE_AFTER_ERROR_S 1.0 /* a failed read (connection still up) is retried after this */
+#define HANGUP_CHECK_S 1.0      /* how often suspended streams are checked for a gone client */
 
 /* ----- pure helpers ----- */
 
@@ -1119,6 +1120,54 @@ heartbeat(struct events *h)
     pthread_mutex_unlock(&h->mu);
 }
 
+/* End the suspended streams whose client hung up. MHD watches no suspended
+ * socket, so a vanished client would otherwise hold its place (counted
+ * against WEBAPP_MAX_STREAMS: a room full of reloading browsers would meet
+ * 503s) until the next heartbeat's write failed. An SSE client sends
+ * nothing after its request: a hang-up or an error on the socket is the
+ * client gone. With the hub's lock held, so no stream is freed meanwhile:
+ * one poll() of every suspended socket, no wait. */
+static void
+reap_hangups(struct events *h)
+{
+    struct pollfd *p;
+    struct stream **who;
+    int n = 0;
+
+    pthread_mutex_lock(&h->mu);
+    p = malloc(sizeof *p * (size_t)(h->nstreams > 0 ? h->nstreams : 1));
+    who = malloc(sizeof *who * (size_t)(h->nstreams > 0 ? h->nstreams : 1));
+    for (struct stream *s = h->streams; p != NULL && who != NULL && s != NULL; s = s->next) {
+        const union MHD_ConnectionInfo *ci;
+
+        pthread_mutex_lock(&s->mu);
+        if (s->suspended && !s->closing &&
+            (ci = MHD_get_connection_info(s->conn, MHD_CONNECTION_INFO_CONNECTION_FD)) != NULL) {
+            p[n] = (struct pollfd){.fd = ci->connect_fd, .events = POLLRDHUP};
+            who[n++] = s;
+        }
+        pthread_mutex_unlock(&s->mu);
+    }
+    if (n > 0 && poll(p, (nfds_t)n, 0) > 0) {
+        for (int i = 0; i < n; i++) {
+            struct stream *s = who[i];
+
+            if ((p[i].revents & (POLLRDHUP | POLLHUP | POLLERR)) == 0)
+                continue;
+            pthread_mutex_lock(&s->mu);
+            if (s->suspended) { /* nothing was appended since: end it now */
+                s->closing = true;
+                s->suspended = false;
+                MHD_resume_connection(s->conn);
+            }
+            pthread_mutex_unlock(&s->mu);
+        }
+    }
+    pthread_mutex_unlock(&h->mu);
+    free(p);
+    free(who);
+}
+
 /* The connection broke: drop it and reconnect after delay_s. */
 static void
 listener_lost(struct listener *L, double delay_s)
@@ -1163,6 +1212,7 @@ listener_main(void *arg)
     struct events *h = arg;
     struct listener L = {.h = h, .tasks_since = clock_wall()};
     double backoff = BACKOFF_MIN_S, next_hb = clock_mono() + h->heartbeat_s;
+    double next_reap = clock_mono() + HANGUP_CHECK_S;
     char err[512];
 
     for (;;) {
@@ -1195,6 +1245,8 @@ listener_main(void *arg)
         pthread_mutex_unlock(&h->mu);
         if (quit)
             break;
+        if (next_reap - now < timeout)
+            timeout = next_reap - now;
         if (L.db == NULL && L.retry_at - now < timeout)
             timeout = L.retry_at - now;
         if (L.db != NULL && now >= L.pause_until) {
@@ -1222,6 +1274,10 @@ listener_main(void *arg)
         if (clock_mono() >= next_hb) {
             heartbeat(h);
             next_hb = clock_mono() + h->heartbeat_s;
+        }
+        if (clock_mono() >= next_reap) {
+            reap_hangups(h);
+            next_reap = clock_mono() + HANGUP_CHECK_S;
         }
     }
     store_close(L.db);
