@@ -170,6 +170,11 @@ main(int argc, char **argv)
     }
     log_info("listening on %s (port %u)%s", cfg.listen, server_port(srv),
              cfg.auth != NULL ? ", HTTP Basic auth on" : "");
+    if (cfg.auth == NULL && !server_is_loopback(srv))
+        log_warn("listening on %s, which is not a loopback address, without authentication: "
+                 "anyone who reaches it can run tasks and read their results; set "
+                 "CELERIAC_AUTH=user:password (or listen on 127.0.0.1 behind a proxy that "
+                 "authenticates)", cfg.listen);
     do {
         sig = 0;
         if (sigwait(&stop, &sig) != 0)

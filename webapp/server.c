@@ -54,6 +54,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -96,6 +98,7 @@ struct server {
     bool stopping, quit;
     pthread_t *threads;
     int nthreads;
+    bool loopback; /* bound to a loopback address only: no one else can reach it */
 };
 
 /* ----- pure helpers ----- */
@@ -143,6 +146,28 @@ http_parse_listen(const char *listen, char *host, size_t hostlen, unsigned int *
     host[hend - h] = '\0';
     *port = (unsigned int)p;
     return 0;
+}
+
+bool
+http_sockaddr_is_loopback(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET)
+        return ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24 == 127;
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
+    return false;
+}
+
+bool
+http_json_content_type(const char *ct)
+{
+    if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0)
+        return false;
+    ct += 16;
+    ct += strspn(ct, " \t");
+    return *ct == '\0' || *ct == ';'; /* "; charset=utf-8" and the like */
 }
 
 /* origin ("scheme://host[:port]") names host. */
@@ -280,9 +305,12 @@ respond(struct request *r, struct response *resp, bool auth_fail)
         add_header(mr, "Content-Security-Policy",
                    "default-src 'none'; style-src 'self'; form-action 'self'; "
                    "frame-ancestors 'none'; base-uri 'none'");
+    } else {
+        /* JSON and the like: nothing in it may run or be framed either. */
+        add_header(mr, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
     }
-    if (resp->content_type != NULL && strncmp(resp->content_type, "text/html", 9) == 0)
-        add_header(mr, "Referrer-Policy", "same-origin");
+    /* Our URLs name tasks and files: they stay on this site. */
+    add_header(mr, "Referrer-Policy", "same-origin");
     if (resp->no_buffering)
         add_header(mr, "X-Accel-Buffering", "no");
     if (resp->disposition != NULL) {
@@ -733,11 +761,23 @@ begin(struct app *a, struct request *r)
         return refuse(r, json, MHD_HTTP_FORBIDDEN, "Forbidden",
                       "cross-origin request refused: the Origin header does not match this host",
                       false);
+    /* A JSON API call with a body says it is JSON: a page on another site
+     * cannot send that type without a CORS preflight, which we never grant,
+     * so this guards the API beside the Origin check (docs/api.md, CSRF).
+     * A POST without a body (a revoke) needs no type. */
+    cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (json && r->route->body == BODY_RAW &&
+        ((cl != NULL && strtoull(cl, NULL, 10) > 0) ||
+         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) !=
+             NULL) &&
+        !http_json_content_type(
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE)))
+        return refuse(r, true, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "Unsupported media type",
+                      "send the body as JSON with Content-Type: application/json", false);
     if (r->route->body == BODY_UPLOAD)
         return begin_upload(a, r);
     /* A declared length over the cap is refused now, before a byte of it is
      * read (and without a 100 Continue). */
-    cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl != NULL && strtoull(cl, NULL, 10) > WEBAPP_BODY_MAX) {
         r->too_big = true;
         return dispatch(r);
@@ -988,13 +1028,16 @@ server_start(struct app *a, const char *listen, char *err, size_t errlen)
     struct server *s = NULL;
     unsigned int flags, port, limit;
     char host[256], port_s[8];
-    int gai, threads, io_threads;
+    int gai, threads, io_threads, per_ip;
+    bool loopback;
 
     if (http_parse_listen(listen, host, sizeof host, &port, err, errlen) < 0 ||
         upload_max_from_env(&a->upload_max, err, errlen) < 0 ||
         env_int("WEBAPP_THREADS", 1, 1024, WEBAPP_THREADS_DEFAULT, &threads, err, errlen) < 0 ||
         env_int("WEBAPP_IO_THREADS", 1, 64, WEBAPP_IO_THREADS_DEFAULT, &io_threads, err,
-                errlen) < 0)
+                errlen) < 0 ||
+        env_int("WEBAPP_PER_IP_CONNECTIONS", 0, 100000, WEBAPP_PER_IP_CONNECTIONS_DEFAULT, &per_ip,
+                err, errlen) < 0)
         return NULL;
     snprintf(port_s, sizeof port_s, "%u", port);
     hints.ai_family = AF_UNSPEC;
@@ -1008,6 +1051,7 @@ server_start(struct app *a, const char *listen, char *err, size_t errlen)
     /* Bind exactly the address asked for (the first one it resolves to), never
      * every interface. */
     memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+    loopback = http_sockaddr_is_loopback(ai->ai_addr);
     /* ALLOW_SUSPEND_RESUME brings the inter-thread channel that wakes an
      * epoll thread when a handler thread resumes one of its connections. */
     flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
@@ -1021,6 +1065,7 @@ server_start(struct app *a, const char *listen, char *err, size_t errlen)
         return NULL;
     }
     s->app = a;
+    s->loopback = loopback;
     if (handlers_start(s, threads, err, errlen) < 0) {
         server_free(s);
         return NULL;
@@ -1039,7 +1084,8 @@ server_start(struct app *a, const char *listen, char *err, size_t errlen)
         flags, (uint16_t)port, NULL, NULL, on_request, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
         NULL, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)io_threads, MHD_OPTION_CONNECTION_LIMIT,
-        limit, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
+        limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)per_ip,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY, MHD_OPTION_END);
     if (s->d == NULL) {
         snprintf(err, errlen, "cannot listen on %s (address in use or not available here?)",
@@ -1049,9 +1095,16 @@ server_start(struct app *a, const char *listen, char *err, size_t errlen)
         server_free(s);
         return NULL;
     }
-    log_info("serving with %d I/O threads, %d handler threads, at most %u connections",
-             io_threads, threads, limit);
+    log_info("serving with %d I/O threads, %d handler threads, at most %u connections"
+             " (%d per client address%s)",
+             io_threads, threads, limit, per_ip, per_ip == 0 ? ": no limit" : "");
     return s;
+}
+
+bool
+server_is_loopback(const struct server *s)
+{
+    return s->loopback;
 }
 
 unsigned int

@@ -207,21 +207,41 @@ struct request {
 /* A query parameter, URL-decoded by MHD; NULL when absent (always in tests). */
 const char *http_query(struct request *r, const char *key);
 
-/* The filters of a task list (?state=&name=&limit=), shared by the API and the
- * page. Empty values mean no filter, as an HTML form sends them. */
+/* The filters and the page of a task list, shared by GET /tasks and GET
+ * /api/tasks: ?state= &name= &worker= (exact), &q= (text in args or kwargs,
+ * case-insensitive), &created_after= &created_before= (ISO 8601 or a date; no
+ * offset: UTC), &sort=newest|oldest, &after= or &before= (a task's cursor:
+ * the page after or before it), &limit=. Empty values mean no filter, as an
+ * HTML form sends them. */
+#define TASK_TEXT_MAX 200   /* bytes of ?q= */
+#define TASK_FILTER_MAX 255 /* bytes of ?name= and ?worker= */
 struct task_filters {
-    const char *state; /* NULL: any */
-    const char *name;  /* NULL: any */
+    const char *state, *name, *worker, *q;      /* NULL: any */
+    const char *created_after, *created_before; /* as given (the form shows them again) */
+    char after_utc[40], before_utc[40];         /* ... as ISO 8601 UTC, "" when not given */
+    bool oldest_first;
+    const char *after, *before; /* the cursor as given; NULL: the first page */
+    long long cursor_us;        /* ... parsed (store_task_cursor_parse()) */
+    char cursor_id[UUID_STR_LEN];
     int limit;
 };
-/* 0, or -1 with the problem (one sentence) in err. */
+/* 0, or -1 with the problem (one sentence naming the parameter) in err. */
 int task_filters_parse(struct request *r, struct task_filters *f, char *err, size_t errlen);
+struct store_task_query;
+/* The store's query for f. */
+void task_filters_query(const struct task_filters *f, struct store_task_query *q);
 /* True when a POST's Origin header (NULL = none, e.g. curl) names this host,
  * as the Host header or a proxy's X-Forwarded-Host (NULL = none) gives it: a
  * cross-site form or fetch must not enqueue tasks in the user's name. A page
  * on another site cannot set X-Forwarded-Host without a CORS preflight, which
  * we never grant. */
 bool http_origin_ok(const char *origin, const char *host, const char *forwarded_host);
+/* Whether sa is a loopback address (127.0.0.0/8, ::1, ::ffff:127.x). */
+struct sockaddr;
+bool http_sockaddr_is_loopback(const struct sockaddr *sa);
+/* Whether a Content-Type header says JSON ("application/json", any
+ * parameters, any case). */
+bool http_json_content_type(const char *ct);
 /* Split "host:port" or "[v6]:port"; -1 with the reason in err. */
 int http_parse_listen(const char *listen, char *host, size_t hostlen, unsigned int *port, char *err,
                       size_t errlen);
@@ -266,6 +286,11 @@ struct app {
 #define WEBAPP_THREADS_DEFAULT 64     /* handler threads (WEBAPP_THREADS) */
 #define WEBAPP_IO_THREADS_DEFAULT 4   /* MHD's epoll threads (WEBAPP_IO_THREADS) */
 #define WEBAPP_CONNECTIONS_OTHER 256  /* connections beside the event streams */
+/* Connections one client address may hold (WEBAPP_PER_IP_CONNECTIONS, 0: no
+ * limit): clients that open connections and then send a byte now and then
+ * (slow loris) can take this many places, not all of them. Behind a reverse
+ * proxy every client has the proxy's address: raise it or set 0 there. */
+#define WEBAPP_PER_IP_CONNECTIONS_DEFAULT 64
 
 /* Bind listen ("host:port") and serve a: a few epoll threads do the I/O and
  * hand every handler to a pool of handler threads (WEBAPP_THREADS), reading
@@ -273,6 +298,9 @@ struct app {
  * the server. NULL with the reason in err. */
 struct server *server_start(struct app *a, const char *listen, char *err, size_t errlen);
 unsigned int server_port(const struct server *s);
+/* Whether the server is bound to a loopback address only (main.c warns
+ * when it is not and no CELERIAC_AUTH guards it). */
+bool server_is_loopback(const struct server *s);
 /* Stop taking work, end the event streams, let running handlers finish,
  * close every connection. */
 void server_stop(struct server *s);
@@ -313,6 +341,21 @@ void api_task_list(struct app *a, struct request *r, struct response *resp);
 void api_task_logs(struct app *a, struct request *r, struct response *resp);
 void api_task_revoke(struct app *a, struct request *r, struct response *resp);
 void api_worker_list(struct app *a, struct request *r, struct response *resp);
+
+/* ----- lineage: retries and re-runs (api.c) ----- */
+
+/* A parent_id a client gave (POST /api/tasks, the task form): 0 when it names
+ * a task that exists, else the HTTP status (400: no such task; 503: the
+ * database is down) with the reason in err. */
+unsigned int app_parent_check(struct app *a, const char *parent_id, char *err, size_t errlen);
+/* Enqueue a new task with the name, args, kwargs and queue of task id (a
+ * UUID), whose parent it becomes. Only a FAILURE or REVOKED task is retried.
+ * MHD_HTTP_ACCEPTED with new_id set, or the status to answer (404, 409, 503)
+ * with the reason in err. */
+unsigned int app_task_retry(struct app *a, const char *id, char new_id[UUID_STR_LEN],
+                            bool *unconfirmed, char *err, size_t errlen);
+/* POST /api/tasks/{id}/retry */
+void api_task_retry(struct app *a, struct request *r, struct response *resp);
 
 /* ----- articles (articles.c) ----- */
 
@@ -518,6 +561,11 @@ void page_home(struct app *a, struct request *r, struct response *resp);
 void page_task_create(struct app *a, struct request *r, struct response *resp);
 void page_task_list(struct app *a, struct request *r, struct response *resp);
 void page_task_detail(struct app *a, struct request *r, struct response *resp);
+/* POST /tasks/{id}/revoke and /tasks/{id}/retry: the task page's buttons. */
+void page_task_revoke(struct app *a, struct request *r, struct response *resp);
+void page_task_retry(struct app *a, struct request *r, struct response *resp);
+/* GET /workers (workers.c) */
+void page_workers(struct app *a, struct request *r, struct response *resp);
 void page_style(struct app *a, struct request *r, struct response *resp);
 void page_live_js(struct app *a, struct request *r, struct response *resp);
 

@@ -4,7 +4,9 @@ database stays unchanged."""
 import json
 import os
 import re
+import socket
 import subprocess
+import time
 
 import pytest
 import requests
@@ -254,3 +256,72 @@ def test_a_cross_site_post_is_refused(stack, webapp):
                                                      "kwargs": "{}", "queue": ""},
                          headers={"Origin": webapp.url}, allow_redirects=False, timeout=10)
     assert same.status_code == 303
+
+
+def test_a_json_api_body_must_say_it_is_json(stack, webapp):
+    """Beside the Origin check: a cross-site form can send text/plain or a urlencoded body
+    without a preflight, never application/json. A body-less POST (a revoke) needs no type."""
+    before = count_rows(stack)
+    for ctype in (None, "text/plain", "application/x-www-form-urlencoded"):
+        headers = {"Content-Type": ctype} if ctype else {}
+        r = requests.post(f"{webapp.url}/api/tasks", data=b'{"name": "demo.noop"}',
+                          headers=headers, timeout=10)
+        assert r.status_code == 415, (ctype, r.text)
+        assert "Content-Type: application/json" in r.json()["error"]
+    assert count_rows(stack) == before
+    r = requests.post(f"{webapp.url}/api/tasks", data=b'{"name": "demo.noop"}',
+                      headers={"Content-Type": "application/json; charset=utf-8"}, timeout=10)
+    assert r.status_code == 202, r.text
+    revoke = requests.post(f"{webapp.url}/api/tasks/{r.json()['id']}/revoke", timeout=10)
+    assert revoke.status_code == 200, revoke.text
+
+
+def test_every_answer_carries_the_security_headers(webapp):
+    for path, kind in (("/", "text/html"), ("/api/tasks", "application/json"),
+                       ("/api/tasks/nope", "application/json"), ("/no/such/page", "text/html")):
+        r = requests.get(webapp.url + path, timeout=10)
+        assert r.headers["Content-Type"].startswith(kind), path
+        assert r.headers["X-Content-Type-Options"] == "nosniff", path
+        assert r.headers["Referrer-Policy"] == "same-origin", path
+        csp = r.headers["Content-Security-Policy"]
+        assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp, (path, csp)
+        assert "unsafe-inline" not in csp, (path, csp)
+
+
+def slow_client(port, source="127.0.0.1"):
+    """A connection that sends half a request line and then nothing (a slow loris)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0))
+    s.sendall(b"GET /healthz HTT")
+    return s
+
+
+def answered(port, source):
+    """Whether a GET /healthz from source address gets an HTTP answer."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5,
+                                      source_address=(source, 0)) as s:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            return s.recv(64).startswith(b"HTTP/1.1 ")
+    except OSError:
+        return False
+
+
+def test_slow_clients_of_one_address_take_its_places_only(stack, procs):
+    """WEBAPP_PER_IP_CONNECTIONS=4: four half-sent requests from 127.0.0.1 hold that address's
+    places (a fifth connection from it is closed unanswered), while a client from another
+    address (127.0.0.2, loopback too) is served; once they go, 127.0.0.1 is served again."""
+    from harness import start_webapp
+    web = start_webapp(env=stack.env(WEBAPP_PER_IP_CONNECTIONS="4"), name="webapp-per-ip",
+                       starter=procs.start)
+    port = int(web.url.rsplit(":", 1)[1])
+    assert "4 per client address" in web.log_text()
+    slow = [slow_client(port) for _ in range(4)]
+    try:
+        wait_until(lambda: not answered(port, "127.0.0.1"), 10,
+                   message="a fifth connection from 127.0.0.1 was served")
+        assert answered(port, "127.0.0.2"), "another address was starved"
+    finally:
+        for s in slow:
+            s.close()
+    wait_until(lambda: answered(port, "127.0.0.1"), 10,
+               message="127.0.0.1 never got its places back")

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -463,6 +464,51 @@ cross_origin_posts_are_recognised(void **state)
     assert_true(
         http_origin_ok("https://q.example.com", "127.0.0.1:8080", "q.example.com, inner.proxy"));
     assert_false(http_origin_ok("https://evil.example", "127.0.0.1:8080", "q.example.com"));
+}
+
+static void
+json_content_types_are_recognised(void **state)
+{
+    (void)state;
+    assert_true(http_json_content_type("application/json"));
+    assert_true(http_json_content_type("Application/JSON; charset=utf-8"));
+    assert_true(http_json_content_type("application/json ;charset=utf-8"));
+    assert_false(http_json_content_type(NULL));
+    assert_false(http_json_content_type(""));
+    assert_false(http_json_content_type("text/plain"));
+    assert_false(http_json_content_type("application/x-www-form-urlencoded"));
+    assert_false(http_json_content_type("application/jsonp"));
+    assert_false(http_json_content_type("application/json-seq"));
+    assert_false(http_json_content_type("multipart/form-data; boundary=application/json"));
+}
+
+/* The address as getaddrinfo() gives it for server_start(). */
+static bool
+loopback(const char *host)
+{
+    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST}, *ai = NULL;
+    bool yes;
+
+    assert_int_equal(getaddrinfo(host, "80", &hints, &ai), 0);
+    yes = http_sockaddr_is_loopback(ai->ai_addr);
+    freeaddrinfo(ai);
+    return yes;
+}
+
+static void
+loopback_addresses_are_recognised(void **state)
+{
+    (void)state;
+    assert_true(loopback("127.0.0.1"));
+    assert_true(loopback("127.8.9.10"));
+    assert_true(loopback("::1"));
+    assert_true(loopback("::ffff:127.0.0.1"));
+    assert_false(loopback("0.0.0.0"));
+    assert_false(loopback("::"));
+    assert_false(loopback("10.0.0.1"));
+    assert_false(loopback("128.0.0.1"));
+    assert_false(loopback("::ffff:10.0.0.1"));
+    assert_false(loopback("fe80::1"));
 }
 
 static void
@@ -1624,6 +1670,8 @@ main(void)
         cmocka_unit_test(error_pages_escape_their_message),
         cmocka_unit_test(listen_addresses_parse_into_host_and_port),
         cmocka_unit_test(cross_origin_posts_are_recognised),
+        cmocka_unit_test(json_content_types_are_recognised),
+        cmocka_unit_test(loopback_addresses_are_recognised),
         cmocka_unit_test(messages_become_one_line),
         cmocka_unit_test(article_queries_take_defaults_and_empty_values_as_no_filter),
         cmocka_unit_test(bad_article_queries_are_refused_naming_the_parameter),
