@@ -33,8 +33,8 @@ endif
 COMMON_OBJ = common/buf.o common/log.o common/config.o common/json.o common/uuid.o common/clock.o \
              common/cron.o
 BROKER_OBJ = broker/celery.o broker/conn.o broker/table.o broker/topology.o broker/publish.o \
-             broker/consume.o
-STORE_OBJ  = sql/store.o sql/store_engine.o sql/store_tasks.o sql/store_workers.o sql/store_pool.o sql/store_articles.o sql/store_files.o sql/store_chat.o sql/store_events.o sql/migrate.o sql/migrations.o
+             broker/consume.o broker/admin.o
+STORE_OBJ  = sql/store.o sql/store_engine.o sql/store_tasks.o sql/store_workers.o sql/store_pool.o sql/store_articles.o sql/store_files.o sql/store_chat.o sql/store_events.o sql/store_stats.o sql/store_queues.o sql/migrate.o sql/migrations.o
 CLIENT_OBJ = client/producer.o client/scheduler.o # above broker/ and sql/: the webapp, the CLI, the sweeper
 SCRAPER_OBJ = $(patsubst %.c,%.o,$(sort $(wildcard scraper/*.c))) # knows no tables, no queue
 CONVERT_OBJ = $(patsubst %.c,%.o,$(sort $(wildcard convert/*.c))) # likewise
@@ -46,7 +46,7 @@ WORKER_OBJ = worker/master.o worker/child.o worker/engine.o worker/registry.o wo
              worker/tasks/convert.o worker/tasks/chat.o worker/revoked.o
 WEBAPP_OBJ = webapp/server.o webapp/routes.o webapp/api.o webapp/pages.o webapp/html.o \
              webapp/dbpool.o webapp/articles.o webapp/sites.o webapp/files.o webapp/chat.o \
-             webapp/events.o
+             webapp/events.o webapp/dashboard.o webapp/metrics.o webapp/queues.o webapp/workers.o
 
 BINS = bin/celeriac bin/celeriac-worker bin/celeriac-webapp
 all: $(BINS)

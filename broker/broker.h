@@ -29,6 +29,7 @@ struct broker_delivery {
     bool redelivered;
     char *exchange;
     char *routing_key;
+    char *queue; /* the queue it came from (its consumer's, or the one browsed); NULL: unknown */
     struct celery_wire wire;
 };
 
@@ -53,6 +54,9 @@ long broker_queue_depth(struct broker *b, const char *queue);
 /* The queue celeriac routes a task name to: scrape.* -> scrape, convert.* ->
  * convert, chat.* -> chat, anything else -> celery. */
 const char *broker_queue_for_task(const char *task_name);
+/* The i-th queue celeriac routes tasks to (celery, scrape, convert, chat),
+ * NULL past the last. */
+const char *broker_routed_queue(int i);
 /* True for a usable queue name: 1..BROKER_QUEUE_MAX of [A-Za-z0-9_.:-]. */
 bool broker_queue_name_valid(const char *queue);
 
@@ -118,5 +122,42 @@ void broker_keepalive_stop(struct broker *b);
 int broker_dead_letter(struct broker *b, const struct broker_delivery *d, const char *reason,
                        const char *worker);
 void broker_delivery_fini(struct broker_delivery *d);
+
+/* ----- queues paused by the operator (consume.c) ----- */
+
+/* The queues not to consume (a copy is kept): cancel the consumers of those
+ * now in the set, start again those no longer in it (unless broker_pause()
+ * holds every consumer for a long task: broker_resume() then starts only the
+ * queues not in the set). Before broker_consume() it only records the set,
+ * so a paused queue is never consumed at all. Deliveries that crossed a
+ * cancel still come out of broker_next(), their queue named. 0, or -1 when
+ * the connection failed (logged). */
+int broker_set_paused(struct broker *b, const char *const *queues, int n);
+
+/* ----- looking at queues without taking from them (admin.c): the webapp's /queues ----- */
+
+/* A queue's counts, by a passive queue.declare on a channel of their own (a
+ * missing queue closes that channel, never the connection). 1 with
+ * *messages (ready) and *consumers set; 0 when there is no such queue; -1
+ * when the connection failed (logged). */
+int broker_queue_stats(struct broker *b, const char *queue, long *messages, long *consumers);
+/* Read the first messages of queue, in order, without taking them: basic.get
+ * without ack, on a channel of their own, at most max messages and stopping
+ * once their bodies pass max_bytes. *out (free with broker_browse_free) holds
+ * *n of them, *left how many more were ready. They stay unacked on that
+ * channel, so no one else sees them, until broker_browse_take() removes one
+ * and broker_browse_end() gives the others back. 1, 0 when there is no such
+ * queue, -1 when the connection failed (logged). */
+int broker_browse(struct broker *b, const char *queue, int max, size_t max_bytes,
+                  struct broker_delivery **out, int *n, long *left);
+/* Remove one browsed message from its queue for good (basic.ack). 0 or -1. */
+int broker_browse_take(struct broker *b, uint64_t tag);
+/* Give every browsed message not taken back to its queue by closing their
+ * channel: RabbitMQ puts a classic queue's messages back where they were,
+ * and has done so (and has applied the takes) by the time the close is
+ * answered. 0, or -1 when the connection failed (the server gives them
+ * back all the same when it notices). */
+int broker_browse_end(struct broker *b);
+void broker_browse_free(struct broker_delivery *list, int n);
 
 #endif

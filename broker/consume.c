@@ -23,20 +23,16 @@ dup_bytes(amqp_bytes_t b)
     return s;
 }
 
-int
-broker_read_delivery(struct broker *b, const amqp_basic_deliver_t *deliver,
-                     struct broker_delivery *d)
+/* The content frames of the delivery or get-ok whose method was just read on
+ * channel ch, into d's wire (a full copy). 0 or -1 (d is freed then). */
+static int
+read_content(struct broker *b, amqp_channel_t ch, struct broker_delivery *d)
 {
     amqp_message_t msg;
     amqp_rpc_reply_t r;
     const amqp_basic_properties_t *p;
 
-    memset(d, 0, sizeof *d);
-    d->tag = deliver->delivery_tag;
-    d->redelivered = deliver->redelivered;
-    d->exchange = dup_bytes(deliver->exchange);
-    d->routing_key = dup_bytes(deliver->routing_key);
-    r = amqp_read_message(b->conn, BROKER_CHANNEL, &msg, 0);
+    r = amqp_read_message(b->conn, ch, &msg, 0);
     if (broker_reply_ok(b, r, "read message") < 0) {
         broker_delivery_fini(d);
         return -1;
@@ -62,6 +58,38 @@ broker_read_delivery(struct broker *b, const amqp_basic_deliver_t *deliver,
     return 0;
 }
 
+int
+broker_read_delivery(struct broker *b, const amqp_basic_deliver_t *deliver,
+                     struct broker_delivery *d)
+{
+    size_t prefix = strlen(BROKER_CONSUMER_TAG_PREFIX);
+
+    memset(d, 0, sizeof *d);
+    d->tag = deliver->delivery_tag;
+    d->redelivered = deliver->redelivered;
+    d->exchange = dup_bytes(deliver->exchange);
+    d->routing_key = dup_bytes(deliver->routing_key);
+    if (deliver->consumer_tag.len > prefix &&
+        memcmp(deliver->consumer_tag.bytes, BROKER_CONSUMER_TAG_PREFIX, prefix) == 0) {
+        amqp_bytes_t q = {deliver->consumer_tag.len - prefix,
+                          (char *)deliver->consumer_tag.bytes + prefix};
+        d->queue = dup_bytes(q);
+    }
+    return read_content(b, BROKER_CHANNEL, d);
+}
+
+int
+broker_read_got(struct broker *b, amqp_channel_t ch, const amqp_basic_get_ok_t *got,
+                struct broker_delivery *d)
+{
+    memset(d, 0, sizeof *d);
+    d->tag = got->delivery_tag;
+    d->redelivered = got->redelivered;
+    d->exchange = dup_bytes(got->exchange);
+    d->routing_key = dup_bytes(got->routing_key);
+    return read_content(b, ch, d);
+}
+
 void
 broker_delivery_fini(struct broker_delivery *d)
 {
@@ -69,6 +97,7 @@ broker_delivery_fini(struct broker_delivery *d)
         return;
     free(d->exchange);
     free(d->routing_key);
+    free(d->queue);
     celery_wire_fini(&d->wire);
     memset(d, 0, sizeof *d);
 }
@@ -270,7 +299,29 @@ broker_pump(struct broker *b, int timeout_ms, struct broker_delivery *d)
     }
 }
 
-/* Start one consumer per queue of b->consume_queues, keeping their tags. */
+static bool
+queue_paused(const struct broker *b, const char *queue)
+{
+    for (int i = 0; i < b->n_paused_queues; i++)
+        if (strcmp(b->paused_queues[i], queue) == 0)
+            return true;
+    return false;
+}
+
+/* The index of queue's consumer in b->consumer_tags, or -1. */
+static int
+consumer_of(const struct broker *b, const char *queue)
+{
+    size_t prefix = strlen(BROKER_CONSUMER_TAG_PREFIX);
+
+    for (int i = 0; i < b->n_consumers; i++)
+        if (strcmp(b->consumer_tags[i] + prefix, queue) == 0)
+            return i;
+    return -1;
+}
+
+/* Start a consumer on each queue of b->consume_queues that has none and is
+ * not paused by the operator, keeping their tags. */
 static int
 start_consumers(struct broker *b)
 {
@@ -279,28 +330,28 @@ start_consumers(struct broker *b)
     if (list == NULL)
         return -1;
     for (char *q = strtok_r(list, ",", &save); q != NULL; q = strtok_r(NULL, ",", &save)) {
-        amqp_basic_consume_ok_t *ok;
-        char **tags;
+        char **tags, tag[256];
 
         while (*q == ' ')
             q++;
-        if (*q == '\0')
+        if (*q == '\0' || queue_paused(b, q) || consumer_of(b, q) >= 0)
             continue;
         if (broker_declare_queue(b, q) < 0)
             goto fail;
-        ok = amqp_basic_consume(b->conn, BROKER_CHANNEL, amqp_cstring_bytes(q), amqp_empty_bytes,
-                                0, 0, 0, amqp_empty_table);
+        /* Our own tag names the queue (broker_read_delivery() reads it back);
+         * a tag is free again once its cancel was answered. */
+        snprintf(tag, sizeof tag, "%s%s", BROKER_CONSUMER_TAG_PREFIX, q);
+        amqp_basic_consume(b->conn, BROKER_CHANNEL, amqp_cstring_bytes(q), amqp_cstring_bytes(tag),
+                           0, 0, 0, amqp_empty_table);
         if (broker_reply_ok(b, amqp_get_rpc_reply(b->conn), "basic.consume") < 0)
             goto fail;
         tags = realloc(b->consumer_tags, sizeof *tags * (size_t)(b->n_consumers + 1));
         if (tags == NULL)
             goto fail;
         b->consumer_tags = tags;
-        tags[b->n_consumers] = malloc(ok->consumer_tag.len + 1);
-        if (tags[b->n_consumers] == NULL)
+        if ((tags[b->n_consumers] = strdup(tag)) == NULL)
             goto fail;
-        memcpy(tags[b->n_consumers], ok->consumer_tag.bytes, ok->consumer_tag.len);
-        tags[b->n_consumers++][ok->consumer_tag.len] = '\0';
+        b->n_consumers++;
     }
     free(list);
     return 0;
@@ -308,6 +359,18 @@ fail:
     free(list);
     b->open = false;
     return -1;
+}
+
+/* basic.cancel consumer i and forget its tag. 0 or -1. */
+static int
+cancel_consumer(struct broker *b, int i)
+{
+    char *tag = b->consumer_tags[i];
+
+    b->consumer_tags[i] = b->consumer_tags[--b->n_consumers];
+    amqp_basic_cancel(b->conn, BROKER_CHANNEL, amqp_cstring_bytes(tag));
+    free(tag);
+    return broker_reply_ok(b, amqp_get_rpc_reply(b->conn), "basic.cancel");
 }
 
 int
@@ -332,13 +395,11 @@ broker_pause(struct broker *b)
 {
     if (!b->open)
         return -1;
+    b->all_paused = true;
     /* Deliveries that cross the cancel on the wire are kept in the stash by
      * rabbitmq-c's RPC and handed out by broker_next() afterwards. */
     while (b->n_consumers > 0) {
-        char *tag = b->consumer_tags[--b->n_consumers];
-        amqp_basic_cancel(b->conn, BROKER_CHANNEL, amqp_cstring_bytes(tag));
-        free(tag);
-        if (broker_reply_ok(b, amqp_get_rpc_reply(b->conn), "basic.cancel") < 0)
+        if (cancel_consumer(b, b->n_consumers - 1) < 0)
             return -1;
     }
     return 0;
@@ -349,9 +410,40 @@ broker_resume(struct broker *b)
 {
     if (!b->open)
         return -1;
-    if (b->n_consumers > 0)
-        return 0;
-    return start_consumers(b);
+    b->all_paused = false;
+    return start_consumers(b); /* those the operator paused stay so */
+}
+
+int
+broker_set_paused(struct broker *b, const char *const *queues, int n)
+{
+    char **copy = calloc((size_t)(n > 0 ? n : 1), sizeof *copy);
+
+    if (copy == NULL)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        if ((copy[i] = strdup(queues[i])) == NULL) {
+            while (i-- > 0)
+                free(copy[i]);
+            free(copy);
+            return -1;
+        }
+    }
+    for (int i = 0; i < b->n_paused_queues; i++)
+        free(b->paused_queues[i]);
+    free(b->paused_queues);
+    b->paused_queues = copy;
+    b->n_paused_queues = n;
+    if (b->consume_queues == NULL)
+        return 0; /* broker_consume() starts only the others */
+    if (!b->open)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        int c = consumer_of(b, copy[i]);
+        if (c >= 0 && cancel_consumer(b, c) < 0)
+            return -1;
+    }
+    return b->all_paused ? 0 : start_consumers(b);
 }
 
 int

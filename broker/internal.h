@@ -45,7 +45,17 @@ struct broker {
     pthread_t keeper;     /* broker_keepalive_start() */
     bool keeping;
     atomic_bool keeper_stop;
+    /* Queues paused by the operator (broker_set_paused()): never consumed. */
+    char **paused_queues;
+    int n_paused_queues;
+    bool all_paused; /* broker_pause() holds every consumer (a long task runs) */
+    /* admin.c's channels, opened on first use (a missing queue closes one). */
+    bool stats_channel_open, browse_channel_open;
 };
+
+/* Our consumers' tags: this prefix and the queue's name, so that a delivery
+ * names its queue, even one that crossed the cancel of its consumer. */
+#define BROKER_CONSUMER_TAG_PREFIX "celeriac:"
 
 /* rabbitmq-c's die_on_amqp_error made to log and return -1 (marking the broker
  * broken when the server closed the channel or the connection). */
@@ -57,6 +67,10 @@ int broker_status_fail(struct broker *b, int status, const char *what);
  * into d (a full copy). 0 or -1. */
 int broker_read_delivery(struct broker *b, const amqp_basic_deliver_t *deliver,
                          struct broker_delivery *d);
+
+/* The same for a basic.get-ok on channel ch (admin.c browses with it). */
+int broker_read_got(struct broker *b, amqp_channel_t ch, const amqp_basic_get_ok_t *got,
+                    struct broker_delivery *d);
 
 /* Publisher confirms (consume.c reads them): settle tag, or every tag up to
  * it; record a nacked tag; was tag settled out of order? */

@@ -30,6 +30,12 @@ broker_queue_for_task(const char *task_name)
     return "celery";
 }
 
+const char *
+broker_routed_queue(int i)
+{
+    return i >= 0 && (size_t)i < sizeof task_queues / sizeof task_queues[0] ? task_queues[i] : NULL;
+}
+
 bool
 broker_queue_name_valid(const char *q)
 {

@@ -619,6 +619,10 @@ enqueue_validate(const struct enqueue_req *r, char *err, size_t errlen)
         snprintf(err, errlen, "'kwargs' must be a JSON object");
         return ENQUEUE_INVALID;
     }
+    if (r->parent_id != NULL && !uuid_is_valid(r->parent_id)) {
+        snprintf(err, errlen, "'parent_id' must be a task id (a UUID)");
+        return ENQUEUE_INVALID;
+    }
     if (r->queue != NULL && !broker_queue_name_valid(r->queue)) {
         snprintf(err, errlen, "invalid queue name: use 1 to %d letters, digits and . _ : -",
                  BROKER_QUEUE_MAX);
@@ -649,6 +653,7 @@ producer_enqueue(struct producer *p, const struct enqueue_req *r, char id[UUID_S
     m.args = (cJSON *)r->args;
     m.kwargs = (cJSON *)r->kwargs;
     m.origin = (char *)r->origin;
+    m.parent_id = (char *)r->parent_id; /* Celery's header; root_id stays the task's own id */
     m.group_index = -1;
     m.max_retries = r->has_max_retries ? r->max_retries : -1;
     m.time_limit = r->time_limit;
@@ -687,6 +692,7 @@ producer_enqueue(struct producer *p, const struct enqueue_req *r, char id[UUID_S
                                  .args_json = me.args_json,
                                  .kwargs_json = me.kwargs_json,
                                  .origin = r->origin,
+                                 .parent_id = r->parent_id,
                                  .eta = m.eta,
                                  .expires = m.expires};
     /* Row first: a worker fast enough to finish before we return still finds it. */
@@ -741,6 +747,7 @@ row_wire(const cJSON *row, struct celery_wire *w, char *err, size_t errlen)
     m.args = cJSON_GetObjectItemCaseSensitive(row, "args");
     m.kwargs = cJSON_GetObjectItemCaseSensitive(row, "kwargs");
     m.origin = (char *)json_str(row, "origin");
+    m.parent_id = (char *)json_str(row, "parent_id");
     m.eta = (char *)json_str(row, "eta"); /* a countdown stays a countdown */
     m.expires = (char *)json_str(row, "expires");
     m.group_index = -1;

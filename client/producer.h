@@ -34,6 +34,7 @@ struct enqueue_req {
     const cJSON *kwargs; /* object or NULL for {} */
     const char *queue;   /* NULL: routed by name (broker_queue_for_task) */
     const char *origin;  /* sender's node name, may be NULL */
+    const char *parent_id; /* the task this one was started from (a UUID), or NULL */
     /* Options, as Celery's apply_async() takes them (0/NULL: none). */
     double countdown;    /* run no earlier than this many seconds from now */
     const char *eta;     /* ... or than this ISO 8601 time (not with countdown) */

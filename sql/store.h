@@ -50,15 +50,40 @@ int store_tasks_forget_pending(PGconn *db, const char *const *ids, int n);
 /* Inside a transaction: lock up to limit groups older than age_s seconds
  * (their confirm never came, or their producer died before publishing),
  * skipping groups another sweeper holds. {"groups": [ids], "tasks": [{id,
- * name, queue, args, kwargs, origin, eta, expires}]} with their tasks still
+ * name, queue, args, kwargs, origin, parent_id, eta, expires}]} with their tasks still
  * PENDING, or NULL with *rc set. */
 cJSON *store_unconfirmed_claim(PGconn *db, double age_s, int limit, int *rc);
 /* Inside the same transaction: delete the claimed groups (a JSON array of ids). */
 int store_unconfirmed_delete(PGconn *db, const cJSON *groups);
 /* One task as a JSON object (caller frees), or NULL with *rc set. */
 cJSON *store_task_get(PGconn *db, const char *id, int *rc);
-/* Newest first; state and name are optional filters (NULL = any). */
-cJSON *store_task_list(PGconn *db, const char *state, const char *name, int limit, int *rc);
+/* A page of the task list (GET /tasks, GET /api/tasks). Every filter is
+ * optional (NULL = any); they combine with AND. */
+struct store_task_query {
+    const char *state, *name, *worker; /* exact */
+    const char *q;                     /* text in args or kwargs, case-insensitive, literal */
+    const char *created_after;         /* ISO 8601: created_at >= it */
+    const char *created_before;        /* ISO 8601: created_at < it */
+    bool oldest_first;                 /* else newest first */
+    /* Keyset: the page after (or, with backward, before) the task whose
+     * (created_at, id) this is, in the page order. cursor_id NULL: the first page. */
+    long long cursor_us; /* created_at, microseconds since the epoch */
+    const char *cursor_id;
+    bool backward;
+    int limit;
+};
+/* {"tasks": [...], "more": bool} in page order, each task its row plus
+ * "cursor" (store_task_cursor_parse() reads it back); "more": further tasks
+ * lie beyond the page in its direction. NULL with *rc set. */
+cJSON *store_task_list(PGconn *db, const struct store_task_query *q, int *rc);
+/* A task's place in the list as text, "<created_at in microseconds since the
+ * epoch>_<id>": 0 with *us and id (UUID_STR_LEN bytes) set, or -1. */
+int store_task_cursor_parse(const char *s, long long *us, char *id);
+/* What a task's page shows beside its row: {"parent": {id, name, state} or
+ * null, "parent_id": the column, "children": [{id, name, state, created_at}],
+ * "chat": [{id, room, author, body, sent_at}]}: the newest `limit` children
+ * and chat messages. NULL with *rc set (STORE_NOT_FOUND: no such task). */
+cJSON *store_task_related(PGconn *db, const char *id, int limit, int *rc);
 /* The task's log lines, oldest first, as a JSON array; STORE_NOT_FOUND when
  * the task itself does not exist. */
 cJSON *store_task_logs(PGconn *db, const char *id, int *rc);
@@ -77,6 +102,7 @@ struct store_task {
     const char *args_json;   /* JSON text; NULL means [] */
     const char *kwargs_json; /* JSON text; NULL means {} */
     const char *origin;      /* the sender's node name, or NULL */
+    const char *parent_id;   /* the task that started this one (a UUID), or NULL */
     int retries;
     const char *eta, *expires; /* ISO 8601 or NULL (a PENDING row keeps them for the sweeper) */
 };
@@ -354,5 +380,52 @@ long long store_chat_seq(PGconn *db, const char *room, const char *id, int *rc);
 /* The rooms with messages, most recently active first, at most limit:
  * [{"room", "count", "last_seq", "last_sent_at"}]. NULL with *rc set. */
 cJSON *store_chat_rooms(PGconn *db, int limit, int *rc);
+
+/* ----- queues: pauses, the workers' queues, requeued dead letters (store_queues.c) ----- */
+
+/* The queues the operator paused: [{"queue", "paused_at", "paused_by"}], by
+ * name. NULL with *rc set. */
+cJSON *store_queue_pauses(PGconn *db, int *rc);
+/* Pause (a row in queue_pauses, paused_by = by) or resume (the row deleted)
+ * queue for every worker; channel 'queue_pause' hears {"queue", "paused"}
+ * when a row changed, and *changed says whether one did. A store_rc. */
+int store_queue_pause(PGconn *db, const char *queue, bool paused, const char *by, bool *changed);
+/* {"consumed": [{"queue", "workers": [online hostnames]}], "paused": [as
+ * store_queue_pauses()]}: every queue a worker row names (at most
+ * STORE_LIST_MAX), and the paused ones. NULL with *rc set. */
+cJSON *store_queue_sources(PGconn *db, int *rc);
+/* A dead letter of task_id is being requeued to queue: a FAILURE row goes
+ * back to PENDING (with a log line) so that a worker runs it again; other
+ * rows are left alone. state receives the state before ("" when no row). A
+ * store_rc. */
+int store_task_requeued(PGconn *db, const char *task_id, const char *queue, char *state,
+                        size_t statelen);
+
+/* ----- the dashboard's numbers and /metrics (store_stats.c) ----- */
+
+/* The window the per-minute series, the run time percentiles and the
+ * histogram cover: the current minute (UTC) and the 59 before it. A run is
+ * a task that ended SUCCESS or FAILURE in it (by finished_at). */
+#define STORE_STATS_WINDOW_S 3600
+/* Most task names a percentile table or a metric family lists (the busiest
+ * ones): task names come from clients, so they are bounded here. */
+#define STORE_STATS_NAMES_MAX 100
+
+/* Everything the dashboard shows, from one snapshot:
+ * {"generated_at", "window": {"since", "until", "seconds"},
+ *  "counts": {"PENDING": n, ... every state, in Celery's order}, "total": n,
+ *  "per_minute": [{"minute", "succeeded", "failed"}, ... 60, oldest first],
+ *  "runtime": [{"name", "count", "p50", "p95", "p99"}] (seconds, of the
+ *     window's runs with a measured wall_s; the STORE_STATS_NAMES_MAX names
+ *     with most runs, sorted by name; percentile_cont: interpolated),
+ *  "workers_online": n}. Times ISO 8601 UTC ("...Z"). NULL with *rc set. */
+cJSON *store_stats(PGconn *db, int *rc);
+/* What /metrics reads, from one snapshot: {"tasks": [{"name", "state",
+ * "count"}] (every row of tasks), "runtime": [{"name", "count", "sum",
+ * "first": [[k, n], ...]}] (the window's timed runs: n of them fall in
+ * bucket k first, the smallest of the nbounds ascending bounds that holds
+ * them, k = nbounds for none), "workers_online": n}. A name past the
+ * STORE_STATS_NAMES_MAX busiest is null (the rest, summed). */
+cJSON *store_metrics(PGconn *db, const double *bounds, int nbounds, int *rc);
 
 #endif

@@ -215,6 +215,7 @@ batch_json(struct buf *b, const struct store_final *f, int n)
 
         buf_put(b, i > 0 ? "," : "");
         store_task_json_open(b, &f[i].task);
+        store_json_field(b, "parent_id", f[i].task.parent_id);
         buf_printf(b, ",\"retries\":%d", f[i].task.retries);
         store_json_field(b, "state", f[i].state);
         buf_put(b, ",\"result\":"); /* already JSON text, maybe large: no printf */
@@ -259,13 +260,15 @@ store_tasks_finish(PGconn *db, const struct store_final *f, int n, const char *w
         " state text, result jsonb, error text, outcome text, received_at timestamptz,"
         " started_at timestamptz, finished_at timestamptz, eta timestamptz,"
         " expires timestamptz, wall_s float8, cpu_s float8, rss_kib bigint, logs json, flushed int,"
-        " due_at timestamptz, s_headers jsonb, s_body text, s_reply_to text, s_priority int)),"
+        " due_at timestamptz, s_headers jsonb, s_body text, s_reply_to text, s_priority int,"
+        " parent_id uuid)),"
         " t AS (INSERT INTO tasks AS k (id, name, queue, args, kwargs, origin, retries, state,"
         " result, error, outcome, worker, received_at, started_at, finished_at, eta, expires,"
-        " wall_s, cpu_s, rss_kib)"
+        " wall_s, cpu_s, rss_kib, parent_id)"
         " SELECT id, name, queue, coalesce(args, '[]'), coalesce(kwargs, '{}'), origin, retries,"
         " state, result, error, outcome, $2, received_at, started_at, finished_at, eta, expires,"
-        " wall_s, cpu_s, rss_kib FROM x"
+        /* A Celery retry's message names the task itself as its parent. */
+        " wall_s, cpu_s, rss_kib, nullif(parent_id, id) FROM x"
         " ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, result = EXCLUDED.result,"
         " error = EXCLUDED.error, outcome = EXCLUDED.outcome, retries = EXCLUDED.retries,"
         /* The message is the truth: a row the master created for a lost
@@ -278,7 +281,8 @@ store_tasks_finish(PGconn *db, const struct store_final *f, int n, const char *w
         " started_at = coalesce(k.started_at, EXCLUDED.started_at),"
         " finished_at = EXCLUDED.finished_at, eta = EXCLUDED.eta,"
         " expires = coalesce(EXCLUDED.expires, k.expires), wall_s = EXCLUDED.wall_s,"
-        " cpu_s = EXCLUDED.cpu_s, rss_kib = EXCLUDED.rss_kib"
+        " cpu_s = EXCLUDED.cpu_s, rss_kib = EXCLUDED.rss_kib,"
+        " parent_id = coalesce(k.parent_id, EXCLUDED.parent_id)"
         " WHERE k.state NOT IN " FINAL_STATES " RETURNING id, state, name),"
         " l AS (INSERT INTO task_logs (task_id, level, message, logged_at)"
         " SELECT x.id, g.level, g.message, g.at FROM t JOIN x USING (id)"

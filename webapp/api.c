@@ -99,7 +99,7 @@ api_parse_body(const char *buf, size_t len, char *err, size_t errlen)
 static const char *const known_fields[] = {"name",        "args",       "kwargs",
                                            "queue",       "countdown",  "eta",
                                            "expires",     "max_retries", "time_limit",
-                                           "soft_time_limit"};
+                                           "soft_time_limit", "parent_id"};
 #define N_KNOWN (sizeof known_fields / sizeof known_fields[0])
 
 /* Index of key in known_fields, or -1. */
@@ -151,7 +151,7 @@ check_fields(const cJSON *body, char *err, size_t errlen)
      * and the task run without its arguments. */
     snprintf(err, errlen,
              "unknown field%s %s%s: allowed fields are name, args, kwargs, queue, countdown, eta, "
-             "expires, max_retries, time_limit and soft_time_limit",
+             "expires, max_retries, time_limit, soft_time_limit and parent_id",
              unknown > 1 ? "s" : "", list, unknown > 5 ? " and more" : "");
     return -1;
 }
@@ -221,7 +221,7 @@ api_enqueue_options(const cJSON *body, struct enqueue_req *r, char *err, size_t 
 int
 api_enqueue_req(const cJSON *body, struct enqueue_req *r, char *err, size_t errlen)
 {
-    const cJSON *name, *args, *kwargs, *queue;
+    const cJSON *name, *args, *kwargs, *queue, *parent;
 
     memset(r, 0, sizeof *r);
     if (!cJSON_IsObject(body)) {
@@ -254,10 +254,18 @@ api_enqueue_req(const cJSON *body, struct enqueue_req *r, char *err, size_t errl
         snprintf(err, errlen, "'queue' must be a string, not %s", type_name(queue));
         return -1;
     }
+    /* Only the form of the id here: app_parent_check() asks whether it exists. */
+    parent = optional(body, "parent_id");
+    if (parent != NULL && (!cJSON_IsString(parent) || !uuid_is_valid(parent->valuestring))) {
+        snprintf(err, errlen, "'parent_id' must be a task id (a UUID string), not %s",
+                 cJSON_IsString(parent) ? "this string" : type_name(parent));
+        return -1;
+    }
     r->name = name->valuestring;
     r->args = args;
     r->kwargs = kwargs;
     r->queue = queue != NULL ? queue->valuestring : NULL;
+    r->parent_id = parent != NULL ? parent->valuestring : NULL;
     if (api_enqueue_options(body, r, err, errlen) < 0)
         return -1;
     /* The same rules enqueue_task() applies, checked here so the unit tests
@@ -300,6 +308,7 @@ api_task_create(struct app *a, struct request *r, struct response *resp)
     char err[1024], id[UUID_STR_LEN];
     cJSON *body = NULL, *out = NULL;
     bool unconfirmed;
+    unsigned int status;
     int rc;
 
     if (r->too_big) {
@@ -310,6 +319,10 @@ api_task_create(struct app *a, struct request *r, struct response *resp)
     body = api_parse_body(r->body.data, r->body.len, err, sizeof err);
     if (body == NULL || api_enqueue_req(body, &req, err, sizeof err) < 0) {
         api_error(resp, MHD_HTTP_BAD_REQUEST, "%s", err);
+        goto out;
+    }
+    if (req.parent_id != NULL && (status = app_parent_check(a, req.parent_id, err, sizeof err))) {
+        api_error(resp, status, "%s", err);
         goto out;
     }
     rc = app_enqueue(a, &req, id, &unconfirmed, err, sizeof err);
@@ -407,13 +420,25 @@ out:
     cJSON_Delete(out);
 }
 
+/* The cursor of the first or the last task of a page, or null. */
+static cJSON *
+page_cursor(const cJSON *tasks, bool last)
+{
+    const cJSON *t = cJSON_GetArrayItem(tasks, last ? cJSON_GetArraySize(tasks) - 1 : 0);
+    const char *c = json_str(t, "cursor");
+
+    return c != NULL ? cJSON_CreateString(c) : cJSON_CreateNull();
+}
+
 void
 api_task_list(struct app *a, struct request *r, struct response *resp)
 {
     struct task_filters f;
+    struct store_task_query q;
     char why[256];
-    cJSON *tasks, *out;
+    cJSON *page, *tasks;
     PGconn *db;
+    bool more;
     int rc;
 
     if (task_filters_parse(r, &f, why, sizeof why) < 0) {
@@ -422,16 +447,26 @@ api_task_list(struct app *a, struct request *r, struct response *resp)
     }
     if ((db = api_db_or_503(a, resp)) == NULL)
         return;
-    tasks = store_task_list(db, f.state, f.name, f.limit, &rc);
+    task_filters_query(&f, &q);
+    page = store_task_list(db, &q, &rc);
     dbpool_put(a->db, db);
-    if (tasks == NULL) {
+    if (page == NULL) {
         store_failed(resp, rc == STORE_NOT_FOUND ? STORE_ERR : rc, "listing tasks");
         return;
     }
-    out = cJSON_CreateObject();
-    cJSON_AddItemToObject(out, "tasks", tasks);
-    api_json(resp, MHD_HTTP_OK, out);
-    cJSON_Delete(out);
+    /* "next" continues in the page's direction (?after=), "previous" goes
+     * back (?before=); null where nothing lies that way. A page reached
+     * through a cursor always has one back to where it came from. */
+    tasks = cJSON_GetObjectItemCaseSensitive(page, "tasks");
+    more = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(page, "more"));
+    cJSON_AddItemToObject(page, "next", f.before != NULL || more ? page_cursor(tasks, true)
+                                                                 : cJSON_CreateNull());
+    cJSON_AddItemToObject(page, "previous", f.after != NULL || (f.before != NULL && more)
+                                                ? page_cursor(tasks, false)
+                                                : cJSON_CreateNull());
+    cJSON_DeleteItemFromObjectCaseSensitive(page, "more");
+    api_json(resp, MHD_HTTP_OK, page);
+    cJSON_Delete(page);
 }
 
 /* ----- workers ----- */
@@ -491,6 +526,104 @@ api_task_revoke(struct app *a, struct request *r, struct response *resp)
     /* A task already SUCCESS or FAILURE keeps its state. */
     cJSON_AddStringToObject(out, "state", store_state_final(before) ? before : "REVOKED");
     api_json(resp, MHD_HTTP_OK, out);
+    cJSON_Delete(out);
+}
+
+/* ----- lineage ----- */
+
+unsigned int
+app_parent_check(struct app *a, const char *parent_id, char *err, size_t errlen)
+{
+    PGconn *db = dbpool_get(a->db, WEBAPP_DB_WAIT_MS, err, errlen);
+    cJSON *row;
+    int rc;
+
+    if (db == NULL)
+        return MHD_HTTP_SERVICE_UNAVAILABLE;
+    row = store_task_get(db, parent_id, &rc);
+    dbpool_put(a->db, db);
+    cJSON_Delete(row);
+    if (row != NULL)
+        return 0;
+    if (rc == STORE_NOT_FOUND) {
+        snprintf(err, errlen, "'parent_id': there is no task %s", parent_id);
+        return MHD_HTTP_BAD_REQUEST;
+    }
+    snprintf(err, errlen, "database unavailable while reading the parent task");
+    return MHD_HTTP_SERVICE_UNAVAILABLE;
+}
+
+unsigned int
+app_task_retry(struct app *a, const char *id, char new_id[UUID_STR_LEN], bool *unconfirmed,
+               char *err, size_t errlen)
+{
+    struct enqueue_req req = {0};
+    const char *state, *queue;
+    cJSON *row = NULL;
+    PGconn *db;
+    unsigned int status;
+    int rc;
+
+    if ((db = dbpool_get(a->db, WEBAPP_DB_WAIT_MS, err, errlen)) == NULL)
+        return MHD_HTTP_SERVICE_UNAVAILABLE;
+    row = store_task_get(db, id, &rc);
+    dbpool_put(a->db, db);
+    if (row == NULL) {
+        snprintf(err, errlen, "%s",
+                 rc == STORE_NOT_FOUND ? "no such task" : "database unavailable while reading it");
+        return rc == STORE_NOT_FOUND ? MHD_HTTP_NOT_FOUND : MHD_HTTP_SERVICE_UNAVAILABLE;
+    }
+    /* A task that succeeded, or has not ended, is not retried: running it
+     * again is a deliberate new run ("Edit and re-run", POST /api/tasks with
+     * parent_id), not a retry. */
+    state = json_str(row, "state");
+    if (state == NULL || (strcmp(state, "FAILURE") != 0 && strcmp(state, "REVOKED") != 0)) {
+        snprintf(err, errlen,
+                 "only a FAILURE or REVOKED task can be retried; this one is %s%s",
+                 state != NULL ? state : "in no known state",
+                 state != NULL && strcmp(state, "SUCCESS") == 0
+                     ? ": to run it again, enqueue it with parent_id (Edit and re-run)"
+                     : ": revoke it first to run it anew");
+        status = MHD_HTTP_CONFLICT;
+        goto out;
+    }
+    queue = json_str(row, "queue");
+    req.name = json_str(row, "name");
+    req.args = cJSON_GetObjectItemCaseSensitive(row, "args");
+    req.kwargs = cJSON_GetObjectItemCaseSensitive(row, "kwargs");
+    req.queue = queue != NULL && queue[0] != '\0' ? queue : NULL; /* "": route by name */
+    req.parent_id = id;
+    rc = app_enqueue(a, &req, new_id, unconfirmed, err, errlen);
+    /* Invalid here is the stored task's fault (a name a Python client sent
+     * that celeriac cannot publish), not the request's. */
+    status = rc == ENQUEUE_INVALID ? MHD_HTTP_CONFLICT : app_enqueue_status(rc);
+out:
+    cJSON_Delete(row);
+    return status;
+}
+
+void
+api_task_retry(struct app *a, struct request *r, struct response *resp)
+{
+    char err[1024], id[UUID_STR_LEN];
+    bool unconfirmed = false;
+    unsigned int status;
+    cJSON *out;
+
+    if (!id_ok_or_400(r, resp))
+        return;
+    status = app_task_retry(a, r->id, id, &unconfirmed, err, sizeof err);
+    if (status != MHD_HTTP_ACCEPTED) {
+        api_error(resp, status, "%s", err);
+        return;
+    }
+    out = cJSON_CreateObject();
+    cJSON_AddStringToObject(out, "id", id);
+    cJSON_AddStringToObject(out, "state", "PENDING");
+    cJSON_AddStringToObject(out, "parent_id", r->id);
+    cJSON_AddBoolToObject(out, "confirmed", !unconfirmed);
+    api_json(resp, MHD_HTTP_ACCEPTED, out);
+    snprintf(resp->location, sizeof resp->location, "/api/tasks/%s", id);
     cJSON_Delete(out);
 }
 

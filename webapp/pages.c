@@ -1,18 +1,21 @@
-/* webapp/pages.c - the server-rendered HTML pages: the form that triggers a
- * task, the task list and a task's detail. Every value that did not come from
- * this file goes through html_esc(); numbers are printed with %d. */
+/* webapp/pages.c - the server-rendered HTML pages: the task list and a
+ * task's detail (the dashboard and its form: dashboard.c). Every value that
+ * did not come from this file goes through html_esc(); numbers are printed
+ * with %d. */
 #include "webapp/webapp.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/clock.h"
 #include "common/json.h"
 #include "sql/store.h"
 
 #define SHORT_RESULT_MAX 80 /* bytes of result/error shown in the list */
+#define TASK_RELATED_MAX 100 /* children and chat messages a task page lists */
 
 static const char *const state_names[] = {"PENDING", "RECEIVED", "STARTED", "RETRY",
                                           "SUCCESS", "FAILURE",  "REVOKED"};
@@ -104,200 +107,94 @@ put_json_pre(struct buf *b, const cJSON *v)
     cJSON_free(text);
 }
 
-/* ----- the form: GET / and POST /tasks ----- */
-
-/* The tasks the workers that are up registered (workers.registered), or
- * NULL when the database cannot say: the form then takes any name. */
-static cJSON *
-registered_tasks(struct app *a)
-{
-    char why[512];
-    PGconn *db = dbpool_get(a->db, WEBAPP_DB_WAIT_MS, why, sizeof why);
-    cJSON *tasks;
-    int rc;
-
-    if (db == NULL)
-        return NULL;
-    tasks = store_registered_tasks(db, &rc);
-    dbpool_put(a->db, db);
-    return tasks;
-}
-
-static void
-render_form(struct app *a, struct response *resp, unsigned int status, const char *name,
-            const char *args, const char *kwargs, const char *queue, const char *error)
-{
-    struct buf *b = &resp->body;
-    cJSON *tasks = registered_tasks(a);
-    const cJSON *t;
-
-    buf_reset(b);
-    html_response(resp, status);
-    html_begin(b, "Run a task", 0);
-    buf_put(b, "<h1>Run a task</h1>\n");
-    if (error != NULL) {
-        buf_put(b, "<p class=\"error\" role=\"alert\">");
-        html_esc(b, error);
-        buf_put(b, "</p>\n");
-    }
-    buf_put(b, "<form class=\"task\" method=\"post\" action=\"/tasks\">\n"
-               "<label for=\"name\">Task name</label>\n"
-               "<input id=\"name\" name=\"name\" list=\"task-names\" required"
-               " placeholder=\"demo.add\" value=\"");
-    html_esc(b, name);
-    buf_put(b, "\">\n<datalist id=\"task-names\">\n");
-    cJSON_ArrayForEach(t, tasks)
-    {
-        buf_put(b, "<option value=\"");
-        html_esc(b, json_str(t, "name"));
-        buf_put(b, "\">");
-        html_esc(b, json_str(t, "doc"));
-        buf_put(b, "</option>\n");
-    }
-    buf_put(b, "</datalist>\n"
-               "<label for=\"args\">args <span class=\"hint\">(JSON array)</span></label>\n"
-               "<textarea id=\"args\" name=\"args\" rows=\"3\">");
-    html_esc(b, args);
-    buf_put(b, "</textarea>\n"
-               "<label for=\"kwargs\">kwargs <span class=\"hint\">(JSON object)</span></label>\n"
-               "<textarea id=\"kwargs\" name=\"kwargs\" rows=\"3\">");
-    html_esc(b, kwargs);
-    buf_put(b, "</textarea>\n"
-               "<label for=\"queue\">queue <span class=\"hint\">(optional: empty routes by "
-               "name)</span></label>\n"
-               "<input id=\"queue\" name=\"queue\" value=\"");
-    html_esc(b, queue);
-    buf_put(b, "\">\n<button type=\"submit\">Enqueue</button>\n</form>\n"
-               "<h2>Tasks the workers registered</h2>\n");
-    if (cJSON_GetArraySize(tasks) == 0) {
-        buf_put(b, tasks == NULL ? "<p class=\"hint\">The database cannot say which tasks the "
-                                   "workers know right now.</p>\n"
-                                 : "<p class=\"hint\">No worker is up: start one "
-                                   "(<code>celeriac-worker</code>) to see its tasks here.</p>\n");
-    } else {
-        buf_put(b, "<table>\n<tr><th>Name</th><th>What it does</th><th>Queue</th>"
-                   "<th>Example args</th></tr>\n");
-        cJSON_ArrayForEach(t, tasks)
-        {
-            buf_put(b, "<tr><td><code>");
-            html_esc(b, json_str(t, "name"));
-            buf_put(b, "</code></td><td>");
-            html_esc(b, json_str(t, "doc"));
-            buf_put(b, "</td><td>");
-            html_esc(b, json_str(t, "queue"));
-            buf_put(b, "</td><td><code>");
-            html_esc(b, json_str(t, "example_args"));
-            buf_put(b, "</code></td></tr>\n");
-        }
-        buf_put(b, "</table>\n");
-    }
-    buf_put(b, "<p class=\"hint\">Any other task name may be typed: a worker that does not "
-               "know it records a failure.</p>\n");
-    page_put_scrape_form(b, "", "", true, "");
-    html_end(b);
-    cJSON_Delete(tasks);
-}
-
-void
-page_home(struct app *a, struct request *r, struct response *resp)
-{
-    (void)r;
-    render_form(a, resp, MHD_HTTP_OK, "", "[]", "{}", "", NULL);
-}
-
-/* Parse a form's JSON text field into body[key]; empty means absent. */
-static int
-add_json_field(cJSON *body, const char *key, const char *text, char *err, size_t errlen)
-{
-    char why[256];
-    size_t len = strlen(text);
-    cJSON *v;
-
-    while (len > 0 && isspace((unsigned char)text[len - 1]))
-        len--;
-    if (len == 0)
-        return 0;
-    v = json_parse(text, len, why, sizeof why);
-    if (v == NULL) {
-        snprintf(err, errlen, "%s is not valid JSON: %s", key, why);
-        return -1;
-    }
-    cJSON_AddItemToObject(body, key, v);
-    return 0;
-}
-
-void
-page_task_create(struct app *a, struct request *r, struct response *resp)
-{
-    const char *name = r->form.name.data ? r->form.name.data : "";
-    const char *args = r->form.args.data ? r->form.args.data : "";
-    const char *kwargs = r->form.kwargs.data ? r->form.kwargs.data : "";
-    const char *queue = r->form.queue.data ? r->form.queue.data : "";
-    struct enqueue_req req;
-    char err[1024], id[UUID_STR_LEN];
-    cJSON *body = NULL;
-    bool unconfirmed;
-    int rc;
-
-    if (r->too_big) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "The form is larger than %d bytes.", WEBAPP_BODY_MAX);
-        page_error(resp, MHD_HTTP_CONTENT_TOO_LARGE, "Form too large", msg);
-        goto out;
-    }
-    if (r->form.malformed) {
-        render_form(a, resp, MHD_HTTP_BAD_REQUEST, "", "[]", "{}", "",
-                    "The form data could not be read; please submit it again.");
-        goto out;
-    }
-    if (r->form.has_nul) {
-        render_form(a, resp, MHD_HTTP_BAD_REQUEST, "", "[]", "{}", "",
-                    "The form values must not contain NUL characters.");
-        goto out;
-    }
-    /* Build the same JSON object the API receives, so both paths share one
-     * set of rules and messages. */
-    body = cJSON_CreateObject();
-    if (name[0] != '\0')
-        cJSON_AddStringToObject(body, "name", name);
-    if (queue[0] != '\0')
-        cJSON_AddStringToObject(body, "queue", queue);
-    if (add_json_field(body, "args", args, err, sizeof err) < 0 ||
-        add_json_field(body, "kwargs", kwargs, err, sizeof err) < 0 ||
-        api_enqueue_req(body, &req, err, sizeof err) < 0) {
-        render_form(a, resp, MHD_HTTP_BAD_REQUEST, name, args, kwargs, queue, err);
-        goto out;
-    }
-    rc = app_enqueue(a, &req, id, &unconfirmed, err, sizeof err);
-    if (rc != ENQUEUE_OK) {
-        render_form(a, resp, app_enqueue_status(rc), name, args, kwargs, queue, err);
-        if (rc != ENQUEUE_INVALID)
-            resp->retry_after = 5;
-        goto out;
-    }
-    html_response(resp, MHD_HTTP_SEE_OTHER);
-    snprintf(resp->location, sizeof resp->location, "/tasks/%s", id);
-    html_begin(&resp->body, "Task queued", 0);
-    buf_printf(&resp->body, "<p>Queued: <a href=\"/tasks/%s\">%s</a></p>\n", id, id);
-    html_end(&resp->body);
-out:
-    cJSON_Delete(body);
-}
-
 /* ----- GET /tasks ----- */
 
+/* The list's own URL with f's filters and, when param is not NULL, a cursor
+ * (after= or before=), escaped for an attribute. */
 static void
-put_filter_form(struct buf *b, const char *state, const char *name)
+put_list_href(struct buf *b, const struct task_filters *f, const char *param, const char *cursor)
+{
+    const char *const p[][2] = {
+        {"state", f->state},
+        {"name", f->name},
+        {"worker", f->worker},
+        {"q", f->q},
+        {"created_after", f->created_after},
+        {"created_before", f->created_before},
+        {"sort", f->oldest_first ? "oldest" : NULL},
+        {param, cursor},
+    };
+    const char *sep = "?";
+
+    buf_put(b, "/tasks");
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) {
+        if (p[i][0] == NULL || p[i][1] == NULL)
+            continue;
+        buf_printf(b, "%s%s=", sep, p[i][0]);
+        html_url_enc(b, p[i][1]);
+        sep = "&amp;";
+    }
+    if (f->limit != WEBAPP_LIST_DEFAULT)
+        buf_printf(b, "%slimit=%d", sep, f->limit);
+}
+
+/* <input name=key> with its label, the value given, and the suggestions of
+ * list (a <datalist> of each element's field, or none when list is NULL). */
+static void
+put_filter_input(struct buf *b, const char *label, const char *key, const char *type,
+                 const char *value, const char *placeholder, const cJSON *list,
+                 const char *field)
+{
+    const cJSON *e;
+
+    buf_printf(b, "<label>%s <input type=\"%s\" name=\"%s\"", label, type, key);
+    if (list != NULL)
+        buf_printf(b, " list=\"filter-%s\"", key);
+    if (placeholder != NULL)
+        buf_printf(b, " placeholder=\"%s\"", placeholder);
+    buf_put(b, " value=\"");
+    html_esc(b, value != NULL ? value : "");
+    buf_put(b, "\"></label>\n");
+    if (list == NULL)
+        return;
+    buf_printf(b, "<datalist id=\"filter-%s\">", key);
+    cJSON_ArrayForEach(e, list)
+    {
+        buf_put(b, "<option value=\"");
+        html_esc(b, json_str(e, field));
+        buf_put(b, "\">");
+    }
+    buf_put(b, "</datalist>\n");
+}
+
+/* A GET form: it works without JavaScript, and a new filter starts again
+ * from the first page (no cursor field). */
+static void
+put_filter_form(struct buf *b, const struct task_filters *f, const cJSON *names,
+                const cJSON *workers)
 {
     buf_put(b, "<form class=\"filter\" method=\"get\" action=\"/tasks\">\n"
                "<label>State <select name=\"state\"><option value=\"\">any</option>");
     for (size_t i = 0; i < sizeof state_names / sizeof state_names[0]; i++)
         buf_printf(b, "<option%s>%s</option>",
-                   state != NULL && strcmp(state, state_names[i]) == 0 ? " selected" : "",
+                   f->state != NULL && strcmp(f->state, state_names[i]) == 0 ? " selected" : "",
                    state_names[i]);
-    buf_put(b, "</select></label>\n<label>Name <input name=\"name\" value=\"");
-    html_esc(b, name != NULL ? name : "");
-    buf_put(b, "\"></label>\n<button type=\"submit\">Filter</button>\n</form>\n");
+    buf_put(b, "</select></label>\n");
+    put_filter_input(b, "Name", "name", "text", f->name, NULL, names, "name");
+    put_filter_input(b, "Worker", "worker", "text", f->worker, NULL, workers, "hostname");
+    put_filter_input(b, "Text in args", "q", "search", f->q, NULL, NULL, NULL);
+    put_filter_input(b, "Created after", "created_after", "text", f->created_after,
+                     "2026-11-30T10:00", NULL, NULL);
+    put_filter_input(b, "Created before", "created_before", "text", f->created_before,
+                     "2026-11-30", NULL, NULL);
+    buf_printf(b, "<label>Order <select name=\"sort\"><option value=\"newest\">newest first"
+                  "</option><option value=\"oldest\"%s>oldest first</option></select></label>\n"
+                  "<label>Per page <input type=\"number\" name=\"limit\" min=\"1\" max=\"%d\""
+                  " value=\"%d\"></label>\n"
+                  "<button type=\"submit\">Filter</button> <a href=\"/tasks\">Clear</a>\n"
+                  "<p class=\"hint\">Name and worker match exactly; the text is looked for in "
+                  "the args and kwargs, in any case; times are UTC.</p>\n</form>\n",
+               f->oldest_first ? " selected" : "", STORE_LIST_MAX, f->limit);
 }
 
 static void
@@ -312,6 +209,8 @@ put_task_row(struct buf *b, const cJSON *t)
     html_esc(b, id);
     buf_put(b, "\" data-state=\"");
     html_esc(b, json_str(t, "state"));
+    buf_put(b, "\" data-key=\"");
+    html_esc(b, json_str(t, "cursor"));
     buf_put(b, "\"><td class=\"id\"><a href=\"/tasks/");
     html_esc(b, id);
     buf_put(b, "\">");
@@ -342,53 +241,117 @@ put_task_row(struct buf *b, const cJSON *t)
     buf_put(b, "</td></tr>\n");
 }
 
+/* Links to the first, previous and next pages, keeping the filters. The next
+ * link is always there on a page that takes new tasks live (hidden while
+ * nothing follows): live.js moves it when it pushes rows off the bottom. */
+static void
+put_pager(struct buf *b, const struct task_filters *f, const cJSON *page, bool live_insert)
+{
+    const cJSON *tasks = cJSON_GetObjectItemCaseSensitive(page, "tasks");
+    int n = cJSON_GetArraySize(tasks);
+    bool more = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(page, "more"));
+    const char *first = json_str(cJSON_GetArrayItem(tasks, 0), "cursor");
+    const char *last = json_str(cJSON_GetArrayItem(tasks, n - 1), "cursor");
+    bool has_prev = first != NULL && (f->after != NULL || (f->before != NULL && more));
+    bool has_next = last != NULL && (f->before != NULL || more);
+
+    if (f->after == NULL && f->before == NULL && !has_next && !live_insert)
+        return;
+    buf_put(b, "<p class=\"pager\">");
+    if (f->after != NULL || f->before != NULL) {
+        buf_put(b, "<a href=\"");
+        put_list_href(b, f, NULL, NULL);
+        buf_put(b, "\">First page</a> ");
+    }
+    if (has_prev) {
+        buf_put(b, "<a rel=\"prev\" href=\"");
+        put_list_href(b, f, "before", first);
+        buf_put(b, "\">&laquo; Previous page</a> ");
+    }
+    if (has_next || live_insert) {
+        buf_put(b, "<a rel=\"next\" id=\"tasks-next\" href=\"");
+        put_list_href(b, f, last != NULL ? "after" : NULL, last);
+        buf_printf(b, "\"%s>Next page &raquo;</a>", has_next ? "" : " hidden");
+    }
+    buf_put(b, "</p>\n");
+}
+
 void
 page_task_list(struct app *a, struct request *r, struct response *resp)
 {
     struct task_filters f;
+    struct store_task_query q;
     int rc, n;
     char why[512];
-    cJSON *tasks = NULL;
-    const cJSON *t;
+    cJSON *page = NULL, *names = NULL, *workers = NULL;
+    const cJSON *t, *tasks;
     struct buf *b = &resp->body;
     double read_at = clock_wall();
+    bool first_page, live_insert;
     PGconn *db;
 
     if (task_filters_parse(r, &f, why, sizeof why) < 0) {
         page_error(resp, MHD_HTTP_BAD_REQUEST, "Invalid filter", why);
         return;
     }
+    task_filters_query(&f, &q);
     db = dbpool_get(a->db, WEBAPP_DB_WAIT_MS, why, sizeof why);
     if (db != NULL) {
-        tasks = store_task_list(db, f.state, f.name, f.limit, &rc);
+        page = store_task_list(db, &q, &rc);
+        if (page != NULL) { /* suggestions only: the form works without them */
+            names = store_registered_tasks(db, &rc);
+            workers = store_workers_list(db, &rc);
+        }
         dbpool_put(a->db, db);
     }
-    if (tasks == NULL) {
+    if (page == NULL) {
         page_error(resp, MHD_HTTP_SERVICE_UNAVAILABLE, "Database unavailable",
                    "The task list cannot be read right now; try again in a moment.");
-        return;
+        goto out;
     }
+    tasks = cJSON_GetObjectItemCaseSensitive(page, "tasks");
+    n = cJSON_GetArraySize(tasks);
+    first_page = f.after == NULL && f.before == NULL;
+    /* New tasks come in on top of the newest page when live.js can tell
+     * whether they match: by state and name (its events carry both), not
+     * by worker, text or time. */
+    live_insert = first_page && !f.oldest_first && f.worker == NULL && f.q == NULL &&
+                  f.created_after == NULL && f.created_before == NULL;
     html_response(resp, MHD_HTTP_OK);
     resp->csp = WEBAPP_SCRIPT_CSP;
     html_begin_live(b, "Tasks", 0);
     buf_put(b, "<h1>Tasks</h1>\n");
-    put_filter_form(b, f.state, f.name);
-    n = cJSON_GetArraySize(tasks);
+    put_filter_form(b, &f, names, workers);
     if (n == 0)
-        buf_put(b, "<p id=\"tasks-empty\">No tasks match. <a href=\"/\">Run one.</a></p>\n");
-    /* Always there (hidden while empty): live.js adds new tasks on top and
-     * changes states in place; a filtered list only changes states. */
-    buf_printf(b, "<table data-live-tasks data-limit=\"%d\"%s%s", f.limit,
-               f.state != NULL || f.name != NULL ? " data-filtered" : "", n == 0 ? " hidden" : "");
+        buf_printf(b, "<p id=\"tasks-empty\">%s</p>\n",
+                   first_page ? "No tasks match. <a href=\"/\">Run one.</a>"
+                              : "No tasks on this page.");
+    /* Always there (hidden while empty): live.js changes states in place
+     * and, with data-insert, adds new matching tasks on top. */
+    buf_printf(b, "<table data-live-tasks data-limit=\"%d\"%s", f.limit,
+               live_insert ? " data-insert" : "");
+    if (live_insert && f.state != NULL)
+        buf_printf(b, " data-match-state=\"%s\"", f.state); /* one of state_names */
+    if (live_insert && f.name != NULL) {
+        buf_put(b, " data-match-name=\"");
+        html_esc(b, f.name);
+        buf_put(b, "\"");
+    }
+    buf_put(b, n == 0 ? " hidden" : "");
     put_cursor_t(b, read_at);
     buf_put(b, ">\n<tr><th>ID</th><th>Name</th><th>State</th><th>Worker</th>"
                "<th>Created</th><th>Finished</th><th>Result / error</th></tr>\n");
     cJSON_ArrayForEach(t, tasks) { put_task_row(b, t); }
     buf_put(b, "</table>\n");
+    put_pager(b, &f, page, live_insert);
     if (n > 0)
-        buf_printf(b, "<p class=\"hint\">%d task%s, newest first.</p>\n", n, n == 1 ? "" : "s");
+        buf_printf(b, "<p class=\"hint\">%d task%s, %s first.</p>\n", n, n == 1 ? "" : "s",
+                   f.oldest_first ? "oldest" : "newest");
     html_end(b);
-    cJSON_Delete(tasks);
+out:
+    cJSON_Delete(page);
+    cJSON_Delete(names);
+    cJSON_Delete(workers);
 }
 
 /* ----- GET /tasks/{id} ----- */
@@ -410,7 +373,8 @@ listed(const char *key)
     for (size_t i = 0; i < sizeof json_fields / sizeof json_fields[0]; i++)
         if (strcmp(key, json_fields[i]) == 0)
             return true;
-    return strcmp(key, "error") == 0;
+    /* parent_id: in the Lineage section, as a link. */
+    return strcmp(key, "error") == 0 || strcmp(key, "parent_id") == 0;
 }
 
 /* A task's progress (0..100, reported while it runs): a bar while STARTED,
@@ -426,28 +390,61 @@ put_progress(struct buf *b, const char *state, const cJSON *progress)
         buf_printf(b, "%d%%", (int)progress->valuedouble);
 }
 
-/* The log table (hidden while empty: live.js appends to it). */
-static void
-put_logs(struct buf *b, const cJSON *logs)
+/* Log levels by rank: a filter shows its level and those above. A level
+ * not listed ranks as INFO. */
+static const struct {
+    const char *name;
+    int rank;
+} log_levels[] = {{"DEBUG", 10}, {"INFO", 20}, {"WARN", 30}, {"WARNING", 30},
+                  {"ERROR", 40}, {"CRITICAL", 50}};
+
+static int
+log_rank(const char *level)
 {
+    for (size_t i = 0; i < sizeof log_levels / sizeof log_levels[0]; i++)
+        if (level != NULL && strcasecmp(level, log_levels[i].name) == 0)
+            return log_levels[i].rank;
+    return 20;
+}
+
+/* The log table (hidden while empty: live.js appends to it), with the lines
+ * at min_rank or above, and a GET form to choose the level. */
+static void
+put_logs(struct buf *b, const char *task_id, const cJSON *logs, const char *level, int min_rank)
+{
+    static const char *const choices[] = {"DEBUG", "INFO", "WARN", "ERROR"};
     const cJSON *l;
     char tmp[64];
-    bool none = cJSON_GetArraySize(logs) == 0;
+    int shown = 0, total = cJSON_GetArraySize(logs);
 
-    buf_put(b, "<h2>Log</h2>\n");
-    if (none)
-        buf_put(b, "<p class=\"hint\" id=\"task-log-empty\">No log lines.</p>\n");
-    buf_printf(b, "<table id=\"task-log\"%s>\n<tr><th>Time</th><th>Level</th><th>Message</th>"
-                  "</tr>\n",
-               none ? " hidden" : "");
+    cJSON_ArrayForEach(l, logs) { shown += log_rank(json_str(l, "level")) >= min_rank; }
+    buf_put(b, "<h2>Log</h2>\n<form class=\"filter\" method=\"get\" action=\"/tasks/");
+    html_url_enc(b, task_id);
+    buf_put(b, "\"><label>Level <select name=\"level\"><option value=\"\">all</option>");
+    for (size_t i = 0; i < sizeof choices / sizeof choices[0]; i++)
+        buf_printf(b, "<option value=\"%s\"%s>%s and above</option>", choices[i],
+                   level != NULL && log_rank(level) == log_rank(choices[i]) ? " selected" : "",
+                   choices[i]);
+    buf_put(b, "</select></label> <button type=\"submit\">Show</button></form>\n");
+    if (shown == 0)
+        buf_printf(b, "<p class=\"hint\" id=\"task-log-empty\">%s</p>\n",
+                   total == 0 ? "No log lines." : "No log lines at this level.");
+    else if (shown < total)
+        buf_printf(b, "<p class=\"hint\">%d of %d lines, at this level and above.</p>\n", shown,
+                   total);
+    buf_printf(b, "<table id=\"task-log\" data-min-level=\"%d\"%s>\n<tr><th>Time</th>"
+                  "<th>Level</th><th>Message</th></tr>\n",
+               min_rank, shown == 0 ? " hidden" : "");
     cJSON_ArrayForEach(l, logs)
     {
-        const char *level = field_text(l, "level", tmp, sizeof tmp);
+        const char *level_text = field_text(l, "level", tmp, sizeof tmp);
         char cls[16];
         size_t k = 0;
 
+        if (log_rank(level_text) < min_rank)
+            continue;
         /* The level becomes a CSS class: keep letters only. */
-        for (const char *p = level; *p != '\0' && k < sizeof cls - 1; p++)
+        for (const char *p = level_text; *p != '\0' && k < sizeof cls - 1; p++)
             if (isalpha((unsigned char)*p))
                 cls[k++] = *p;
         cls[k] = '\0';
@@ -456,7 +453,7 @@ put_logs(struct buf *b, const cJSON *logs)
         buf_put(b, "\"><td>");
         html_esc(b, field_text(l, "logged_at", tmp, sizeof tmp));
         buf_printf(b, "</td><td class=\"level-%s\">", cls);
-        html_esc(b, level);
+        html_esc(b, level_text);
         buf_put(b, "</td><td><pre>");
         html_esc(b, field_text(l, "message", tmp, sizeof tmp));
         buf_put(b, "</pre></td></tr>\n");
@@ -464,23 +461,257 @@ put_logs(struct buf *b, const cJSON *logs)
     buf_put(b, "</table>\n");
 }
 
+/* A duration in seconds as people read it: "0.042 s", "12.3 s", "4 min 5 s",
+ * "3 h 12 min", "2 d 5 h". */
+static void
+put_duration(struct buf *b, double s)
+{
+    long long m;
+
+    if (s < 0)
+        s = 0; /* the worker's clock behind the database's */
+    if (s < 10)
+        buf_printf(b, "%.3f s", s);
+    else if (s < 60)
+        buf_printf(b, "%.1f s", s);
+    else if ((m = (long long)(s / 60)) < 60)
+        buf_printf(b, "%lld min %lld s", m, (long long)s % 60);
+    else if (m < 24 * 60)
+        buf_printf(b, "%lld h %lld min", m / 60, m % 60);
+    else
+        buf_printf(b, "%lld d %lld h", m / (24 * 60), m / 60 % 24);
+}
+
+/* The time column key of row as Unix seconds, or false when unset. */
+static bool
+row_time(const cJSON *row, const char *key, double *at)
+{
+    return clock_parse_iso(json_str(row, key), at) == 0;
+}
+
+/* How long the task queued, waited and ran, each with how it is computed.
+ * The <dd>s are named for live.js, which computes them the same way once the
+ * task is final. */
+static void
+put_timings(struct buf *b, const cJSON *row)
+{
+    static const struct {
+        const char *key, *label, *how;
+    } rows[] = {
+        {"queued", "Queued", "from its enqueue to a worker receiving it: received_at - created_at "
+                             "(started_at - created_at when no receipt was recorded)"},
+        {"waited", "Waited", "received, before it started (a free child, its ETA, the tasks "
+                             "ahead in its batch): started_at - received_at"},
+        {"ran", "Ran", "the handler's run time as the worker measured it: wall_s (else "
+                       "finished_at - started_at)"},
+        {"total", "Total", "from its enqueue to its final state: finished_at - created_at"},
+    };
+    const cJSON *wall = cJSON_GetObjectItemCaseSensitive(row, "wall_s");
+    double created, received, started, finished, v[4];
+    bool has_c = row_time(row, "created_at", &created);
+    bool has_r = row_time(row, "received_at", &received);
+    bool has_s = row_time(row, "started_at", &started);
+    bool has_f = row_time(row, "finished_at", &finished);
+    bool known[4];
+
+    if (!has_r && has_s) {
+        received = started;
+        has_r = true;
+    }
+    known[0] = has_c && has_r;
+    v[0] = received - created;
+    known[1] = has_r && has_s;
+    v[1] = started - received;
+    known[2] = cJSON_IsNumber(wall) || (has_s && has_f);
+    v[2] = cJSON_IsNumber(wall) ? wall->valuedouble : finished - started;
+    known[3] = has_c && has_f;
+    v[3] = finished - created;
+    buf_put(b, "<h2>Timings</h2>\n<dl class=\"timings\">\n");
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        buf_printf(b, "<dt>%s</dt><dd data-duration=\"%s\">", rows[i].label, rows[i].key);
+        if (known[i])
+            put_duration(b, v[i]);
+        else
+            buf_put(b, "&mdash;");
+        buf_printf(b, " <span class=\"hint\">%s</span></dd>\n", rows[i].how);
+    }
+    buf_put(b, "</dl>\n");
+}
+
+/* What went wrong, when the task failed: Celery's exception type and
+ * message from its result, and a traceback when the result carries one (a
+ * Celery worker's; celeriac's own failures have none). */
+static void
+put_failure(struct buf *b, const cJSON *row)
+{
+    const cJSON *result = cJSON_GetObjectItemCaseSensitive(row, "result");
+    const char *state = json_str(row, "state"), *error = json_str(row, "error");
+    const char *exc_type = json_str(result, "exc_type"), *tb = json_str(result, "traceback");
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(result, "exc_message");
+
+    if (state == NULL || strcmp(state, "FAILURE") != 0)
+        return;
+    buf_put(b, "<h2>Failure</h2>\n<p class=\"error\">");
+    if (exc_type != NULL) {
+        buf_put(b, "<strong>");
+        html_esc(b, exc_type);
+        buf_put(b, "</strong>: ");
+    }
+    if (error != NULL) {
+        html_esc(b, error);
+    } else if (cJSON_IsString(cJSON_GetArrayItem(msg, 0))) {
+        html_esc(b, cJSON_GetArrayItem(msg, 0)->valuestring);
+    } else if (cJSON_IsString(msg)) {
+        html_esc(b, msg->valuestring);
+    }
+    buf_put(b, "</p>\n");
+    if (tb != NULL) {
+        buf_put(b, "<h3>Traceback</h3>\n<pre class=\"traceback\">");
+        html_esc(b, tb);
+        buf_put(b, "</pre>\n");
+    } else {
+        buf_put(b, "<p class=\"hint\">No traceback: celeriac's tasks are C; a task run by a "
+                   "Celery worker stores its Python traceback in the result.</p>\n");
+    }
+}
+
+/* A task as a link with its name and state ("a task celeriac never saw"
+ * when only its id is known). */
+static void
+put_task_link(struct buf *b, const char *id, const cJSON *task)
+{
+    buf_put(b, "<a class=\"id\" href=\"/tasks/");
+    html_url_enc(b, id);
+    buf_put(b, "\">");
+    html_esc(b, id);
+    buf_put(b, "</a>");
+    if (task == NULL || cJSON_IsNull(task)) {
+        buf_put(b, " <span class=\"hint\">(not known here)</span>");
+        return;
+    }
+    buf_put(b, " ");
+    html_esc(b, json_str(task, "name"));
+    buf_put(b, " ");
+    html_state(b, json_str(task, "state"));
+}
+
+static void
+put_lineage(struct buf *b, const char *id, const cJSON *related)
+{
+    const char *parent_id = json_str(related, "parent_id");
+    const cJSON *children = cJSON_GetObjectItemCaseSensitive(related, "children"), *c;
+
+    buf_put(b, "<h2>Lineage</h2>\n<dl>\n<dt>Parent</dt><dd data-lineage=\"parent\">");
+    if (parent_id != NULL)
+        put_task_link(b, parent_id, cJSON_GetObjectItemCaseSensitive(related, "parent"));
+    else
+        buf_put(b, "&mdash;");
+    buf_put(b, "</dd>\n<dt>Children</dt><dd data-lineage=\"children\">");
+    if (cJSON_GetArraySize(children) == 0)
+        buf_put(b, "&mdash;");
+    else
+        buf_put(b, "<ul>");
+    cJSON_ArrayForEach(c, children)
+    {
+        buf_put(b, "<li>");
+        put_task_link(b, json_str(c, "id"), c);
+        buf_put(b, " <span class=\"hint\">");
+        html_time(b, json_str(c, "created_at") != NULL ? json_str(c, "created_at") : "");
+        buf_put(b, "</span></li>");
+    }
+    if (cJSON_GetArraySize(children) > 0)
+        buf_put(b, "</ul>");
+    if (cJSON_GetArraySize(children) >= TASK_RELATED_MAX)
+        buf_printf(b, "<p class=\"hint\">The newest %d.</p>", TASK_RELATED_MAX);
+    buf_put(b, "</dd>\n</dl>\n<p><a href=\"/?rerun=");
+    html_url_enc(b, id);
+    buf_put(b, "\">Edit and re-run</a> <span class=\"hint\">(the form, filled with this task's "
+               "name, args, kwargs and queue; the new task's parent is this one)</span></p>\n");
+}
+
+/* The chat messages this task stored (chat.persist), linking to their rooms. */
+static void
+put_chat(struct buf *b, const cJSON *related)
+{
+    const cJSON *chat = cJSON_GetObjectItemCaseSensitive(related, "chat"), *m;
+
+    if (cJSON_GetArraySize(chat) == 0)
+        return;
+    buf_put(b, "<h2>Chat messages</h2>\n<table>\n<tr><th>Room</th><th>Author</th>"
+               "<th>Message</th><th>Sent</th></tr>\n");
+    cJSON_ArrayForEach(m, chat)
+    {
+        buf_put(b, "<tr><td><a href=\"/chat/");
+        html_url_enc(b, json_str(m, "room") != NULL ? json_str(m, "room") : "");
+        buf_put(b, "\">");
+        html_esc(b, json_str(m, "room"));
+        buf_put(b, "</a></td><td>");
+        html_esc(b, json_str(m, "author"));
+        buf_put(b, "</td><td class=\"short\">");
+        html_esc_short(b, json_str(m, "body") != NULL ? json_str(m, "body") : "",
+                       SHORT_RESULT_MAX);
+        buf_put(b, "</td><td>");
+        html_time(b, json_str(m, "sent_at") != NULL ? json_str(m, "sent_at") : "");
+        buf_put(b, "</td></tr>\n");
+    }
+    buf_put(b, "</table>\n");
+}
+
+/* Revoke while the task may still run, retry once it failed or was revoked.
+ * Both are there on a live page, the one that does not apply hidden:
+ * live.js swaps them once the task is final. */
+static void
+put_actions(struct buf *b, const char *id, const char *state, bool live)
+{
+    bool running = !store_state_final(state);
+    bool retryable = strcmp(state, "FAILURE") == 0 || strcmp(state, "REVOKED") == 0;
+
+    buf_put(b, "<div class=\"actions\">");
+    if (running || live) {
+        buf_put(b,
+                "<form class=\"button\" method=\"post\" data-action=\"revoke\" action=\"/tasks/");
+        html_url_enc(b, id);
+        buf_printf(b, "/revoke\"%s><button type=\"submit\">Revoke</button></form>",
+                   running ? "" : " hidden");
+    }
+    if (retryable || live) {
+        buf_put(b,
+                "<form class=\"button\" method=\"post\" data-action=\"retry\" action=\"/tasks/");
+        html_url_enc(b, id);
+        buf_printf(b, "/retry\"%s><button type=\"submit\">Retry</button></form>",
+                   retryable ? "" : " hidden");
+    }
+    buf_put(b, "</div>\n");
+}
+
 void
 page_task_detail(struct app *a, struct request *r, struct response *resp)
 {
-    cJSON *row = NULL, *logs = NULL, *articles = NULL;
+    cJSON *row = NULL, *logs = NULL, *articles = NULL, *related = NULL;
     struct store_article_query aq = {.task_id = r->id, .limit = TASK_ARTICLES_MAX};
     const cJSON *f;
     struct buf *b = &resp->body;
     char tmp[64], why[512];
-    const char *state, *error;
+    const char *state, *error, *level = http_query(r, "level");
     PGconn *db;
-    int rc = STORE_ERR;
+    int rc = STORE_ERR, min_rank = 0;
     bool live;
 
     if (!uuid_is_valid(r->id)) {
         page_error(resp, MHD_HTTP_BAD_REQUEST, "Invalid task id",
                    "A task id is a UUID such as 0b6c2e1a-5d0e-4f47-9a51-8d2b1c3e7f10.");
         return;
+    }
+    if (level != NULL && level[0] != '\0') {
+        bool known = false;
+        for (size_t i = 0; i < sizeof log_levels / sizeof log_levels[0]; i++)
+            known |= strcasecmp(level, log_levels[i].name) == 0;
+        if (!known) {
+            page_error(resp, MHD_HTTP_BAD_REQUEST, "Invalid log level",
+                       "level must be DEBUG, INFO, WARN, WARNING, ERROR or CRITICAL.");
+            return;
+        }
+        min_rank = log_rank(level);
     }
     db = dbpool_get(a->db, WEBAPP_DB_WAIT_MS, why, sizeof why);
     if (db != NULL) {
@@ -490,6 +721,7 @@ page_task_detail(struct app *a, struct request *r, struct response *resp)
         if (logs != NULL) {
             int arc; /* without them the page still shows the task */
             articles = store_articles_list(db, &aq, &arc);
+            related = store_task_related(db, r->id, TASK_RELATED_MAX, &arc);
         }
         dbpool_put(a->db, db);
     }
@@ -526,9 +758,11 @@ page_task_detail(struct app *a, struct request *r, struct response *resp)
         html_begin_live(b, "Task", 2);
         buf_put(b, "<h1>Task <span class=\"id\">");
         html_esc(b, field_text(row, "id", tmp, sizeof tmp));
+        buf_put(b, "</span></h1>\n");
+        put_actions(b, id, state, true);
         /* Pages with sections of their own (articles, files) load again
          * once final; the others fill their fields from /api/tasks/{id}. */
-        buf_printf(b, "</span></h1>\n<dl data-live-task=\"%s\" data-last-log=\"%lld\""
+        buf_printf(b, "<dl data-live-task=\"%s\" data-last-log=\"%lld\""
                       " data-cursor=\"l%lld\"%s>\n",
                    id, last_log, last_log,
                    name != NULL && (strncmp(name, "scrape.", 7) == 0 ||
@@ -539,7 +773,9 @@ page_task_detail(struct app *a, struct request *r, struct response *resp)
         html_begin(b, "Task", 0);
         buf_put(b, "<h1>Task <span class=\"id\">");
         html_esc(b, field_text(row, "id", tmp, sizeof tmp));
-        buf_put(b, "</span></h1>\n<dl>\n");
+        buf_put(b, "</span></h1>\n");
+        put_actions(b, r->id, state, false);
+        buf_put(b, "<dl>\n");
     }
     for (size_t i = 0; i < sizeof scalar_fields / sizeof scalar_fields[0]; i++) {
         const char *v = field_text(row, scalar_fields[i], tmp, sizeof tmp);
@@ -587,12 +823,68 @@ page_task_detail(struct app *a, struct request *r, struct response *resp)
         buf_put(b, "</dd>\n");
     }
     buf_put(b, "</dl>\n");
-    put_logs(b, logs);
+    put_failure(b, row);
+    put_timings(b, row);
+    if (related != NULL)
+        put_lineage(b, r->id, related);
+    put_logs(b, r->id, logs, level, min_rank);
     page_put_task_articles(b, r->id, articles);
     page_put_task_files(b, row);
+    put_chat(b, related);
     html_end(b);
 out:
     cJSON_Delete(row);
     cJSON_Delete(logs);
     cJSON_Delete(articles);
+    cJSON_Delete(related);
+}
+
+/* ----- POST /tasks/{id}/revoke and /tasks/{id}/retry ----- */
+
+void
+page_task_revoke(struct app *a, struct request *r, struct response *resp)
+{
+    char why[512], before[32], location[16 + WEBAPP_ID_MAX];
+    PGconn *db;
+    int rc;
+
+    if (!uuid_is_valid(r->id)) {
+        page_error(resp, MHD_HTTP_BAD_REQUEST, "Invalid task id", "A task id is a UUID.");
+        return;
+    }
+    if ((db = dbpool_get(a->db, WEBAPP_DB_WAIT_MS, why, sizeof why)) == NULL) {
+        page_error(resp, MHD_HTTP_SERVICE_UNAVAILABLE, "Database unavailable", why);
+        return;
+    }
+    /* As POST /api/tasks/{id}/revoke: a final task keeps its state. */
+    rc = store_revoke(db, r->id, false, before, sizeof before);
+    dbpool_put(a->db, db);
+    if (rc != STORE_OK) {
+        page_error(resp, MHD_HTTP_SERVICE_UNAVAILABLE, "Database unavailable",
+                   "The task cannot be revoked right now; try again in a moment.");
+        return;
+    }
+    snprintf(location, sizeof location, "/tasks/%s", r->id);
+    html_see_other(resp, location);
+}
+
+void
+page_task_retry(struct app *a, struct request *r, struct response *resp)
+{
+    char err[1024], id[UUID_STR_LEN], location[64];
+    bool unconfirmed;
+    unsigned int status;
+
+    if (!uuid_is_valid(r->id)) {
+        page_error(resp, MHD_HTTP_BAD_REQUEST, "Invalid task id", "A task id is a UUID.");
+        return;
+    }
+    status = app_task_retry(a, r->id, id, &unconfirmed, err, sizeof err);
+    if (status != MHD_HTTP_ACCEPTED) {
+        page_error(resp, status, status == MHD_HTTP_NOT_FOUND ? "No such task" : "Cannot retry",
+                   err);
+        return;
+    }
+    snprintf(location, sizeof location, "/tasks/%s", id);
+    html_see_other(resp, location);
 }

@@ -8,9 +8,15 @@
 const struct route routes[] = {
     /* method  pattern                 handler           body       json   public */
     {"GET", "/", page_home, BODY_NONE, false, false},
+    /* The dashboard's form: typed fields of any name, so BODY_RAW (dashboard.c parses it). */
+    {"POST", "/", page_home_post, BODY_RAW, false, false},
     {"GET", "/tasks", page_task_list, BODY_NONE, false, false},
     {"POST", "/tasks", page_task_create, BODY_FORM, false, false},
     {"GET", "/tasks/{id}", page_task_detail, BODY_NONE, false, false},
+    /* The task page's buttons (no fields: BODY_RAW for the Origin check). */
+    {"POST", "/tasks/{id}/revoke", page_task_revoke, BODY_RAW, false, false},
+    {"POST", "/tasks/{id}/retry", page_task_retry, BODY_RAW, false, false},
+    {"GET", "/workers", page_workers, BODY_NONE, false, false},
     {"GET", "/static/style.css", page_style, BODY_NONE, false, false},
     {"GET", "/static/live.js", page_live_js, BODY_NONE, false, false},
     {"GET", "/articles", page_article_list, BODY_NONE, false, false},
@@ -27,11 +33,15 @@ const struct route routes[] = {
     {"POST", "/sites/{id}/resume", page_site_resume, BODY_RAW, false, false},
     {"POST", "/sites/{id}/delete", page_site_delete, BODY_RAW, false, false},
     {"GET", "/healthz", api_healthz, BODY_NONE, true, true},
+    /* Not public: with CELERIAC_AUTH set, Prometheus scrapes with basic_auth. */
+    {"GET", "/metrics", api_metrics, BODY_NONE, true, false},
+    {"GET", "/api/stats", api_stats, BODY_NONE, true, false},
     {"GET", "/api/tasks", api_task_list, BODY_NONE, true, false},
     {"POST", "/api/tasks", api_task_create, BODY_RAW, true, false},
     {"GET", "/api/tasks/{id}", api_task_get, BODY_NONE, true, false},
     {"GET", "/api/tasks/{id}/logs", api_task_logs, BODY_NONE, true, false},
     {"POST", "/api/tasks/{id}/revoke", api_task_revoke, BODY_RAW, true, false},
+    {"POST", "/api/tasks/{id}/retry", api_task_retry, BODY_RAW, true, false},
     {"GET", "/api/workers", api_worker_list, BODY_NONE, true, false},
     /* Server-Sent Events: task states, log lines, chat messages (events.c). */
     {"GET", "/api/events", api_events, BODY_NONE, true, false},
@@ -62,6 +72,22 @@ const struct route routes[] = {
     {"GET", "/api/chat/rooms", api_chat_rooms, BODY_NONE, true, false},
     {"GET", "/api/chat/{id}/messages", api_chat_messages, BODY_NONE, true, false},
     {"POST", "/api/chat/{id}/messages", api_chat_post, BODY_RAW, true, false},
+    /* Queues: counts, pauses, dead letters (queues.c). A queue's name may be
+     * longer than {id} keeps: those handlers read it from the path. */
+    {"GET", "/queues", page_queues, BODY_NONE, false, false},
+    {"GET", "/queues/celeriac.dead", page_dead_letters, BODY_NONE, false, false},
+    {"POST", "/queues/{id}/pause", page_queue_pause, BODY_RAW, false, false},
+    {"POST", "/queues/{id}/resume", page_queue_resume, BODY_RAW, false, false},
+    {"POST", "/queues/celeriac.dead/messages/{id}/requeue", page_dead_requeue, BODY_RAW, false,
+     false},
+    {"POST", "/queues/celeriac.dead/messages/{id}/drop", page_dead_drop, BODY_RAW, false, false},
+    {"GET", "/api/queues", api_queues, BODY_NONE, true, false},
+    {"POST", "/api/queues/{id}/pause", api_queue_pause, BODY_RAW, true, false},
+    {"POST", "/api/queues/{id}/resume", api_queue_resume, BODY_RAW, true, false},
+    {"GET", "/api/queues/celeriac.dead/messages", api_dead_letters, BODY_NONE, true, false},
+    {"POST", "/api/queues/celeriac.dead/messages/{id}/requeue", api_dead_requeue, BODY_RAW, true,
+     false},
+    {"POST", "/api/queues/celeriac.dead/messages/{id}/drop", api_dead_drop, BODY_RAW, true, false},
     {NULL, NULL, NULL, BODY_NONE, false, false},
 };
 

@@ -60,6 +60,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "convert/convert.h"
 #include "sql/store.h"
@@ -208,21 +209,89 @@ http_query(struct request *r, const char *key)
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
+/* ?key= as a filter: NULL when absent or empty; -1 (err set) when not valid
+ * UTF-8 or longer than max bytes (PostgreSQL would refuse it with a 503). */
+static int
+filter_text(struct request *r, const char *key, size_t max, const char **out, char *err,
+            size_t errlen)
+{
+    const char *v = http_query(r, key);
+
+    *out = v != NULL && v[0] != '\0' ? v : NULL;
+    if (*out != NULL && (strlen(v) > max || !utf8_valid(v, strlen(v)))) {
+        snprintf(err, errlen, "invalid %s: at most %zu bytes of UTF-8 text", key, max);
+        return -1;
+    }
+    return 0;
+}
+
+/* ?key= as a time: an ISO 8601 time or a date (a form's datetime-local sends
+ * "2026-11-30T10:00"), written to utc as ISO 8601 UTC; "" when not given. */
+static int
+filter_time(struct request *r, const char *key, const char **given, char *utc, char *err,
+            size_t errlen)
+{
+    const char *v = http_query(r, key);
+    char day[32];
+    double at;
+
+    *given = v != NULL && v[0] != '\0' ? v : NULL;
+    utc[0] = '\0';
+    if (*given == NULL)
+        return 0;
+    if (strlen(v) == 10) { /* a date alone: its midnight */
+        snprintf(day, sizeof day, "%sT00:00", v);
+        v = day;
+    }
+    if (clock_parse_iso(v, &at) < 0) {
+        snprintf(err, errlen,
+                 "invalid %s: use an ISO 8601 time such as 2026-11-30T10:00:00Z (no offset: "
+                 "UTC) or a date such as 2026-11-30",
+                 key);
+        return -1;
+    }
+    clock_iso_at(at, utc);
+    return 0;
+}
+
 int
 task_filters_parse(struct request *r, struct task_filters *f, char *err, size_t errlen)
 {
-    const char *limit = http_query(r, "limit");
+    const char *limit = http_query(r, "limit"), *sort = http_query(r, "sort");
 
-    f->state = http_query(r, "state");
-    f->name = http_query(r, "name");
+    memset(f, 0, sizeof *f);
     f->limit = WEBAPP_LIST_DEFAULT;
-    if (f->state != NULL && f->state[0] == '\0')
-        f->state = NULL;
-    if (f->name != NULL && f->name[0] == '\0')
-        f->name = NULL;
+    if (filter_text(r, "state", 64, &f->state, err, errlen) < 0 ||
+        filter_text(r, "name", TASK_FILTER_MAX, &f->name, err, errlen) < 0 ||
+        filter_text(r, "worker", TASK_FILTER_MAX, &f->worker, err, errlen) < 0 ||
+        filter_text(r, "q", TASK_TEXT_MAX, &f->q, err, errlen) < 0 ||
+        filter_text(r, "after", 64, &f->after, err, errlen) < 0 ||
+        filter_text(r, "before", 64, &f->before, err, errlen) < 0 ||
+        filter_time(r, "created_after", &f->created_after, f->after_utc, err, errlen) < 0 ||
+        filter_time(r, "created_before", &f->created_before, f->before_utc, err, errlen) < 0)
+        return -1;
     if (f->state != NULL && !store_state_valid(f->state)) {
         snprintf(err, errlen, "invalid state: use one of PENDING, RECEIVED, STARTED, RETRY, "
                               "SUCCESS, FAILURE, REVOKED");
+        return -1;
+    }
+    if (sort != NULL && sort[0] != '\0' && strcmp(sort, "newest") != 0 &&
+        strcmp(sort, "oldest") != 0) {
+        snprintf(err, errlen, "invalid sort: use newest or oldest");
+        return -1;
+    }
+    f->oldest_first = sort != NULL && strcmp(sort, "oldest") == 0;
+    if (f->after != NULL && f->before != NULL) {
+        snprintf(err, errlen, "give after or before, not both");
+        return -1;
+    }
+    if ((f->after != NULL || f->before != NULL) &&
+        store_task_cursor_parse(f->after != NULL ? f->after : f->before, &f->cursor_us,
+                                f->cursor_id) < 0) {
+        snprintf(err, errlen,
+                 "invalid %s: expected a task's cursor as the list gives it (\"next\", "
+                 "\"previous\", or a task's \"cursor\")",
+                 f->after != NULL ? "after" : "before");
         return -1;
     }
     if (limit != NULL && limit[0] != '\0' &&
@@ -231,6 +300,22 @@ task_filters_parse(struct request *r, struct task_filters *f, char *err, size_t 
         return -1;
     }
     return 0;
+}
+
+void
+task_filters_query(const struct task_filters *f, struct store_task_query *q)
+{
+    *q = (struct store_task_query){.state = f->state,
+                                   .name = f->name,
+                                   .worker = f->worker,
+                                   .q = f->q,
+                                   .created_after = f->after_utc[0] ? f->after_utc : NULL,
+                                   .created_before = f->before_utc[0] ? f->before_utc : NULL,
+                                   .oldest_first = f->oldest_first,
+                                   .cursor_us = f->cursor_us,
+                                   .cursor_id = f->after || f->before ? f->cursor_id : NULL,
+                                   .backward = f->before != NULL,
+                                   .limit = f->limit};
 }
 
 /* ----- answers ----- */
@@ -333,6 +418,7 @@ respond(struct request *r, struct response *resp, bool auth_fail)
         ret = MHD_queue_response(r->conn, resp->status, mr);
     }
     MHD_destroy_response(mr);
+    metrics_count_request(r, resp->status);
     ms = (clock_mono() - r->started) * 1000.0;
     /* Health probes come every few seconds: keep them out of the default log. */
     log_msg(strcmp(r->path, "/healthz") == 0 ? LL_DEBUG : LL_INFO, NULL, "%s %s %u %.1fms",

@@ -626,4 +626,50 @@ void page_chat_post(struct app *a, struct request *r, struct response *resp);
 void page_chat_js(struct app *a, struct request *r, struct response *resp);
 void page_chat_css(struct app *a, struct request *r, struct response *resp);
 
+/* ----- queues: counts, pauses, dead letters (queues.c) ----- */
+
+#define QUEUES_DEAD_VIEW_MAX 100                 /* dead letters one view (or action) reads */
+#define QUEUES_DEAD_VIEW_BYTES (16 * 1024 * 1024) /* ...stopping once their bodies pass this */
+#define QUEUES_BODY_PREVIEW 2048                  /* bytes of a dead letter's body shown */
+
+/* True for a queue that may be paused: a valid name (broker_queue_name_valid)
+ * other than celeriac.dead; false with the problem in err. */
+bool queue_name_ok(const char *name, char *err, size_t errlen);
+/* ?limit= of the dead-letter view (NULL or "": QUEUES_DEAD_VIEW_MAX): 1 to
+ * QUEUES_DEAD_VIEW_MAX. 0, or -1 with the problem in err. */
+int dead_limit_parse(const char *s, int *limit, char *err, size_t errlen);
+
+void api_queues(struct app *a, struct request *r, struct response *resp);
+void api_queue_pause(struct app *a, struct request *r, struct response *resp);
+void api_queue_resume(struct app *a, struct request *r, struct response *resp);
+void api_dead_letters(struct app *a, struct request *r, struct response *resp);
+void api_dead_requeue(struct app *a, struct request *r, struct response *resp);
+void api_dead_drop(struct app *a, struct request *r, struct response *resp);
+void page_queues(struct app *a, struct request *r, struct response *resp);
+void page_queue_pause(struct app *a, struct request *r, struct response *resp);
+void page_queue_resume(struct app *a, struct request *r, struct response *resp);
+void page_dead_letters(struct app *a, struct request *r, struct response *resp);
+void page_dead_requeue(struct app *a, struct request *r, struct response *resp);
+void page_dead_drop(struct app *a, struct request *r, struct response *resp);
+
+/* ----- the dashboard, /api/stats and /metrics (dashboard.c, metrics.c) ----- */
+
+/* GET / (page_home(), above) shows tasks by state, workers online, a chart
+ * of the tasks finished per minute over the last hour, run time percentiles
+ * and the form; GET /?task=NAME gives the form a typed field per parameter
+ * of NAME. POST / is that form's target (typed fields "p.<parameter>" and
+ * JSON args/kwargs); POST /tasks (page_task_create(), above) the same with
+ * the JSON fields only. */
+void page_home_post(struct app *a, struct request *r, struct response *resp);
+/* GET /api/stats: the dashboard's numbers as JSON (store_stats()). */
+void api_stats(struct app *a, struct request *r, struct response *resp);
+/* GET /metrics: Prometheus text format 0.0.4. */
+void api_metrics(struct app *a, struct request *r, struct response *resp);
+/* Count one answered request for /metrics, by method, route pattern (never
+ * the path) and status: server.c's respond() calls it. Thread-safe, no lock. */
+void metrics_count_request(const struct request *r, unsigned int status);
+/* v as Prometheus and people read it: the shortest text that reads back as
+ * v ("0.25", "10", "1.5e-06"), NaN, +Inf or -Inf. */
+void metrics_put_number(struct buf *b, double v);
+
 #endif

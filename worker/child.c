@@ -71,7 +71,9 @@ broker_connect(struct engine *g)
     snprintf(name, sizeof name, "%s child", g->cfg->nodename);
     while (!stop_requested) {
         g->b = broker_open(g->cfg->amqp_url, name, err, sizeof err);
-        if (g->b != NULL && broker_consume(g->b, g->cfg->queues, g->cfg->prefetch) == 0) {
+        /* The paused queues first: a paused queue is never consumed at all. */
+        if (g->b != NULL && engine_apply_pauses(g) == 0 &&
+            broker_consume(g->b, g->cfg->queues, g->cfg->prefetch) == 0) {
             if (tries > 0)
                 log_info("connected to RabbitMQ again");
             return true;

@@ -122,6 +122,11 @@ engine_fini(struct engine *g)
     g->e = NULL;
     g->cap = 0;
     revoked_clear(&g->revoked);
+    for (int i = 0; i < g->n_paused_queues; i++)
+        free(g->paused_queues[i]);
+    free(g->paused_queues);
+    g->paused_queues = NULL;
+    g->n_paused_queues = 0;
     if (g->statm_fd >= 0)
         close(g->statm_fd);
     g->statm_fd = -1;
@@ -169,6 +174,153 @@ load_revocations(struct engine *g)
     return STORE_OK;
 }
 
+/* ----- queues paused by the operator ----- */
+
+static bool
+queue_paused(const struct engine *g, const char *queue)
+{
+    for (int i = 0; i < g->n_paused_queues; i++)
+        if (strcmp(g->paused_queues[i], queue) == 0)
+            return true;
+    return false;
+}
+
+/* True when queue is one of --queues: only those are kept in the set. */
+static bool
+consumes(const struct engine *g, const char *queue)
+{
+    size_t n = strlen(queue);
+
+    for (const char *p = g->cfg->queues; p != NULL && *p != '\0';) {
+        const char *end = strchr(p, ',');
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+
+        while (len > 0 && *p == ' ') {
+            p++;
+            len--;
+        }
+        if (len == n && memcmp(p, queue, n) == 0)
+            return true;
+        p = end != NULL ? end + 1 : NULL;
+    }
+    return false;
+}
+
+/* Mark queue paused or not: 1 when that changed the set, 0 when not, -1 on
+ * out of memory. */
+static int
+pause_mark(struct engine *g, const char *queue, bool paused)
+{
+    char **p;
+
+    for (int i = 0; i < g->n_paused_queues; i++) {
+        if (strcmp(g->paused_queues[i], queue) != 0)
+            continue;
+        if (paused)
+            return 0;
+        free(g->paused_queues[i]);
+        g->paused_queues[i] = g->paused_queues[--g->n_paused_queues];
+        g->pauses_changed = true;
+        return 1;
+    }
+    if (!paused)
+        return 0;
+    p = realloc(g->paused_queues, sizeof *p * (size_t)(g->n_paused_queues + 1));
+    if (p == NULL)
+        return -1;
+    g->paused_queues = p;
+    if ((p[g->n_paused_queues] = strdup(queue)) == NULL)
+        return -1;
+    g->n_paused_queues++;
+    g->pauses_changed = true;
+    return 1;
+}
+
+static void
+log_pause(const char *queue, bool paused)
+{
+    if (paused)
+        log_info("queue %s is paused by the operator: not consuming it", queue);
+    else
+        log_info("queue %s was resumed by the operator: consuming it again", queue);
+}
+
+/* A notification on 'queue_pause': {"queue", "paused"}. */
+static void
+on_queue_pause(struct engine *g, const char *payload)
+{
+    char err[64];
+    cJSON *o = json_parse(payload, strlen(payload), err, sizeof err);
+    const char *queue = json_str(o, "queue");
+    bool paused = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "paused"));
+    int rc;
+
+    if (queue == NULL || !broker_queue_name_valid(queue))
+        log_warn("queue pause not understood: %s", payload);
+    else if (consumes(g, queue) && (rc = pause_mark(g, queue, paused)) != 0)
+        rc > 0 ? log_pause(queue, paused) : log_warn("queue pause not kept: %s", payload);
+    cJSON_Delete(o);
+}
+
+/* True when list (store_queue_pauses()) names queue. */
+static bool
+listed(const cJSON *list, const char *queue)
+{
+    const cJSON *p;
+
+    cJSON_ArrayForEach(p, list)
+    {
+        const char *q = json_str(p, "queue");
+        if (q != NULL && strcmp(q, queue) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Listen first, load second, as for revocations: a pause or resume made in
+ * between is in both. Applied to the consumers by the next engine step (or
+ * by broker_connect() in child.c, before it consumes). */
+static int
+load_pauses(struct engine *g)
+{
+    const cJSON *p;
+    cJSON *list;
+    int rc;
+
+    if ((rc = store_listen(g->db, "queue_pause")) != STORE_OK)
+        return rc;
+    if ((list = store_queue_pauses(g->db, &rc)) == NULL)
+        return rc;
+    for (int i = 0; i < g->n_paused_queues;) { /* resumed while we were away */
+        if (listed(list, g->paused_queues[i])) {
+            i++;
+            continue;
+        }
+        log_pause(g->paused_queues[i], false);
+        pause_mark(g, g->paused_queues[i], false); /* moves the last one to i */
+    }
+    cJSON_ArrayForEach(p, list)
+    {
+        const char *queue = json_str(p, "queue");
+        if (queue != NULL && consumes(g, queue) && pause_mark(g, queue, true) > 0)
+            log_pause(queue, true);
+    }
+    g->pauses_changed = true; /* a new broker connection must hear them all the same */
+    cJSON_Delete(list);
+    return STORE_OK;
+}
+
+int
+engine_apply_pauses(struct engine *g)
+{
+    if (g->b == NULL)
+        return -1;
+    if (broker_set_paused(g->b, (const char *const *)g->paused_queues, g->n_paused_queues) < 0)
+        return -1;
+    g->pauses_changed = false;
+    return 0;
+}
+
 bool
 engine_db_connect(struct engine *g)
 {
@@ -182,13 +334,14 @@ engine_db_connect(struct engine *g)
     g->effects_lost = true;
     while (!*g->stop) {
         g->db = store_open(g->cfg->database_url, "celeriac-worker", err, sizeof err);
-        if (g->db != NULL && load_revocations(g) == STORE_OK) {
+        if (g->db != NULL && load_revocations(g) == STORE_OK && load_pauses(g) == STORE_OK) {
             if (tries > 0)
                 log_info("connected to PostgreSQL again");
             return true;
         }
         if (g->db != NULL) {
-            snprintf(err, sizeof err, "loading revocations: %s", store_error_message(g->db));
+            snprintf(err, sizeof err, "loading revocations and paused queues: %s",
+                     store_error_message(g->db));
             store_close(g->db);
             g->db = NULL;
         }
@@ -307,6 +460,7 @@ fill_record(struct entry *e)
                         ? e->m.origin
                         : NULL;
     e->rec.retries = e->m.retries;
+    e->rec.parent_id = uuid_is_valid(e->m.parent_id) ? e->m.parent_id : NULL; /* else dropped */
 }
 
 /* Append d (moved) to the batch and classify it. false on out of memory
@@ -334,16 +488,18 @@ take(struct engine *g, struct broker_delivery *d)
         utf8_scrub(e->d.routing_key);
     if (celery_decode(&e->d.wire, &e->m, reason, sizeof reason) < 0) {
         make_dead(e, reason);
-    } else if ((e->def = registry_find(e->m.task)) == NULL) {
-        snprintf(reason, sizeof reason, "NotRegistered: no task named '%s' in this worker",
-                 e->m.task);
-        make_dead(e, reason);
     } else {
-        e->kind = E_RUN;
+        /* Kept on its row even when it cannot run: what was asked shows. */
         e->args_json = json_print(e->m.args);
         e->kwargs_json = json_print(e->m.kwargs);
-        if (e->args_json == NULL || e->kwargs_json == NULL)
+        e->kind = E_RUN;
+        if ((e->def = registry_find(e->m.task)) == NULL) {
+            snprintf(reason, sizeof reason, "NotRegistered: no task named '%s' in this worker",
+                     e->m.task);
+            make_dead(e, reason);
+        } else if (e->args_json == NULL || e->kwargs_json == NULL) {
             make_dead(e, "out of memory while reading the task's arguments");
+        }
     }
     if (e->kind != E_DEAD) {
         /* Decoded: only a dead letter needs the original headers and body. A
@@ -472,6 +628,10 @@ on_notification(const char *channel, const char *payload, void *arg)
     char err[64];
     cJSON *o;
 
+    if (strcmp(channel, "queue_pause") == 0) {
+        on_queue_pause(g, payload);
+        return;
+    }
     if (strcmp(channel, "task_revoked") != 0)
         return;
     o = json_parse(payload, strlen(payload), err, sizeof err);
@@ -487,6 +647,15 @@ poll_revocations(struct engine *g)
 {
     if (store_is_ok(g->db))
         store_notifications(g->db, on_notification, g);
+}
+
+/* The same, then a change of the paused queues goes to the consumers. -1
+ * when the broker connection failed. */
+static int
+follow_pauses(struct engine *g)
+{
+    poll_revocations(g);
+    return g->pauses_changed ? engine_apply_pauses(g) : 0;
 }
 
 /* ----- running ----- */
@@ -1347,7 +1516,12 @@ run_alone(struct engine *g, int i)
         store_task_unlock(g->db); /* whatever happened: the lock is this run's only */
     if (rc < 0)
         return -1;
-    return *g->stop ? 0 : broker_resume(g->b);
+    if (*g->stop)
+        return 0;
+    /* A pause that came while it ran holds when the consumers start again. */
+    if (follow_pauses(g) < 0)
+        return -1;
+    return broker_resume(g->b);
 }
 
 /* The rest of run_alone(), once the STARTED mark answered rc. */
@@ -1378,10 +1552,13 @@ engine_step(struct engine *g, int timeout_ms)
     struct broker_delivery d;
     /* Half the prefetch window per batch: while one batch commits, RabbitMQ
      * already delivers the next into the other half. */
-    int from = g->n, max = g->cfg->prefetch > 1 ? g->cfg->prefetch / 2 : 1, r;
+    int from = g->n, max = g->cfg->prefetch > 1 ? g->cfg->prefetch / 2 : 1, r, given_back = 0;
 
     if (g->retire) /* --max-tasks-per-child, --max-memory-per-child: no more */
         return engine_flush(g) < 0 && !broker_is_open(g->b) ? -1 : 0;
+    /* A queue paused meanwhile loses its consumer before anything is taken. */
+    if (follow_pauses(g) < 0)
+        return -1;
     if (g->cfg->max_tasks_per_child > 0) {
         long left = g->cfg->max_tasks_per_child - g->tasks_run;
         if (from + left < max)
@@ -1395,6 +1572,15 @@ engine_step(struct engine *g, int timeout_ms)
             return -1;
         if (r == 0)
             break;
+        if (d.queue != NULL && queue_paused(g, d.queue)) {
+            /* Prefetched before the pause reached this child: back to its
+             * queue, where it waits for the resume. */
+            broker_requeue(g->b, d.tag);
+            broker_delivery_fini(&d);
+            if (++given_back >= max)
+                break; /* its consumer is gone, so this ends; never spin regardless */
+            continue;
+        }
         if (!take(g, &d)) {
             broker_requeue(g->b, d.tag); /* out of memory: let someone else try */
             broker_delivery_fini(&d);

@@ -44,6 +44,12 @@ struct engine {
     long tasks_run;    /* for --max-tasks-per-child */
     bool retire;       /* past --max-tasks-per-child or --max-memory-per-child: exit after the batch */
     int statm_fd;      /* /proc/self/statm, kept open: the RSS after each task is one pread() */
+    /* Queues the operator paused (table queue_pauses, channel 'queue_pause'):
+     * the child keeps no consumer on them. pauses_changed: not yet told to
+     * the broker connection. */
+    char **paused_queues;
+    int n_paused_queues;
+    bool pauses_changed;
 };
 
 void engine_init(struct engine *g, const struct worker_cfg *cfg, struct slot_state *slot,
@@ -62,8 +68,15 @@ void engine_discard(struct engine *g);
 void engine_fini(struct engine *g);
 
 /* (Re)connect to PostgreSQL, waiting with capped back-off, then listen for
- * revocations and load the recent ones. false when asked to stop first. */
+ * revocations and load the recent ones, and the same for the paused queues.
+ * false when asked to stop first. */
 bool engine_db_connect(struct engine *g);
+
+/* Tell the broker connection which queues the operator paused (before
+ * broker_consume(), so a child started while a queue is paused never
+ * consumes it; later whenever a notification changed them). 0, or -1 when
+ * the connection failed. */
+int engine_apply_pauses(struct engine *g);
 
 /* task_sql() for a handler that runs in g (task.c calls it). */
 PGresult *engine_task_sql(struct engine *g, struct task_ctx *t, const char *sql, int nparams,

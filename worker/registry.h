@@ -8,6 +8,27 @@
 
 #include "worker/task.h"
 
+/* The type of a task parameter, as the webapp's form shows and converts it:
+ * a number field, a whole number, a text field, true/false, or JSON text
+ * for an object or an array. */
+enum task_param_type {
+    PARAM_NUMBER,
+    PARAM_INTEGER,
+    PARAM_STRING,
+    PARAM_BOOL,
+    PARAM_OBJECT,
+    PARAM_ARRAY,
+};
+
+/* One parameter of a task, in the order the handler binds them. The webapp
+ * shows one labelled field per parameter and sends the values as kwargs, so
+ * name must be the name the handler's task_bind_args() knows. */
+struct task_param {
+    const char *name;
+    enum task_param_type type;
+    const char *default_json; /* JSON text of the default; NULL: required */
+};
+
 struct task_def {
     const char *name;
     task_fn run;
@@ -19,6 +40,9 @@ struct task_def {
     bool quick;
     const char *doc;          /* e.g. "demo.add(x, y): returns x + y" */
     const char *example_args; /* JSON text, for the webapp's form */
+    /* Its parameters, terminated by one with name NULL; NULL: not described
+     * (the form then offers raw JSON only). */
+    const struct task_param *params;
     /* task_retry(): at most max_retries more attempts (0: 3, Celery's
      * default; a message's max_retries header overrides it), waiting
      * retry_backoff seconds (0: 1) doubled at each attempt, at most
@@ -43,8 +67,11 @@ struct task_def {
 
 /* The handler for name, or NULL when this worker does not know the task. */
 const struct task_def *registry_find(const char *name);
-/* [{"name", "doc", "example_args", "queue", ...details}] as JSON text
- * (caller frees). */
+/* "number", "integer", "string", "bool", "object" or "array". */
+const char *registry_param_type_name(enum task_param_type type);
+/* [{"name", "doc", "example_args", "queue", "params": [{"name", "type",
+ * "required", "default" (only when not required)}], ...details}] as JSON
+ * text (caller frees). */
 char *registry_json(void);
 /* All tasks, terminated by a row with name NULL. */
 extern const struct task_def registry_tasks[];

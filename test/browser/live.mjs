@@ -12,134 +12,16 @@
 // Prints each check as it passes and, last, one line "RESULT {json}" with what it created
 // (room, message and task ids) so that test/system/test_browser.py can check the database.
 // Exits 1 with "FAIL: ..." (and what the pages logged) when a check fails, 2 on bad usage.
+// Screenshots of each step go to $BROWSER_ARTIFACTS (lib.mjs has the rest of the settings).
 // test/system/test_browser.py runs it; by hand: cd test/browser && npm ci && node live.mjs URL
 import { randomBytes } from 'node:crypto';
 
-import { chromium } from 'playwright-core';
+import {
+  check, expect, finish, hidden, init, launch, log, notReloaded, openLive, openPage, secs, shot,
+} from './lib.mjs';
 
-const usage = 'usage: node test/browser/live.mjs http://HOST:PORT';
-const base = (process.argv[2] || '').replace(/\/+$/, '');
-if (process.argv.length !== 3 || !/^https?:\/\/[^/]+$/.test(base)) {
-  console.error(usage);
-  process.exit(2);
-}
-const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
-// Generous: a SANITIZE=1 webapp and worker are several times slower.
-const WAIT_MS = Number(process.env.BROWSER_WAIT_MS) || 30000;
-const TOTAL_MS = Number(process.env.BROWSER_TOTAL_MS) || 150000;
-
-const started = Date.now();
-const secs = (since = started) => ((Date.now() - since) / 1000).toFixed(1) + ' s';
-const log = (line) => console.log(`[${secs()}] ${line}`);
-
-// What the pages said: shown when a check fails.
-const notes = [];
-let browser = null;
-let failing = false;
-
-async function fail(what, err, hint) {
-  if (failing) return;
-  failing = true; // waits still pending reject as the browser closes: not news
-  // eslint-disable-next-line no-control-regex
-  const text = String((err && err.message) || err || '').replace(/\x1b\[[0-9;]*m/g, '');
-  const [first, ...rest] = text.split('\n');
-  console.log(`FAIL: ${what}${first ? ': ' + first : ''}`);
-  if (rest.length) console.log(rest.slice(0, 12).join('\n'));
-  if (hint) console.log(`hint: ${hint}`);
-  if (notes.length) console.log('what the pages logged:\n  ' + notes.slice(-40).join('\n  '));
-  if (browser) await browser.close().catch(() => {});
-  process.exit(1);
-}
-process.on('unhandledRejection', (err) => fail('unexpected error', err));
-
-// A check: run fn, print "ok: what" and return its value, or fail the run (with hint).
-async function check(what, fn, hint) {
-  const t0 = Date.now();
-  let value;
-  try {
-    value = await fn();
-  } catch (err) {
-    await fail(what, err, hint);
-  }
-  log(`ok: ${what} (${secs(t0)})`);
-  return value;
-}
-
-function expect(cond, message) {
-  if (!cond) throw new Error(message);
-}
-
-// The element's hidden property, which the page scripts set.
-const hidden = (page, selector) => page.locator(selector).evaluate((e) => e.hidden);
-
-// A page that logs its console errors, uncaught exceptions, failed requests and every
-// main-frame navigation (a live page must never reload).
-function watch(page, name) {
-  page.navigations = 0;
-  page.errors = [];
-  page.on('framenavigated', (f) => {
-    if (f === page.mainFrame()) {
-      page.navigations++;
-      notes.push(`${name}: navigated to ${f.url()}`);
-    }
-  });
-  page.on('pageerror', (e) => {
-    page.errors.push(e.message);
-    notes.push(`${name}: uncaught ${e.message}`);
-  });
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning')
-      notes.push(`${name}: console ${m.type()}: ${m.text()}`);
-  });
-  page.on('requestfailed', (r) => {
-    notes.push(`${name}: request failed: ${r.method()} ${r.url()} ${r.failure()?.errorText ?? ''}`);
-  });
-  return page;
-}
-
-// A page of its own in a new context, whose EventSource messages are recorded through the
-// DevTools protocol (Network.eventSourceMessageReceived): proof that an update came by the
-// stream, not by a fetch.
-async function openPage(name) {
-  const context = await browser.newContext();
-  context.setDefaultTimeout(WAIT_MS);
-  const page = watch(await context.newPage(), name);
-  page.sse = [];
-  const cdp = await context.newCDPSession(page);
-  cdp.on('Network.eventSourceMessageReceived', (e) => page.sse.push(e));
-  await cdp.send('Network.enable');
-  return page;
-}
-
-// Opens url in page and waits until its stream on /api/events (topics starting with
-// topicPrefix) answered 200. Marks the document, so that a reload shows.
-async function openLive(page, url, topicPrefix) {
-  const stream = page.waitForResponse(
-    (r) => r.url().startsWith(`${base}/api/events?topics=${topicPrefix}`), { timeout: WAIT_MS });
-  const r = await page.goto(url, { waitUntil: 'load' });
-  expect(r && r.status() === 200, `GET ${url} answered ${r && r.status()}`);
-  const s = await stream;
-  expect(s.status() === 200, `its event stream ${s.url()} answered ${s.status()}`);
-  await page.evaluate(() => { window.celeriacNotReloaded = true; });
-}
-
-async function notReloaded(page, name) {
-  expect(page.navigations === 1, `${name} navigated ${page.navigations} times (reloaded?)`);
-  expect(await page.evaluate(() => window.celeriacNotReloaded === true),
-         `${name} was reloaded (its document is new)`);
-  expect(page.errors.length === 0, `${name} threw: ${page.errors.join('; ')}`);
-}
-
-const watchdog = setTimeout(() => fail(`the whole run took over ${TOTAL_MS / 1000} s`), TOTAL_MS);
-
-browser = await check(`launch ${executablePath} headless`, () => chromium.launch({
-  executablePath,
-  headless: true,
-  // root has no sandbox; a container's /dev/shm may be small.
-  args: ['--no-sandbox', '--disable-dev-shm-usage'],
-  timeout: WAIT_MS,
-}));
-log(`browser: Chromium ${browser.version()}, webapp: ${base}`);
+const [base] = init('usage: node test/browser/live.mjs http://HOST:PORT', 1);
+await launch();
 
 // ---------------------------------------------------------------------------- 1. chat
 
@@ -200,6 +82,7 @@ await check('page B shows the message live: author and body, once, last, "empty"
     expect(await pageB.locator('#chat-messages > li').last().getAttribute('id') === `m-${sent.id}`,
            'not the last message');
     expect(await hidden(pageB, '#chat-empty'), '"No messages yet" still shown');
+    await shot(pageB, 'chat-page-b-shows-the-message');
   }, 'a message shows once a worker consuming the chat queue stored it and /api/events sent it');
 
 await check("page B got it as a 'chat' event of its EventSource, with no read of the room",
@@ -219,6 +102,7 @@ await check('page A shows it too, its box emptied, no error', async () => {
   expect(await pageA.locator('#chat-body').inputValue() === '', 'the message box was not emptied');
   expect(await hidden(pageA, '#chat-status'),
          `status: ${await pageA.locator('#chat-status').textContent()}`);
+  await shot(pageA, 'chat-page-a-after-sending');
 });
 
 await check('neither chat page reloaded or threw', async () => {
@@ -283,13 +167,11 @@ await check('its state changes in place to SUCCESS, through STARTED', async () =
          `never showed STARTED before SUCCESS: ${states.join(' -> ')}`);
   expect(await row.locator('.state-cell .state').textContent() === 'SUCCESS', 'not SUCCESS');
   expect(await row.locator('.state-success').count() === 1, 'SUCCESS not styled as such');
+  await shot(tasksPage, 'tasks-list-task-succeeded');
 }, 'demo.sleep runs in a worker consuming the celery queue');
 
 await check('the tasks page did not reload or throw', () => notReloaded(tasksPage, 'tasks page'));
 
-clearTimeout(watchdog);
-await browser.close();
-console.log('RESULT ' + JSON.stringify({
+await finish({
   room, author, body, message_id: sent.id, chat_task_id: sent.task_id, task_id: taskId,
-}));
-log('all browser checks passed');
+});

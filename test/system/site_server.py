@@ -33,6 +33,10 @@ their bytes). test/fixtures/site/README.md lists the special URLs; in short:
     /error.html 500; unknown paths 404 (small HTML body)
     /big-feed.xml  RSS 2.0 with 10,000 items (links {{BASE}}/big/1 .. /big/10000)
     /robots.txt    the fixture file; start(robots=False) makes it 404
+    /hostile.html  an article made of XSS attempts (HOSTILE_HTML): <script>, on* handlers,
+                   javascript: links, and markup written as text (&lt;script&gt;...) in
+                   its title, author, description and paragraphs; test_browser.py checks
+                   that the article pages show it as text and run none of it
 
 Every 200 carries ETag and Last-Modified (fixed: LAST_MODIFIED). If-None-Match
 that matches gives 304; If-Modified-Since >= Last-Modified gives 304 when no
@@ -68,6 +72,42 @@ REDIRECTS = {  # path -> (status, Location)
 }
 NOT_SERVED = {"/README.md", "/expected.json"}  # the contract, not part of the site
 DISCONNECTS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
+
+# Every way an article could smuggle a script into the pages that show it. What runs sets
+# window.celeriacPwned or opens a dialog. The entities (&lt;...&gt;) are text the scraper
+# keeps: the pages must show it as such. HOSTILE_TEXT is in the stored text, verbatim.
+HOSTILE_PATH = "/hostile.html"
+HOSTILE_TITLE = "Hostile <script>window.celeriacPwned='title';alert(3)</script> markup"
+HOSTILE_TEXT = ("Escaped markup stays text: <script>window.celeriacPwned='text';alert(10)</script>"
+                " and \"><img src=x onerror=alert(11)> and <a href=\"javascript:alert(12)\">"
+                "click</a>.")
+HOSTILE_HTML = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Hostile &lt;script&gt;window.celeriacPwned='title';alert(3)&lt;/script&gt; markup</title>
+<meta name="description" content="A summary with &lt;img src=x onerror=alert(4)&gt; in it.">
+<meta name="author" content="&lt;b onmouseover=alert(5)&gt;Mallory&lt;/b&gt;">
+<meta property="article:published_time" content="2026-11-20T10:00:00Z">
+<script>window.celeriacPwned = 'head'; alert(1)</script>
+</head><body>
+<nav><a href="javascript:alert(2)">Home</a></nav>
+<main><article>
+<h1>Hostile &lt;script&gt;window.celeriacPwned='title';alert(3)&lt;/script&gt; markup</h1>
+<p>This article tries the usual tricks on whoever shows it: an inline script
+<script>window.celeriacPwned = 'inline'; alert(6)</script> right here, an image whose
+loading fails <img src="x" onerror="window.celeriacPwned = 'onerror'; alert(7)"> on purpose,
+a <a href="javascript:window.celeriacPwned='link';alert(8)">javascript: link</a> and
+<a href="{{BASE}}/" onclick="alert(9)">a link with onclick</a>.</p>
+<p>Escaped markup stays text: &lt;script&gt;window.celeriacPwned='text';alert(10)&lt;/script&gt;
+and &quot;&gt;&lt;img src=x onerror=alert(11)&gt; and &lt;a href=&quot;javascript:alert(12)&quot;&gt;click&lt;/a&gt;.</p>
+<svg width="1" height="1" onload="alert(13)"><script>alert(14)</script></svg>
+<iframe src="javascript:alert(15)"></iframe>
+<p>The rest is an ordinary paragraph, long enough for a scraper to take this for the main
+text of the page rather than navigation: a reader who sees it sees plain words, nothing
+more, and a browser that shows it runs nothing.</p>
+</article></main>
+<footer><p onmouseover="alert(16)">Footer</p></footer>
+</body></html>
+"""
 
 _TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -283,6 +323,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             "/slow-drip.html": self._slow_drip,
             "/reset.html": self._reset,
             "/big-feed.xml": self._big_feed,
+            HOSTILE_PATH: self._hostile,
         }
         if path in special:
             return special[path](head)
@@ -424,6 +465,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             os.close(sock.detach())  # close(2) with linger 0: RST, no FIN
         except OSError:
             pass
+
+    def _hostile(self, head):
+        self._send_body(HOSTILE_HTML.replace("{{BASE}}", self.server.site.base).encode(),
+                        "text/html; charset=utf-8", LAST_MODIFIED, head)
 
     def _big_feed(self, head):
         self._send_body(self.server.site._big_feed(), "application/rss+xml; charset=utf-8",

@@ -76,9 +76,13 @@ def test_the_form_enqueues_and_redirects_to_the_task(stack, webapp, worker):
 
 def test_fail_and_unknown_task_over_http(stack, webapp, worker):
     failing = post_task(webapp, {"name": "demo.fail", "kwargs": {"message": "kaput"}}).json()
-    unknown = post_task(webapp, {"name": "nobody.knows", "args": []}).json()
+    unknown = post_task(webapp, {"name": "nobody.knows", "args": [1, "two"],
+                                 "kwargs": {"three": 3}}).json()
     assert "kaput" in wait_state(webapp, failing["id"])["error"]
-    assert "NotRegistered" in wait_state(webapp, unknown["id"])["error"]
+    row = wait_state(webapp, unknown["id"])
+    assert "NotRegistered" in row["error"]
+    # What was asked stays on the FAILURE row the worker wrote.
+    assert row["args"] == [1, "two"] and row["kwargs"] == {"three": 3}, row
 
 
 def test_values_are_html_escaped(stack, webapp, worker):

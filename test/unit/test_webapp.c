@@ -317,7 +317,7 @@ mistyped_args_kwargs_and_queue_are_refused(void **state)
                         "'queue' must be a string, not a number");
 }
 
-#define ALLOWED "allowed fields are name, args, kwargs, queue, countdown, eta, expires, max_retries, time_limit and soft_time_limit"
+#define ALLOWED "allowed fields are name, args, kwargs, queue, countdown, eta, expires, max_retries, time_limit, soft_time_limit and parent_id"
 
 static void
 unknown_and_repeated_fields_are_named(void **state)
