@@ -112,6 +112,15 @@ form_set(struct run_form *f, const char *key, const struct buf *value)
         buf_putn(&rf->value, value->data, value->len);
 }
 
+static void
+form_set_text(struct run_form *f, const char *key, const char *text)
+{
+    struct run_field *rf = form_field(f, key);
+
+    if (rf != NULL && text != NULL)
+        buf_put(&rf->value, text);
+}
+
 /* MHD's post processor hands over each field, a long value in pieces. */
 static enum MHD_Result
 on_run_field(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
@@ -497,6 +506,47 @@ put_counts(struct buf *b, const cJSON *stats)
                online, online == 1 ? "" : "s");
 }
 
+/* Queue depths, as /queues shows them (with the pauses and dead letters). */
+static void
+put_queues(struct app *a, struct buf *b)
+{
+    char err[512];
+    bool down;
+    cJSON *o = queues_overview(a, &down, err, sizeof err);
+    const cJSON *q;
+
+    buf_put(b, "<section class=\"dash-row\" aria-labelledby=\"dash-queues\">\n"
+               "<h2 id=\"dash-queues\"><a href=\"/queues\">Queues</a></h2>\n");
+    if (o == NULL || down) {
+        buf_put(b, "<p class=\"hint\">The queues' counts cannot be read right now: ");
+        html_esc(b, err);
+        buf_put(b, "</p>\n</section>\n");
+        cJSON_Delete(o);
+        return;
+    }
+    buf_put(b, "<table class=\"dash-queues\">\n<tr><th scope=\"col\">Queue</th>"
+               "<th scope=\"col\">Ready</th><th scope=\"col\">Consumers</th></tr>\n");
+    cJSON_ArrayForEach(q, cJSON_GetObjectItemCaseSensitive(o, "queues"))
+    {
+        const cJSON *messages = cJSON_GetObjectItemCaseSensitive(q, "messages");
+        const cJSON *consumers = cJSON_GetObjectItemCaseSensitive(q, "consumers");
+
+        buf_put(b, "<tr><td>");
+        html_esc(b, json_str(q, "name"));
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(q, "paused")))
+            buf_put(b, " <span class=\"hint\">(paused)</span>");
+        if (!cJSON_IsNumber(messages)) {
+            buf_put(b, "</td><td colspan=\"2\" class=\"hint\">not declared yet</td></tr>\n");
+            continue;
+        }
+        buf_printf(b, "</td><td data-queue-messages>%.0f</td><td>%.0f</td></tr>\n",
+                   messages->valuedouble,
+                   cJSON_IsNumber(consumers) ? consumers->valuedouble : 0.0);
+    }
+    buf_put(b, "</table>\n</section>\n");
+    cJSON_Delete(o);
+}
+
 /* The chart's frame, in viewBox units. */
 #define CHART_W 720.0
 #define CHART_H 220.0
@@ -784,9 +834,24 @@ put_run_form(struct buf *b, const cJSON *tasks, const char *chosen, const struct
     const char *args = form_get(values, "args"), *kwargs = form_get(values, "kwargs");
     const cJSON *t;
 
+    const char *parent = form_get(values, "parent_id");
+
     buf_put(b, "<section aria-labelledby=\"run\">\n<h2 id=\"run\">Run a task</h2>\n");
+    if (parent != NULL && parent[0] != '\0') {
+        buf_put(b, "<p class=\"rerun\">Re-running <a href=\"/tasks/");
+        html_esc(b, parent);
+        buf_put(b, "\"><code>");
+        html_esc(b, parent);
+        buf_put(b, "</code></a>: edit what you like; the new task records it as its parent."
+                   "</p>\n");
+    }
     put_chooser(b, tasks, chosen);
     buf_put(b, "<form class=\"task\" method=\"post\" action=\"/\">\n");
+    if (parent != NULL && parent[0] != '\0') {
+        buf_put(b, "<input type=\"hidden\" name=\"parent_id\" value=\"");
+        html_esc(b, parent);
+        buf_put(b, "\">\n");
+    }
     if (n >= 0) {
         char key[sizeof FIELD_PREFIX + PARAM_NAME_MAX];
         bool raw = (args != NULL && args[0] != '\0') || (kwargs != NULL && kwargs[0] != '\0');
@@ -914,8 +979,7 @@ render_dashboard(struct app *a, struct response *resp, unsigned int status, cons
         buf_put(b, "<p class=\"hint\">The numbers cannot be read from the database right now; "
                    "the form below still works.</p>\n");
     }
-    /* Queue depths (RabbitMQ's message counts) will come as a section of
-     * their own here. */
+    put_queues(a, b);
     put_run_form(b, tasks, chosen, values);
     put_registered(b, tasks);
     page_put_scrape_form(b, "", "", true, "");
@@ -926,10 +990,59 @@ render_dashboard(struct app *a, struct response *resp, unsigned int status, cons
     cJSON_Delete(stats);
 }
 
+/* GET /?rerun=<id>: the form filled with task id's name, arguments and
+ * queue, its id as the parent of what it enqueues ("Edit and re-run"). */
+static void
+render_rerun(struct app *a, struct response *resp, const char *id)
+{
+    struct run_form f = {.n = 0};
+    char why[256], *args = NULL, *kwargs = NULL;
+    cJSON *row = NULL;
+    PGconn *db;
+    int rc;
+
+    if (!uuid_is_valid(id)) {
+        render_dashboard(a, resp, MHD_HTTP_BAD_REQUEST, NULL, NULL,
+                         "rerun: that is not a task id (a UUID).");
+        return;
+    }
+    if ((db = dbpool_get(a->db, WEBAPP_DB_WAIT_MS, why, sizeof why)) != NULL) {
+        row = store_task_get(db, id, &rc);
+        dbpool_put(a->db, db);
+    }
+    if (row == NULL) {
+        render_dashboard(a, resp,
+                         db != NULL && rc == STORE_NOT_FOUND ? MHD_HTTP_NOT_FOUND
+                                                             : MHD_HTTP_SERVICE_UNAVAILABLE,
+                         NULL, NULL,
+                         db != NULL && rc == STORE_NOT_FOUND
+                             ? "rerun: there is no such task."
+                             : "rerun: the database cannot be read right now; try again.");
+        return;
+    }
+    args = json_print(cJSON_GetObjectItemCaseSensitive(row, "args"));
+    kwargs = json_print(cJSON_GetObjectItemCaseSensitive(row, "kwargs"));
+    form_set_text(&f, "name", json_str(row, "name"));
+    form_set_text(&f, "args", args != NULL ? args : "[]");
+    form_set_text(&f, "kwargs", kwargs != NULL ? kwargs : "{}");
+    form_set_text(&f, "queue", json_str(row, "queue"));
+    form_set_text(&f, "parent_id", json_str(row, "id"));
+    render_dashboard(a, resp, MHD_HTTP_OK, json_str(row, "name"), &f, NULL);
+    cJSON_free(args);
+    cJSON_free(kwargs);
+    cJSON_Delete(row);
+    form_fini(&f);
+}
+
 void
 page_home(struct app *a, struct request *r, struct response *resp)
 {
-    render_dashboard(a, resp, MHD_HTTP_OK, http_query(r, "task"), NULL, NULL);
+    const char *rerun = http_query(r, "rerun");
+
+    if (rerun != NULL && rerun[0] != '\0')
+        render_rerun(a, resp, rerun);
+    else
+        render_dashboard(a, resp, MHD_HTTP_OK, http_query(r, "task"), NULL, NULL);
 }
 
 /* ----- running a task from the form ----- */
@@ -977,6 +1090,8 @@ run_task(struct app *a, struct response *resp, const struct run_form *f)
         cJSON_AddStringToObject(body, "name", name);
     if (queue[0] != '\0')
         cJSON_AddStringToObject(body, "queue", queue);
+    if (form_get_or(f, "parent_id", "")[0] != '\0') /* "Edit and re-run" */
+        cJSON_AddStringToObject(body, "parent_id", form_get(f, "parent_id"));
     if (add_json_field(body, "args", form_get_or(f, "args", ""), err, sizeof err) < 0 ||
         add_json_field(body, "kwargs", form_get_or(f, "kwargs", ""), err, sizeof err) < 0)
         goto refused;
@@ -1009,6 +1124,10 @@ run_task(struct app *a, struct response *resp, const struct run_form *f)
     }
     if (api_enqueue_req(body, &req, err, sizeof err) < 0)
         goto refused;
+    if (req.parent_id != NULL && (rc = (int)app_parent_check(a, req.parent_id, err, sizeof err))) {
+        render_dashboard(a, resp, (unsigned int)rc, name, f, err);
+        goto out;
+    }
     rc = app_enqueue(a, &req, id, &unconfirmed, err, sizeof err);
     if (rc != ENQUEUE_OK) {
         render_dashboard(a, resp, app_enqueue_status(rc), name, f, err);
@@ -1101,6 +1220,20 @@ api_stats(struct app *a, struct request *r, struct response *resp)
         api_error(resp, MHD_HTTP_SERVICE_UNAVAILABLE,
                   "database unavailable while reading the statistics");
         return;
+    }
+    /* The queues as GET /api/queues gives them ("broker": "down" and null
+     * counts when RabbitMQ does not answer). */
+    {
+        char err[512];
+        bool down;
+        cJSON *q = queues_overview(a, &down, err, sizeof err);
+
+        if (q != NULL) {
+            cJSON_AddItemToObject(stats, "queues",
+                                  cJSON_DetachItemFromObjectCaseSensitive(q, "queues"));
+            cJSON_AddStringToObject(stats, "broker", down ? "down" : "ok");
+            cJSON_Delete(q);
+        }
     }
     api_json(resp, MHD_HTTP_OK, stats);
     cJSON_Delete(stats);

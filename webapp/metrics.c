@@ -267,6 +267,40 @@ put_http(struct buf *b)
     free(c);
 }
 
+/* The queues' ready messages and consumers (queues_overview()), and
+ * whether RabbitMQ answered. */
+static void
+put_queues(struct app *a, struct buf *b)
+{
+    char err[512];
+    bool down = true;
+    cJSON *o = queues_overview(a, &down, err, sizeof err);
+    const cJSON *q, *queues = cJSON_GetObjectItemCaseSensitive(o, "queues");
+    static const char *const families[][3] = {
+        {"celeriac_queue_messages", "messages", "Messages ready in the queue (RabbitMQ's count)."},
+        {"celeriac_queue_consumers", "consumers", "Consumers of the queue (worker children)."},
+    };
+
+    for (size_t f = 0; o != NULL && !down && f < sizeof families / sizeof families[0]; f++) {
+        put_family(b, families[f][0], "gauge", families[f][2]);
+        cJSON_ArrayForEach(q, queues)
+        {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(q, families[f][1]);
+            if (!cJSON_IsNumber(v))
+                continue; /* not declared yet */
+            buf_printf(b, "%s{queue=\"", families[f][0]);
+            put_label_value(b, json_str(q, "name"));
+            buf_put(b, "\"} ");
+            metrics_put_number(b, v->valuedouble);
+            buf_put(b, "\n");
+        }
+    }
+    put_family(b, "celeriac_broker_up", "gauge",
+               "1 when this scrape could read the queues from RabbitMQ, else 0.");
+    buf_printf(b, "celeriac_broker_up %d\n", o != NULL && !down);
+    cJSON_Delete(o);
+}
+
 void
 api_metrics(struct app *a, struct request *r, struct response *resp)
 {
@@ -294,8 +328,7 @@ api_metrics(struct app *a, struct request *r, struct response *resp)
             b, cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(m, "workers_online")));
         buf_put(b, "\n");
     }
-    /* Queue depths (RabbitMQ's ready and unacked messages per queue) will
-     * come here, as a gauge family of their own. */
+    put_queues(a, b);
     put_family(b, "celeriac_database_up", "gauge",
                "1 when this scrape could read the database; 0 when it could not (the task and "
                "worker families are left out then).");

@@ -173,12 +173,7 @@ add_queue(cJSON *queues, const char *name, const cJSON *sources)
     cJSON_AddItemToArray(queues, q);
 }
 
-/* {"queues": [...], "broker": "ok"|"down"}: the queues celeriac routes to,
- * those the workers consume, the paused ones and celeriac.dead, in that
- * order, with their counts when RabbitMQ answers. NULL with err set when
- * PostgreSQL does not answer (503). *broker_down: RabbitMQ did not (the
- * counts are null; err says why). */
-static cJSON *
+cJSON *
 queues_overview(struct app *a, bool *broker_down, char *err, size_t errlen)
 {
     cJSON *sources = NULL, *out, *queues;

@@ -639,6 +639,14 @@ bool queue_name_ok(const char *name, char *err, size_t errlen);
  * QUEUES_DEAD_VIEW_MAX. 0, or -1 with the problem in err. */
 int dead_limit_parse(const char *s, int *limit, char *err, size_t errlen);
 
+/* {"queues": [{"name", "exists", "messages", "consumers", "paused", ...}],
+ * "broker": "ok"|"down"}: the queues celeriac routes to, those the workers
+ * consume, the paused ones and celeriac.dead, in that order, with their
+ * counts when RabbitMQ answers (a connection of its own, 5 s timeouts; the
+ * dashboard and /metrics show them too). NULL with err set when PostgreSQL
+ * does not answer. *broker_down: RabbitMQ did not (the counts are null; err
+ * says why). */
+cJSON *queues_overview(struct app *a, bool *broker_down, char *err, size_t errlen);
 void api_queues(struct app *a, struct request *r, struct response *resp);
 void api_queue_pause(struct app *a, struct request *r, struct response *resp);
 void api_queue_resume(struct app *a, struct request *r, struct response *resp);

@@ -14,7 +14,7 @@ from html.parser import HTMLParser
 import pytest
 import requests
 
-from harness import BIN, db, free_port, queue_count, start_webapp, wait_until
+from harness import BIN, db, free_port, publish_raw, queue_count, start_webapp, wait_until
 
 STATES = ["PENDING", "RECEIVED", "STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED"]
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -854,3 +854,72 @@ def test_a_bad_dashboard_form_is_refused_and_publishes_nothing(stack, webapp, ca
     assert r.status_code == status, r.text
     assert words in r.text
     assert rows(stack, "SELECT count(*) FROM tasks")[0][0] == before
+
+
+def test_edit_and_rerun_fills_the_form_and_records_the_parent(stack, webapp, worker):
+    """/?rerun=<id> is the form filled with the task's name, args, kwargs and queue; what it
+    enqueues (edited or not) records the old task as its parent, as both pages show."""
+    old = post_task(webapp, {"name": "demo.add", "args": [2, 3]})
+    wait_final(stack, [old])
+    page = requests.get(webapp.url + "/", params={"rerun": old}, timeout=10)
+    assert page.status_code == 200, page.text
+    fields, _form = form_fields(page.text)
+    assert fields["parent_id"][1]["type"] == "hidden"
+    assert fields["parent_id"][1]["value"] == old
+    assert fields["name"][1]["value"] == "demo.add"
+    assert json.loads(re.search(r'<textarea id="args"[^>]*>(.*?)</textarea>', page.text,
+                                re.S).group(1)) == [2, 3]
+    assert f'href="/tasks/{old}"' in page.text and "Re-running" in page.text
+
+    # Edited: other args, the same parent.
+    r = post_form(webapp, {"name": "demo.add", "args": "[5, 6]", "kwargs": "{}", "queue": "",
+                           "parent_id": old})
+    assert r.status_code == 303, r.text
+    new = r.headers["Location"].rsplit("/", 1)[1]
+    wait_final(stack, [new])
+    (parent, result), = rows(stack, "SELECT parent_id::text, result FROM tasks WHERE id = %s",
+                             (new,))
+    assert parent == old and result == 11
+    assert f'href="/tasks/{new}"' in requests.get(f"{webapp.url}/tasks/{old}", timeout=10).text
+    assert f'href="/tasks/{old}"' in requests.get(f"{webapp.url}/tasks/{new}", timeout=10).text
+
+    # Bad ids: the form again with the reason, nothing enqueued.
+    assert requests.get(webapp.url + "/", params={"rerun": "nope"}, timeout=10).status_code == 400
+    missing = str(uuid.uuid4())
+    r = requests.get(webapp.url + "/", params={"rerun": missing}, timeout=10)
+    assert r.status_code == 404 and "no such task" in r.text
+    before = rows(stack, "SELECT count(*) FROM tasks")[0][0]
+    r = post_form(webapp, {"name": "demo.add", "args": "[1, 1]", "parent_id": missing})
+    assert r.status_code == 400 and "there is no task" in r.text, r.text
+    r = post_form(webapp, {"name": "demo.add", "args": "[1, 1]", "parent_id": "x"})
+    assert r.status_code == 400 and "parent_id" in r.text, r.text
+    assert rows(stack, "SELECT count(*) FROM tasks")[0][0] == before
+
+
+def test_queue_depths_show_on_the_dashboard_in_stats_and_in_metrics(stack, webapp):
+    """A paused queue holding 3 messages: its depth is on /, in /api/stats and in /metrics
+    (as /queues reads it: RabbitMQ's own count)."""
+    queue = f"dash-{uuid.uuid4().hex[:8]}"
+    r = requests.post(f"{webapp.url}/api/queues/{queue}/pause", timeout=10)
+    assert r.status_code == 200, r.text
+    try:
+        for i in range(3):
+            publish_raw(stack, queue, json.dumps([[i], {}, {}]),
+                        headers={"task": "demo.noop", "id": str(uuid.uuid4())})
+        stats = requests.get(f"{webapp.url}/api/stats", timeout=10).json()
+        assert stats["broker"] == "ok"
+        [mine] = [q for q in stats["queues"] if q["name"] == queue]
+        assert mine["messages"] == 3 and mine["consumers"] == 0 and mine["paused"] is True
+        assert {"celery", "chat", "celeriac.dead"} <= {q["name"] for q in stats["queues"]}
+
+        families = scrape(webapp)
+        assert sample(families, "celeriac_queue_messages", queue=queue) == 3
+        assert sample(families, "celeriac_queue_consumers", queue=queue) == 0
+        assert sample(families, "celeriac_broker_up") == 1
+
+        page = requests.get(webapp.url + "/", timeout=10).text
+        row = re.search(r"<tr><td>" + re.escape(queue) + r".*?</tr>", page)
+        assert row and "(paused)" in row.group(0) and "<td data-queue-messages>3</td>" in \
+            row.group(0), row
+    finally:
+        requests.post(f"{webapp.url}/api/queues/{queue}/resume", timeout=10)
