@@ -232,12 +232,13 @@ begin_page(struct buf *b, const char *title, int refresh_s, bool live)
     buf_put(b, "<title>");
     html_esc(b, title);
     buf_put(b, " - celeriac</title>\n<link rel=\"stylesheet\" href=\"/static/style.css\">\n"
-               "</head>\n<body>\n<nav><span class=\"brand\">celeriac</span>"
+               "</head>\n<body>\n<a class=\"skip\" href=\"#main\">Skip to the content</a>\n"
+               "<nav aria-label=\"celeriac\"><span class=\"brand\">celeriac</span>"
                " <a href=\"/\">Home</a> <a href=\"/tasks\">Tasks</a>"
                " <a href=\"/articles\">Articles</a> <a href=\"/sites\">Sites</a>"
                " <a href=\"/convert\">Convert</a> <a href=\"/chat\">Chat</a>"
                " <a href=\"/workers\">Workers</a> <a href=\"/queues\">Queues</a></nav>\n"
-               "<main>\n");
+               "<main id=\"main\">\n");
 }
 
 void
@@ -331,7 +332,26 @@ const char html_style_css[] =
     "form.button[hidden]{display:none}\n"
     "ul.plain{list-style:none;margin:0;padding:0}\n"
     "tr.offline td{color:#999}\n"
-    "tr.offline a{color:#88a}\n";
+    "tr.offline a{color:#88a}\n"
+    /* The keyboard: a visible focus everywhere, and a link past the nav
+     * that shows when it has the focus. */
+    ":focus-visible{outline:3px solid #1a5fb4;outline-offset:2px}\n"
+    "a.skip{position:absolute;left:-999em}\n"
+    "a.skip:focus{left:.5em;top:.5em;background:#fff;padding:.3em .6em;z-index:1}\n"
+    /* A phone-width screen: the nav wraps, wide tables scroll on their own
+     * instead of widening the page, fields take the whole width. */
+    "@media (max-width:40em){\n"
+    "main{padding:.6em .7em;overflow-wrap:anywhere}\n"
+    "select,input,textarea{max-width:100%}\n"
+    "nav{padding:.4em .6em;line-height:1.9}\n"
+    "nav a{margin-right:.7em}\n"
+    "table{display:block;overflow-x:auto;-webkit-overflow-scrolling:touch}\n"
+    "td.short{max-width:14em}\n"
+    "dl{grid-template-columns:1fr}\n"
+    "dd{margin-bottom:.4em}\n"
+    "form.filter input[type=search]{min-width:0;width:100%}\n"
+    "form.filter label{display:block}\n"
+    "}\n";
 
 /* /static/live.js (served by page_live_js()): see the comment at its top. */
 const char html_live_js[] =

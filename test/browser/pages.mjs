@@ -20,6 +20,7 @@
 //      then the sleeps are revoked and, without a reload, the demo.add page shows SUCCESS,
 //      its result and its log line, and the demo.fail pages FAILURE with the hostile error as
 //      text (live.js), also once loaded again.
+//   6. At 360 px wide no page is wider than the screen; the first Tab reaches the skip link.
 // A dialog in any page fails the run (lib.mjs). The XSS pages are opened with the CSP bypassed
 // (playwright's bypassCSP), so that escaping alone keeps their content inert: a script that
 // ran would open a dialog or set window.celeriacPwned. With the CSP in force they must cause
@@ -146,8 +147,9 @@ const articles = await check('its task page follows it to SUCCESS and lists its 
     return listed;
   }, 'scrape.site runs in a worker consuming the scrape queue, allowed to fetch 127.0.0.1');
 
-await check('/articles lists them, by title', async () => {
-  await open(scrapePage, `${base}/articles`);
+// The scrape's own list: other tests of the same database store articles too, newer ones.
+await check('/articles?task= (the task's articles) lists them, by title', async () => {
+  await open(scrapePage, `${base}/articles?task=${scrapeTask}`);
   for (const a of articles) {
     const link = scrapePage.locator(`article h2 a[href="/articles/${a.id}"]`);
     expect(await link.textContent() === a.title, `article ${a.id} not listed by its title`);
@@ -415,6 +417,27 @@ await check('loaded again, /tasks and the task page show the hostile error as te
   const csp = await openPage('hostile task page');
   await open(csp, `${base}/tasks/${xssTask}`);
   await inert(csp, 'the hostile task page (CSP on)');
+});
+
+// 6. A phone-width screen and the keyboard: no page is wider than the screen (a wide table
+//    scrolls on its own), and the first Tab reaches the "skip to the content" link.
+const phone = await openPage('phone', { viewport: { width: 360, height: 740 } });
+for (const path of ['/', '/tasks', `/tasks/${addTask}`, '/workers', '/queues', '/articles',
+  '/convert', '/chat']) {
+  await check(`${path} fits a 360 px wide screen`, async () => {
+    await open(phone, base + path);
+    const width = await phone.evaluate(() => document.documentElement.scrollWidth);
+    expect(width <= 360, `the page is ${width} px wide`);
+  });
+}
+await shot(phone, 'phone-chat');
+await check('the first Tab goes to "Skip to the content", which leads to the content', async () => {
+  await open(phone, `${base}/tasks`);
+  await phone.keyboard.press('Tab');
+  const focused = await phone.evaluate(() => document.activeElement.textContent);
+  expect(focused === 'Skip to the content', `the first Tab went to "${focused}"`);
+  await phone.keyboard.press('Enter');
+  expect(phone.url().endsWith('#main'), `Enter led to ${phone.url()}`);
 });
 
 await finish({
