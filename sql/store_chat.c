@@ -16,7 +16,7 @@
 #define CHAT_MESSAGE                                                                               \
     "json_build_object('id', m.id, 'seq', m.seq, 'room', m.room, 'author', m.author, 'body',"      \
     " m.body, 'sent_at', to_char(m.sent_at" UTC_MS                                                 \
-    ", 'persisted_at', to_char(m.persisted_at" UTC_MS ")"
+    ", 'persisted_at', to_char(m.persisted_at" UTC_MS ", 'task_id', m.task_id)"
 
 cJSON *
 store_chat_messages(PGconn *db, const char *room, long long after, int limit, int *rc)

@@ -21,7 +21,8 @@ store_events_chat(PGconn *db, long long after, long long upto, const char *rooms
     static const char sql[] =
         "SELECT coalesce(json_agg(j ORDER BY seq), '[]')::text FROM (SELECT m.seq,"
         " json_build_object('id', m.id, 'seq', m.seq, 'room', m.room, 'author', m.author,"
-        " 'body', m.body, 'sent_at', " UTC_MS("m.sent_at") ") AS j FROM chat_messages m"
+        " 'body', m.body, 'sent_at', " UTC_MS("m.sent_at") ", 'task_id', m.task_id) AS j"
+        " FROM chat_messages m"
         " WHERE m.seq > $1::bigint AND ($2::bigint < 0 OR m.seq <= $2::bigint)"
         " AND ($3::json IS NULL OR m.room IN (SELECT json_array_elements_text($3::json)))"
         " ORDER BY m.seq LIMIT $4::int) x";

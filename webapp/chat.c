@@ -631,18 +631,29 @@ static void
 put_message(struct buf *b, const cJSON *m)
 {
     const char *id = json_str(m, "id"), *sent = json_str(m, "sent_at");
+    const char *task = json_str(m, "task_id");
 
     buf_put(b, "<li class=\"msg\" id=\"m-");
     html_esc(b, id);
     buf_printf(b, "\" data-seq=\"%lld\"><div class=\"meta\"><span class=\"author\">",
                num_field(m, "seq"));
     html_esc(b, json_str(m, "author"));
-    buf_put(b, "</span> <time datetime=\"");
+    buf_put(b, "</span> ");
+    /* The time links to the chat.persist task that stored the message. */
+    if (task != NULL) {
+        buf_put(b, "<a class=\"stored-by\" title=\"stored by task ");
+        html_esc(b, task);
+        buf_put(b, "\" href=\"/tasks/");
+        html_esc(b, task);
+        buf_put(b, "\">");
+    }
+    buf_put(b, "<time datetime=\"");
     html_esc(b, sent);
     buf_put(b, "\">");
     if (sent != NULL)
         html_time(b, sent);
-    buf_put(b, "</time></div><div class=\"body\">");
+    buf_put(b, task != NULL ? "</time></a>" : "</time>");
+    buf_put(b, "</div><div class=\"body\">");
     html_esc(b, json_str(m, "body"));
     buf_put(b, "</div></li>\n");
 }
@@ -903,7 +914,16 @@ static const char chat_js[] =
     "    when.textContent = timeText(m.sent_at);\n"
     "    meta.appendChild(who);\n"
     "    meta.appendChild(document.createTextNode(' '));\n"
-    "    meta.appendChild(when);\n"
+    "    if (/^[0-9a-f-]{36}$/.test(String(m.task_id))) {\n"
+    "      var by = document.createElement('a');\n"
+    "      by.className = 'stored-by';\n"
+    "      by.href = '/tasks/' + m.task_id;\n"
+    "      by.title = 'stored by task ' + m.task_id;\n"
+    "      by.appendChild(when);\n"
+    "      meta.appendChild(by);\n"
+    "    } else {\n"
+    "      meta.appendChild(when);\n"
+    "    }\n"
     "    var body = document.createElement('div');\n"
     "    body.className = 'body';\n"
     "    body.textContent = String(m.body);\n"

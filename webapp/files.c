@@ -1299,7 +1299,9 @@ page_put_task_files(struct buf *b, const cJSON *task)
         html_esc(b, source);
         buf_put(b, "\" download>");
         html_esc(b, source);
-        buf_put(b, "</a>");
+        buf_put(b, "</a> (<a href=\"/files/");
+        html_esc(b, source);
+        buf_put(b, "/about\">about</a>)");
     } else {
         buf_put(b, "&mdash;");
     }
@@ -1307,6 +1309,9 @@ page_put_task_files(struct buf *b, const cJSON *task)
     if (state != NULL && strcmp(state, "SUCCESS") == 0 && output != NULL && uuid_is_valid(output)) {
         put_download(b, output, json_str(result, "name"),
                      cJSON_GetObjectItemCaseSensitive(result, "size"));
+        buf_put(b, " (<a href=\"/files/");
+        html_esc(b, output);
+        buf_put(b, "/about\">about</a>)");
     } else if (state != NULL && !store_state_final(state)) {
         buf_put(b, "<span class=\"hint\">not yet</span>");
         put_progress(b, state, cJSON_GetObjectItemCaseSensitive(task, "progress"));
@@ -1314,4 +1319,56 @@ page_put_task_files(struct buf *b, const cJSON *task)
         buf_put(b, "&mdash;");
     }
     buf_put(b, "</dd>\n</dl>\n<p><a href=\"/convert\">All conversions</a></p>\n");
+}
+
+/* GET /files/{id}/about: what a file is and where it comes from: the task
+ * that made it (an output) and the file it was converted from. */
+void
+page_file(struct app *a, struct request *r, struct response *resp)
+{
+    cJSON *meta = file_meta_or_error(a, r, resp, false);
+    const char *task, *source;
+    struct buf *b = &resp->body;
+
+    if (meta == NULL)
+        return;
+    task = json_str(meta, "task_id");
+    source = json_str(meta, "source_id");
+    html_response(resp, MHD_HTTP_OK);
+    html_begin(b, json_str(meta, "name") != NULL ? json_str(meta, "name") : "File", 0);
+    buf_put(b, "<h1>");
+    html_esc(b, json_str(meta, "name"));
+    buf_put(b, "</h1>\n<dl>\n<dt>Download</dt><dd>");
+    put_file_link(b, meta);
+    buf_put(b, "</dd>\n<dt>Format</dt><dd>");
+    html_esc(b, json_str(meta, "format"));
+    buf_put(b, " <span class=\"hint\">");
+    html_esc(b, json_str(meta, "content_type"));
+    buf_put(b, "</span></dd>\n<dt>SHA-256</dt><dd class=\"id\">");
+    html_esc(b, json_str(meta, "sha256"));
+    buf_put(b, "</dd>\n<dt>Stored</dt><dd>");
+    html_time(b, json_str(meta, "created_at"));
+    buf_put(b, "</dd>\n<dt>Made by task</dt><dd>");
+    if (task != NULL) {
+        buf_put(b, "<a class=\"id\" href=\"/tasks/");
+        html_esc(b, task);
+        buf_put(b, "\">");
+        html_esc(b, task);
+        buf_put(b, "</a>");
+    } else {
+        buf_put(b, "none: uploaded");
+    }
+    buf_put(b, "</dd>\n<dt>Converted from</dt><dd>");
+    if (source != NULL) {
+        buf_put(b, "<a class=\"id\" href=\"/files/");
+        html_esc(b, source);
+        buf_put(b, "/about\">");
+        html_esc(b, source);
+        buf_put(b, "</a>");
+    } else {
+        buf_put(b, "&mdash;");
+    }
+    buf_put(b, "</dd>\n</dl>\n<p><a href=\"/convert\">All conversions</a></p>\n");
+    html_end(b);
+    cJSON_Delete(meta);
 }

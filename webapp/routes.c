@@ -27,6 +27,7 @@ const struct route routes[] = {
     /* Upload and convert in one request: the file streams to a temporary file. */
     {"POST", "/convert", page_convert_create, BODY_UPLOAD, false, false},
     {"GET", "/files/{id}", api_file_download, BODY_NONE, false, false}, /* errors as pages */
+    {"GET", "/files/{id}/about", page_file, BODY_NONE, false, false},
     /* The buttons post no fields: BODY_RAW (ignored) still gets the Origin check. */
     {"POST", "/sites/{id}/scrape", page_site_scrape, BODY_RAW, false, false},
     {"POST", "/sites/{id}/pause", page_site_pause, BODY_RAW, false, false},

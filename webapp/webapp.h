@@ -474,6 +474,8 @@ int file_options_from_form(const char *options, const char *delimiter, const cha
 void api_file_upload(struct app *a, struct request *r, struct response *resp);
 void api_file_list(struct app *a, struct request *r, struct response *resp);
 void api_file_meta(struct app *a, struct request *r, struct response *resp);
+/* GET /files/{id}/about: the file's page, linking to the task that made it. */
+void page_file(struct app *a, struct request *r, struct response *resp);
 /* GET /api/files/{id} and /files/{id}: the bytes, errors in the path's dialect. */
 void api_file_download(struct app *a, struct request *r, struct response *resp);
 void api_convert_create(struct app *a, struct request *r, struct response *resp);

@@ -83,6 +83,15 @@ def test_500_messages_from_5_senders_are_stored_once_each_in_a_stable_order(migr
         history = requests.get(f"{web.url}/api/chat/{room}/messages?after=0&limit=500",
                                timeout=10).json()["messages"]
         assert [m["id"] for m in history] == [r[0] for r in rows]
+        # Each message names the chat.persist task that stored it; the room page links it.
+        with db(migrated_stack).cursor() as cur:
+            cur.execute("SELECT m.id::text, t.id::text FROM chat_messages m JOIN tasks t"
+                        " ON t.id = m.task_id AND t.name = 'chat.persist' WHERE m.room = %s",
+                        (room,))
+            stored_by = dict(cur.fetchall())
+        assert {m["id"]: m["task_id"] for m in history} == stored_by
+        page = requests.get(f"{web.url}/chat/{room}", timeout=10).text
+        assert f'href="/tasks/{history[-1]["task_id"]}"' in page
     finally:
         assert web.terminate(15) == 0
 

@@ -235,7 +235,8 @@ def test_history_is_in_seq_order_after_a_seq_and_the_latest_by_default(stack, we
     assert out["room"] == room
     assert [m["seq"] for m in out["messages"]] == seqs
     first = out["messages"][0]
-    assert set(first) == {"id", "seq", "room", "author", "body", "sent_at", "persisted_at"}
+    assert set(first) == {"id", "seq", "room", "author", "body", "sent_at", "persisted_at",
+                          "task_id"}
     assert first["id"] == sent[0][0] and first["room"] == room
     assert first["author"] == "a0" and first["body"] == "m0"
     assert re.fullmatch(ISO_MS, first["sent_at"]) and re.fullmatch(ISO_MS, first["persisted_at"])

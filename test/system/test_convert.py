@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import struct
@@ -532,7 +533,20 @@ def test_the_convert_form_uploads_converts_and_lists_the_result(migrated_stack, 
     listing = requests.get(f"{web.url}/convert", timeout=10).text
     assert name in listing and f"/files/{task['result']['output_file_id']}" in listing
     task_page = requests.get(f"{web.url}/tasks/{task_id}", timeout=10).text
-    assert f"/files/{task['result']['output_file_id']}" in task_page
+    output = task["result"]["output_file_id"]
+    assert f"/files/{output}" in task_page and f"/files/{output}/about" in task_page
+
+    # The output's page links back to the task that made it and to its source, whose
+    # page says it was uploaded.
+    about = requests.get(f"{web.url}/files/{output}/about", timeout=10)
+    assert about.status_code == 200 and about.headers["Content-Type"].startswith("text/html")
+    assert f'href="/tasks/{task_id}"' in about.text
+    source = re.search(r'href="/files/([0-9a-f-]{36})/about"', about.text).group(1)
+    assert source != output and f'href="/files/{source}" download' in task_page
+    source_page = requests.get(f"{web.url}/files/{source}/about", timeout=10).text
+    assert name in source_page and "none: uploaded" in source_page
+    for bad in (str(uuid.uuid4()), "not-an-id"):
+        assert requests.get(f"{web.url}/files/{bad}/about", timeout=10).status_code == 404
 
 
 # ------------------------------------------------------------------------------ the CLI
