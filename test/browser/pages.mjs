@@ -148,7 +148,7 @@ const articles = await check('its task page follows it to SUCCESS and lists its 
   }, 'scrape.site runs in a worker consuming the scrape queue, allowed to fetch 127.0.0.1');
 
 // The scrape's own list: other tests of the same database store articles too, newer ones.
-await check('/articles?task= (the task's articles) lists them, by title', async () => {
+await check('/articles?task= (the scrape\'s articles) lists them, by title', async () => {
   await open(scrapePage, `${base}/articles?task=${scrapeTask}`);
   for (const a of articles) {
     const link = scrapePage.locator(`article h2 a[href="/articles/${a.id}"]`);
