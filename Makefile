@@ -31,7 +31,7 @@ override LDFLAGS += -fsanitize=address,undefined
 endif
 
 COMMON_OBJ = common/buf.o common/log.o common/config.o common/json.o common/uuid.o common/clock.o \
-             common/cron.o
+             common/cron.o common/strset.o
 BROKER_OBJ = broker/celery.o broker/conn.o broker/table.o broker/topology.o broker/publish.o \
              broker/consume.o broker/admin.o
 STORE_OBJ  = sql/store.o sql/store_engine.o sql/store_tasks.o sql/store_workers.o sql/store_pool.o sql/store_articles.o sql/store_files.o sql/store_chat.o sql/store_events.o sql/store_stats.o sql/store_queues.o sql/migrate.o sql/migrations.o

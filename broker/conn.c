@@ -190,9 +190,7 @@ broker_close(struct broker *b)
         free(b->consumer_tags[i]);
     free(b->consumer_tags);
     free(b->consume_queues);
-    for (int i = 0; i < b->n_paused_queues; i++)
-        free(b->paused_queues[i]);
-    free(b->paused_queues);
+    strset_clear(&b->paused);
     free(b);
 }
 

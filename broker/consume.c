@@ -299,15 +299,6 @@ broker_pump(struct broker *b, int timeout_ms, struct broker_delivery *d)
     }
 }
 
-static bool
-queue_paused(const struct broker *b, const char *queue)
-{
-    for (int i = 0; i < b->n_paused_queues; i++)
-        if (strcmp(b->paused_queues[i], queue) == 0)
-            return true;
-    return false;
-}
-
 /* The index of queue's consumer in b->consumer_tags, or -1. */
 static int
 consumer_of(const struct broker *b, const char *queue)
@@ -334,7 +325,7 @@ start_consumers(struct broker *b)
 
         while (*q == ' ')
             q++;
-        if (*q == '\0' || queue_paused(b, q) || consumer_of(b, q) >= 0)
+        if (*q == '\0' || strset_has(&b->paused, q) || consumer_of(b, q) >= 0)
             continue;
         if (broker_declare_queue(b, q) < 0)
             goto fail;
@@ -417,29 +408,14 @@ broker_resume(struct broker *b)
 int
 broker_set_paused(struct broker *b, const char *const *queues, int n)
 {
-    char **copy = calloc((size_t)(n > 0 ? n : 1), sizeof *copy);
-
-    if (copy == NULL)
+    if (strset_assign(&b->paused, queues, n) < 0)
         return -1;
-    for (int i = 0; i < n; i++) {
-        if ((copy[i] = strdup(queues[i])) == NULL) {
-            while (i-- > 0)
-                free(copy[i]);
-            free(copy);
-            return -1;
-        }
-    }
-    for (int i = 0; i < b->n_paused_queues; i++)
-        free(b->paused_queues[i]);
-    free(b->paused_queues);
-    b->paused_queues = copy;
-    b->n_paused_queues = n;
     if (b->consume_queues == NULL)
         return 0; /* broker_consume() starts only the others */
     if (!b->open)
         return -1;
     for (int i = 0; i < n; i++) {
-        int c = consumer_of(b, copy[i]);
+        int c = consumer_of(b, queues[i]);
         if (c >= 0 && cancel_consumer(b, c) < 0)
             return -1;
     }

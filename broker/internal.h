@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 
 #include "broker/broker.h"
+#include "common/strset.h"
 
 #define BROKER_CHANNEL 1
 
@@ -46,8 +47,7 @@ struct broker {
     bool keeping;
     atomic_bool keeper_stop;
     /* Queues paused by the operator (broker_set_paused()): never consumed. */
-    char **paused_queues;
-    int n_paused_queues;
+    struct strset paused;
     bool all_paused; /* broker_pause() holds every consumer (a long task runs) */
     /* admin.c's channels, opened on first use (a missing queue closes one). */
     bool stats_channel_open, browse_channel_open;

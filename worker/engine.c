@@ -122,11 +122,7 @@ engine_fini(struct engine *g)
     g->e = NULL;
     g->cap = 0;
     revoked_clear(&g->revoked);
-    for (int i = 0; i < g->n_paused_queues; i++)
-        free(g->paused_queues[i]);
-    free(g->paused_queues);
-    g->paused_queues = NULL;
-    g->n_paused_queues = 0;
+    strset_clear(&g->paused);
     if (g->statm_fd >= 0)
         close(g->statm_fd);
     g->statm_fd = -1;
@@ -176,15 +172,6 @@ load_revocations(struct engine *g)
 
 /* ----- queues paused by the operator ----- */
 
-static bool
-queue_paused(const struct engine *g, const char *queue)
-{
-    for (int i = 0; i < g->n_paused_queues; i++)
-        if (strcmp(g->paused_queues[i], queue) == 0)
-            return true;
-    return false;
-}
-
 /* True when queue is one of --queues: only those are kept in the set. */
 static bool
 consumes(const struct engine *g, const char *queue)
@@ -211,29 +198,11 @@ consumes(const struct engine *g, const char *queue)
 static int
 pause_mark(struct engine *g, const char *queue, bool paused)
 {
-    char **p;
+    int rc = paused ? strset_add(&g->paused, queue) : strset_remove(&g->paused, queue);
 
-    for (int i = 0; i < g->n_paused_queues; i++) {
-        if (strcmp(g->paused_queues[i], queue) != 0)
-            continue;
-        if (paused)
-            return 0;
-        free(g->paused_queues[i]);
-        g->paused_queues[i] = g->paused_queues[--g->n_paused_queues];
+    if (rc > 0)
         g->pauses_changed = true;
-        return 1;
-    }
-    if (!paused)
-        return 0;
-    p = realloc(g->paused_queues, sizeof *p * (size_t)(g->n_paused_queues + 1));
-    if (p == NULL)
-        return -1;
-    g->paused_queues = p;
-    if ((p[g->n_paused_queues] = strdup(queue)) == NULL)
-        return -1;
-    g->n_paused_queues++;
-    g->pauses_changed = true;
-    return 1;
+    return rc;
 }
 
 static void
@@ -291,13 +260,13 @@ load_pauses(struct engine *g)
         return rc;
     if ((list = store_queue_pauses(g->db, &rc)) == NULL)
         return rc;
-    for (int i = 0; i < g->n_paused_queues;) { /* resumed while we were away */
-        if (listed(list, g->paused_queues[i])) {
+    for (int i = 0; i < g->paused.n;) { /* resumed while we were away */
+        if (listed(list, g->paused.v[i])) {
             i++;
             continue;
         }
-        log_pause(g->paused_queues[i], false);
-        pause_mark(g, g->paused_queues[i], false); /* moves the last one to i */
+        log_pause(g->paused.v[i], false);
+        pause_mark(g, g->paused.v[i], false); /* moves the last one to i */
     }
     cJSON_ArrayForEach(p, list)
     {
@@ -315,7 +284,7 @@ engine_apply_pauses(struct engine *g)
 {
     if (g->b == NULL)
         return -1;
-    if (broker_set_paused(g->b, (const char *const *)g->paused_queues, g->n_paused_queues) < 0)
+    if (broker_set_paused(g->b, (const char *const *)g->paused.v, g->paused.n) < 0)
         return -1;
     g->pauses_changed = false;
     return 0;
@@ -1572,7 +1541,7 @@ engine_step(struct engine *g, int timeout_ms)
             return -1;
         if (r == 0)
             break;
-        if (d.queue != NULL && queue_paused(g, d.queue)) {
+        if (d.queue != NULL && strset_has(&g->paused, d.queue)) {
             /* Prefetched before the pause reached this child: back to its
              * queue, where it waits for the resume. */
             broker_requeue(g->b, d.tag);

@@ -17,6 +17,7 @@
 #include <libpq-fe.h>
 
 #include "broker/broker.h"
+#include "common/strset.h"
 #include "worker/revoked.h"
 #include "worker/task.h"
 #include "worker/worker.h"
@@ -47,8 +48,7 @@ struct engine {
     /* Queues the operator paused (table queue_pauses, channel 'queue_pause'):
      * the child keeps no consumer on them. pauses_changed: not yet told to
      * the broker connection. */
-    char **paused_queues;
-    int n_paused_queues;
+    struct strset paused;
     bool pauses_changed;
 };
 

@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/strset.h"
 #include "common/json.h"
 #include "common/uuid.h"
 
@@ -226,6 +227,35 @@ iso_times_parse_with_offsets_and_round_trip(void **state)
     assert_int_equal(clock_parse_iso(NULL, &t), -1);
 }
 
+static void
+a_strset_keeps_each_string_once(void **state)
+{
+    struct strset s = {0};
+    const char *const two[] = {"b", "c", "b"};
+    char *gone;
+
+    (void)state;
+    assert_false(strset_has(&s, "a"));
+    assert_int_equal(strset_add(&s, "a"), 1);
+    assert_int_equal(strset_add(&s, "a"), 0);
+    assert_int_equal(strset_add(&s, "z"), 1);
+    assert_true(strset_has(&s, "a") && strset_has(&s, "z") && s.n == 2);
+    assert_true(strset_remove(&s, "a"));
+    assert_false(strset_remove(&s, "a"));
+    assert_true(!strset_has(&s, "a") && strset_has(&s, "z") && s.n == 1);
+    /* Removing by a member's own pointer (what a caller walking the set does). */
+    gone = s.v[0];
+    assert_true(strset_remove(&s, gone));
+    assert_int_equal(s.n, 0);
+    assert_int_equal(strset_assign(&s, two, 3), 0); /* duplicates kept once */
+    assert_int_equal(s.n, 2);
+    assert_true(strset_has(&s, "b") && strset_has(&s, "c"));
+    assert_int_equal(strset_assign(&s, NULL, 0), 0);
+    assert_int_equal(s.n, 0);
+    strset_clear(&s);
+    strset_clear(&s); /* twice is fine */
+}
+
 int
 main(void)
 {
@@ -240,6 +270,7 @@ main(void)
         cmocka_unit_test(urls_are_redacted_before_logging),
         cmocka_unit_test(log_lines_are_single_bounded_lines_with_role_and_task),
         cmocka_unit_test(uuids_are_random_and_checked),
+        cmocka_unit_test(a_strset_keeps_each_string_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
