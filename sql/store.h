@@ -57,6 +57,11 @@ cJSON *store_unconfirmed_claim(PGconn *db, double age_s, int limit, int *rc);
 int store_unconfirmed_delete(PGconn *db, const cJSON *groups);
 /* One task as a JSON object (caller frees), or NULL with *rc set. */
 cJSON *store_task_get(PGconn *db, const char *id, int *rc);
+/* The orders of a task list: by created_at (newest or oldest first), or by
+ * run time, wall_s (slowest or fastest first; tasks that never ran, with no
+ * wall_s, are left out then). Ties go by id. */
+enum store_task_sort { STORE_SORT_NEWEST, STORE_SORT_OLDEST, STORE_SORT_SLOWEST, STORE_SORT_FASTEST };
+
 /* A page of the task list (GET /tasks, GET /api/tasks). Every filter is
  * optional (NULL = any); they combine with AND. */
 struct store_task_query {
@@ -64,10 +69,11 @@ struct store_task_query {
     const char *q;                     /* text in args or kwargs, case-insensitive, literal */
     const char *created_after;         /* ISO 8601: created_at >= it */
     const char *created_before;        /* ISO 8601: created_at < it */
-    bool oldest_first;                 /* else newest first */
+    enum store_task_sort sort;
     /* Keyset: the page after (or, with backward, before) the task whose
-     * (created_at, id) this is, in the page order. cursor_id NULL: the first page. */
-    long long cursor_us; /* created_at, microseconds since the epoch */
+     * sort key and id these are, in the page order. cursor_id NULL: the
+     * first page. */
+    const char *cursor_key; /* created_at in microseconds, or wall_s (cursor_parse) */
     const char *cursor_id;
     bool backward;
     int limit;
@@ -76,9 +82,12 @@ struct store_task_query {
  * "cursor" (store_task_cursor_parse() reads it back); "more": further tasks
  * lie beyond the page in its direction. NULL with *rc set. */
 cJSON *store_task_list(PGconn *db, const struct store_task_query *q, int *rc);
-/* A task's place in the list as text, "<created_at in microseconds since the
- * epoch>_<id>": 0 with *us and id (UUID_STR_LEN bytes) set, or -1. */
-int store_task_cursor_parse(const char *s, long long *us, char *id);
+/* A task's place in a list of that sort as text: "<created_at in
+ * microseconds since the epoch>_<id>" by time, "w<wall_s>_<id>" by run
+ * time. 0 with key (the number's text, keylen bytes) and id (UUID_STR_LEN
+ * bytes) set, or -1 (not a cursor of that sort). */
+int store_task_cursor_parse(const char *s, enum store_task_sort sort, char *key, size_t keylen,
+                            char *id);
 /* What a task's page shows beside its row: {"parent": {id, name, state} or
  * null, "parent_id": the column, "children": [{id, name, state, created_at}],
  * "chat": [{id, room, author, body, sent_at}]}: the newest `limit` children

@@ -2,6 +2,7 @@
 #include "sql/store.h"
 #include "sql/store_internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,69 +177,92 @@ store_task_get(PGconn *db, const char *id, int *rc)
 }
 
 /* A task's place in the page order, as its cursor: created_at to the
- * microsecond (extract() is exact numeric) and the id breaking ties. */
-#define TASK_KEY                                                                                   \
-    "(extract(epoch FROM t.created_at) * 1000000)::bigint::text || '_' || t.id::text"
-/* The rows of a page in query order (cmp "<" with dir DESC walks towards
- * older tasks): its filters, then the keyset condition. $4 is the literal
- * text, made a LIKE pattern here (\ % _ escaped); with the values known when
- * PQexecParams plans the statement, the NULL tests fold away and each filter
- * can use its index (sql/008_task_pages.sql), the text its trigram index.
- * One row past the page tells whether there is more. */
-#define TASK_PAGE(cmp, dir)                                                                        \
+ * microsecond (extract() is exact numeric) or wall_s ("w" and its shortest
+ * exact text: float8 output round-trips), and the id breaking ties. */
+#define TIME_KEY "(extract(epoch FROM t.created_at) * 1000000)::bigint::text || '_' || t.id::text"
+#define TIME_AT "('epoch'::timestamptz + $7::bigint * interval '1 microsecond', $8::uuid)"
+#define RUNTIME_KEY "'w' || t.wall_s::text || '_' || t.id::text"
+#define RUNTIME_AT "($7::float8, $8::uuid)"
+/* The rows of a page in query order (cmp "<" with dir DESC walks down the
+ * order by col): its filters, then the keyset condition against at. $4 is
+ * the literal text, made a LIKE pattern here (\ % _ escaped); with the
+ * values known when PQexecParams plans the statement, the NULL tests fold
+ * away and each filter can use its index (sql/008_task_pages.sql), the text
+ * its trigram index. By run time there is no index: a top-N sort of the
+ * rows the filters keep (docs/api.md). One row past the page tells whether
+ * there is more. */
+#define TASK_PAGE(col, key, at, cmp, dir)                                                          \
     "SELECT json_build_object("                                                                    \
-    "'tasks', coalesce(json_agg(j ORDER BY created_at " dir ", id " dir "), '[]'),"                \
-    " 'cursors', coalesce(json_agg(k ORDER BY created_at " dir ", id " dir "), '[]'))::text"       \
-    " FROM (SELECT row_to_json(t) AS j, " TASK_KEY " AS k, t.created_at, t.id FROM tasks t"        \
-    " WHERE ($1::text IS NULL OR t.state = $1) AND ($2::text IS NULL OR t.name = $2)"              \
-    " AND ($3::text IS NULL OR t.worker = $3)"                                                     \
+    "'tasks', coalesce(json_agg(j ORDER BY " col " " dir ", id " dir "), '[]'),"                   \
+    " 'cursors', coalesce(json_agg(k ORDER BY " col " " dir ", id " dir "), '[]'))::text"          \
+    " FROM (SELECT row_to_json(t) AS j, " key " AS k, t." col ", t.id FROM tasks t"               \
+    " WHERE t." col " IS NOT NULL AND ($1::text IS NULL OR t.state = $1)"                          \
+    " AND ($2::text IS NULL OR t.name = $2) AND ($3::text IS NULL OR t.worker = $3)"               \
     " AND ($4::text IS NULL OR (t.args::text || ' ' || t.kwargs::text) ILIKE '%' ||"               \
-    " replace(replace(replace($4, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%')"                 \
+    " replace(replace(replace($4, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%')"       \
     " AND ($5::timestamptz IS NULL OR t.created_at >= $5::timestamptz)"                            \
     " AND ($6::timestamptz IS NULL OR t.created_at < $6::timestamptz)"                             \
-    " AND ($7::bigint IS NULL OR (t.created_at, t.id) " cmp                                        \
-    " ('epoch'::timestamptz + $7::bigint * interval '1 microsecond', $8::uuid))"                   \
-    " ORDER BY t.created_at " dir ", t.id " dir " LIMIT $9::int) x"
+    " AND ($8::uuid IS NULL OR (t." col ", t.id) " cmp " " at ")"                                  \
+    " ORDER BY t." col " " dir ", t.id " dir " LIMIT $9::int) x"
 
 int
-store_task_cursor_parse(const char *s, long long *us, char *id)
+store_task_cursor_parse(const char *s, enum store_task_sort sort, char *key, size_t keylen,
+                        char *id)
 {
-    const char *p = s;
-    long long v = 0;
+    bool runtime = sort == STORE_SORT_SLOWEST || sort == STORE_SORT_FASTEST;
+    const char *us = runtime ? NULL : s, *sep = s != NULL ? strchr(s, '_') : NULL;
+    size_t n;
 
-    if (s == NULL || *s < '0' || *s > '9')
+    if (sep == NULL || strlen(sep + 1) != UUID_STR_LEN - 1 || !uuid_is_valid(sep + 1))
         return -1;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        if (p - s >= 18) /* a bigint, and far past any real time */
+    if (runtime) {
+        char *end;
+        double v;
+
+        if (s[0] != 'w' || sep == s + 1)
             return -1;
-        v = v * 10 + (*p - '0');
+        v = strtod(s + 1, &end);
+        if (end != sep || !isfinite(v) || v < 0) /* wall_s: seconds, never negative */
+            return -1;
+        s++;
+    } else {
+        /* Digits only: a bigint, and far past any real time. */
+        if (sep == us || sep - us > 18 || strspn(us, "0123456789") != (size_t)(sep - us))
+            return -1;
     }
-    if (*p != '_' || strlen(p + 1) != UUID_STR_LEN - 1 || !uuid_is_valid(p + 1))
+    n = (size_t)(sep - s);
+    if (n >= keylen)
         return -1;
-    *us = v;
-    memcpy(id, p + 1, UUID_STR_LEN);
+    memcpy(key, s, n);
+    key[n] = '\0';
+    memcpy(id, sep + 1, UUID_STR_LEN);
     return 0;
 }
 
 cJSON *
 store_task_list(PGconn *db, const struct store_task_query *q, int *rc)
 {
-    /* Walking towards older tasks: newest first forwards, oldest first backwards. */
-    static const char older[] = TASK_PAGE("<", "DESC"), newer[] = TASK_PAGE(">", "ASC");
-    bool to_older = q->oldest_first == q->backward;
-    char cursor[24], lim[16];
-    /* $7, the cursor's time, is set below. */
+    static const char *const pages[][2] = {
+        /* by time: down (newest first), up */
+        {TASK_PAGE("created_at", TIME_KEY, TIME_AT, "<", "DESC"),
+         TASK_PAGE("created_at", TIME_KEY, TIME_AT, ">", "ASC")},
+        /* by run time: down (slowest first), up */
+        {TASK_PAGE("wall_s", RUNTIME_KEY, RUNTIME_AT, "<", "DESC"),
+         TASK_PAGE("wall_s", RUNTIME_KEY, RUNTIME_AT, ">", "ASC")},
+    };
+    bool runtime = q->sort == STORE_SORT_SLOWEST || q->sort == STORE_SORT_FASTEST;
+    bool descending = q->sort == STORE_SORT_NEWEST || q->sort == STORE_SORT_SLOWEST;
+    /* A page before the cursor is read from it outwards, the other way. */
+    bool down = descending != q->backward;
+    char lim[16];
     const char *params[9] = {q->state, q->name, q->worker, q->q, q->created_after,
-                             q->created_before, NULL, q->cursor_id, lim};
+                             q->created_before, q->cursor_id != NULL ? q->cursor_key : NULL,
+                             q->cursor_id, lim};
     cJSON *page, *tasks, *out, *t, *c;
     int n;
 
-    if (q->cursor_id != NULL) {
-        snprintf(cursor, sizeof cursor, "%lld", q->cursor_us);
-        params[6] = cursor;
-    }
     snprintf(lim, sizeof lim, "%d", q->limit + 1);
-    page = store_query_json(db, "list tasks", to_older ? older : newer, 9, params, rc);
+    page = store_query_json(db, "list tasks", pages[runtime][!down], 9, params, rc);
     if (page == NULL)
         return NULL;
     tasks = cJSON_DetachItemFromObjectCaseSensitive(page, "tasks");

@@ -61,6 +61,9 @@ page_live_js(struct app *a, struct request *r, struct response *resp)
     resp->cache_control = "public, max-age=300";
 }
 
+/* ?sort= values, by enum store_task_sort. */
+static const char *const sort_names[] = {"newest", "oldest", "slowest", "fastest"};
+
 /* data-cursor="t<ms>": a page's stream replays what changed since it was
  * read (events.c), taken before the page's query. */
 static void
@@ -121,7 +124,7 @@ put_list_href(struct buf *b, const struct task_filters *f, const char *param, co
         {"q", f->q},
         {"created_after", f->created_after},
         {"created_before", f->created_before},
-        {"sort", f->oldest_first ? "oldest" : NULL},
+        {"sort", f->sort != STORE_SORT_NEWEST ? sort_names[f->sort] : NULL},
         {param, cursor},
     };
     const char *sep = "?";
@@ -187,14 +190,18 @@ put_filter_form(struct buf *b, const struct task_filters *f, const cJSON *names,
                      "2026-11-30T10:00", NULL, NULL);
     put_filter_input(b, "Created before", "created_before", "text", f->created_before,
                      "2026-11-30", NULL, NULL);
-    buf_printf(b, "<label>Order <select name=\"sort\"><option value=\"newest\">newest first"
-                  "</option><option value=\"oldest\"%s>oldest first</option></select></label>\n"
+    buf_put(b, "<label>Order <select name=\"sort\">");
+    for (int i = STORE_SORT_NEWEST; i <= STORE_SORT_FASTEST; i++)
+        buf_printf(b, "<option value=\"%s\"%s>%s first</option>", sort_names[i],
+                   (int)f->sort == i ? " selected" : "", sort_names[i]);
+    buf_printf(b, "</select></label>\n"
                   "<label>Per page <input type=\"number\" name=\"limit\" min=\"1\" max=\"%d\""
                   " value=\"%d\"></label>\n"
                   "<button type=\"submit\">Filter</button> <a href=\"/tasks\">Clear</a>\n"
                   "<p class=\"hint\">Name and worker match exactly; the text is looked for in "
-                  "the args and kwargs, in any case; times are UTC.</p>\n</form>\n",
-               f->oldest_first ? " selected" : "", STORE_LIST_MAX, f->limit);
+                  "the args and kwargs, in any case; times are UTC. Slowest and fastest "
+                  "first list the tasks that ran, by run time.</p>\n</form>\n",
+               STORE_LIST_MAX, f->limit);
 }
 
 static void
@@ -315,7 +322,7 @@ page_task_list(struct app *a, struct request *r, struct response *resp)
     /* New tasks come in on top of the newest page when live.js can tell
      * whether they match: by state and name (its events carry both), not
      * by worker, text or time. */
-    live_insert = first_page && !f.oldest_first && f.worker == NULL && f.q == NULL &&
+    live_insert = first_page && f.sort == STORE_SORT_NEWEST && f.worker == NULL && f.q == NULL &&
                   f.created_after == NULL && f.created_before == NULL;
     html_response(resp, MHD_HTTP_OK);
     resp->csp = WEBAPP_SCRIPT_CSP;
@@ -346,7 +353,7 @@ page_task_list(struct app *a, struct request *r, struct response *resp)
     put_pager(b, &f, page, live_insert);
     if (n > 0)
         buf_printf(b, "<p class=\"hint\">%d task%s, %s first.</p>\n", n, n == 1 ? "" : "s",
-                   f.oldest_first ? "oldest" : "newest");
+                   sort_names[f.sort]);
     html_end(b);
 out:
     cJSON_Delete(page);

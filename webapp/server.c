@@ -275,22 +275,28 @@ task_filters_parse(struct request *r, struct task_filters *f, char *err, size_t 
                               "SUCCESS, FAILURE, REVOKED");
         return -1;
     }
-    if (sort != NULL && sort[0] != '\0' && strcmp(sort, "newest") != 0 &&
-        strcmp(sort, "oldest") != 0) {
-        snprintf(err, errlen, "invalid sort: use newest or oldest");
+    if (sort == NULL || sort[0] == '\0' || strcmp(sort, "newest") == 0) {
+        f->sort = STORE_SORT_NEWEST;
+    } else if (strcmp(sort, "oldest") == 0) {
+        f->sort = STORE_SORT_OLDEST;
+    } else if (strcmp(sort, "slowest") == 0) {
+        f->sort = STORE_SORT_SLOWEST;
+    } else if (strcmp(sort, "fastest") == 0) {
+        f->sort = STORE_SORT_FASTEST;
+    } else {
+        snprintf(err, errlen, "invalid sort: use newest, oldest, slowest or fastest");
         return -1;
     }
-    f->oldest_first = sort != NULL && strcmp(sort, "oldest") == 0;
     if (f->after != NULL && f->before != NULL) {
         snprintf(err, errlen, "give after or before, not both");
         return -1;
     }
     if ((f->after != NULL || f->before != NULL) &&
-        store_task_cursor_parse(f->after != NULL ? f->after : f->before, &f->cursor_us,
-                                f->cursor_id) < 0) {
+        store_task_cursor_parse(f->after != NULL ? f->after : f->before, f->sort, f->cursor_key,
+                                sizeof f->cursor_key, f->cursor_id) < 0) {
         snprintf(err, errlen,
-                 "invalid %s: expected a task's cursor as the list gives it (\"next\", "
-                 "\"previous\", or a task's \"cursor\")",
+                 "invalid %s: expected a task's cursor as a list in this sort gives it "
+                 "(\"next\", \"previous\", or a task's \"cursor\")",
                  f->after != NULL ? "after" : "before");
         return -1;
     }
@@ -311,8 +317,8 @@ task_filters_query(const struct task_filters *f, struct store_task_query *q)
                                    .q = f->q,
                                    .created_after = f->after_utc[0] ? f->after_utc : NULL,
                                    .created_before = f->before_utc[0] ? f->before_utc : NULL,
-                                   .oldest_first = f->oldest_first,
-                                   .cursor_us = f->cursor_us,
+                                   .sort = f->sort,
+                                   .cursor_key = f->cursor_key,
                                    .cursor_id = f->after || f->before ? f->cursor_id : NULL,
                                    .backward = f->before != NULL,
                                    .limit = f->limit};

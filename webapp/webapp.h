@@ -16,6 +16,7 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/uuid.h"
+#include "sql/store.h"
 
 #define WEBAPP_BODY_MAX (1024 * 1024) /* largest request body read: 413 above it */
 #define WEBAPP_LIST_DEFAULT 50        /* tasks listed when ?limit= is absent */
@@ -210,7 +211,7 @@ const char *http_query(struct request *r, const char *key);
 /* The filters and the page of a task list, shared by GET /tasks and GET
  * /api/tasks: ?state= &name= &worker= (exact), &q= (text in args or kwargs,
  * case-insensitive), &created_after= &created_before= (ISO 8601 or a date; no
- * offset: UTC), &sort=newest|oldest, &after= or &before= (a task's cursor:
+ * offset: UTC), &sort=newest|oldest|slowest|fastest, &after= or &before= (a task's cursor:
  * the page after or before it), &limit=. Empty values mean no filter, as an
  * HTML form sends them. */
 #define TASK_TEXT_MAX 200   /* bytes of ?q= */
@@ -219,9 +220,9 @@ struct task_filters {
     const char *state, *name, *worker, *q;      /* NULL: any */
     const char *created_after, *created_before; /* as given (the form shows them again) */
     char after_utc[40], before_utc[40];         /* ... as ISO 8601 UTC, "" when not given */
-    bool oldest_first;
+    enum store_task_sort sort;
     const char *after, *before; /* the cursor as given; NULL: the first page */
-    long long cursor_us;        /* ... parsed (store_task_cursor_parse()) */
+    char cursor_key[40];        /* ... parsed (store_task_cursor_parse()) */
     char cursor_id[UUID_STR_LEN];
     int limit;
 };

@@ -177,6 +177,7 @@ def test_bad_filters_and_cursors_get_a_400_naming_them(sample, webapp):
     bad = [
         (dict(state="DONE"), "state"),
         (dict(sort="sideways"), "sort"),
+        (dict(sort="slowest", after="1_" + str(uuid.uuid4())), "after"),
         (dict(created_after="yesterday"), "created_after"),
         (dict(created_before="2001-13-01"), "created_before"),
         (dict(after="garbage"), "after"),
@@ -269,6 +270,60 @@ def test_paging_250_tasks_by_100_visits_each_once_both_ways_while_new_tasks_arri
         text = page(webapp, prv)
         backwards = page_ids(text) + backwards
     assert backwards == order
+
+
+def test_by_run_time_slowest_and_fastest_first_page_through_the_tasks_that_ran(
+        migrated_stack, webapp):
+    """sort=slowest|fastest: the tasks with a run time (wall_s), ties by id, paged both ways
+    with their own cursors (a time cursor is refused there); tasks that never ran are left
+    out; the page's order select and links keep the sort."""
+    name = unique()
+    # Three tasks share each run time, and one never ran.
+    rows = [dict(name=name, state="SUCCESS", wall_s=0.001 * (i // 3) + 0.0001,
+                 created_at=T0 + datetime.timedelta(seconds=i)) for i in range(12)]
+    rows.append(dict(name=name, state="PENDING", created_at=T0))
+    ids = insert_tasks(migrated_stack, rows)
+    wall = {i: r.get("wall_s") for i, r in zip(ids, rows)}
+    ran = [i for i in ids if wall[i] is not None]
+    slowest = sorted(ran, key=lambda i: (wall[i], uuid.UUID(i)), reverse=True)
+
+    def walk(sort, **start):
+        out, cursor = [], None
+        while True:
+            got = api_list(webapp, name=name, limit=5, sort=sort,
+                           **({"after": cursor} if cursor else start))
+            out += [t["id"] for t in got["tasks"]]
+            if (cursor := got["next"]) is None:
+                return out, got
+    down, last = walk("slowest")
+    assert down == slowest
+    up, _ = walk("fastest")
+    assert up == list(reversed(slowest))
+    assert all(t["cursor"].startswith("w") for t in last["tasks"])
+    # Backwards from the last page of slowest first.
+    back, cursor = [t["id"] for t in last["tasks"]], last["previous"]
+    while cursor is not None:
+        got = api_list(webapp, name=name, limit=5, sort="slowest", before=cursor)
+        back = [t["id"] for t in got["tasks"]] + back
+        cursor = got["previous"]
+    assert back == slowest
+
+    # A cursor of the other kind of sort says so.
+    time_cursor = api_list(webapp, name=name, limit=1)["tasks"][0]["cursor"]
+    for sort, cursor in (("slowest", time_cursor), ("newest", last["tasks"][0]["cursor"]),
+                         ("fastest", "w-1_" + str(uuid.uuid4())),
+                         ("fastest", "wnan_" + str(uuid.uuid4()))):
+        r = requests.get(f"{webapp.url}/api/tasks", timeout=10,
+                         params=dict(name=name, sort=sort, after=cursor))
+        assert r.status_code == 400 and "after" in r.json()["error"], (sort, cursor, r.text)
+
+    # The page: the select says which order, and "Next page" keeps it.
+    text = page(webapp, "/tasks", name=name, sort="slowest", limit=5)
+    assert '<option value="slowest" selected>' in text
+    assert page_ids(text) == slowest[:5]
+    nxt = link(text, "next")
+    assert "sort=slowest" in nxt
+    assert page_ids(page(webapp, nxt)) == slowest[5:10]
 
 
 # ------------------------------------------------------------------------------ a task's page
