@@ -179,9 +179,9 @@ store_task_get(PGconn *db, const char *id, int *rc)
 /* A task's place in the page order, as its cursor: created_at to the
  * microsecond (extract() is exact numeric) or wall_s ("w" and its shortest
  * exact text: float8 output round-trips), and the id breaking ties. */
-#define TIME_KEY "(extract(epoch FROM t.created_at) * 1000000)::bigint::text || '_' || t.id::text"
+#define TIME_KEY "(extract(epoch FROM x.created_at) * 1000000)::bigint::text || '_' || x.id::text"
 #define TIME_AT "('epoch'::timestamptz + $7::bigint * interval '1 microsecond', $8::uuid)"
-#define RUNTIME_KEY "'w' || t.wall_s::text || '_' || t.id::text"
+#define RUNTIME_KEY "'w' || x.wall_s::text || '_' || x.id::text"
 #define RUNTIME_AT "($7::float8, $8::uuid)"
 /* The rows of a page in query order (cmp "<" with dir DESC walks down the
  * order by col): its filters, then the keyset condition against at. $4 is
@@ -189,13 +189,14 @@ store_task_get(PGconn *db, const char *id, int *rc)
  * values known when PQexecParams plans the statement, the NULL tests fold
  * away and each filter can use its index (sql/008_task_pages.sql), the text
  * its trigram index. By run time there is no index: a top-N sort of the
- * rows the filters keep (docs/api.md). One row past the page tells whether
- * there is more. */
+ * rows the filters keep (docs/api.md), which is why the page's rows are
+ * made into JSON only once chosen (x), not for every row sorted. One row
+ * past the page tells whether there is more. */
 #define TASK_PAGE(col, key, at, cmp, dir)                                                          \
     "SELECT json_build_object("                                                                    \
-    "'tasks', coalesce(json_agg(j ORDER BY " col " " dir ", id " dir "), '[]'),"                   \
-    " 'cursors', coalesce(json_agg(k ORDER BY " col " " dir ", id " dir "), '[]'))::text"          \
-    " FROM (SELECT row_to_json(t) AS j, " key " AS k, t." col ", t.id FROM tasks t"               \
+    "'tasks', coalesce(json_agg(row_to_json(t) ORDER BY x." col " " dir ", x.id " dir "), '[]'),"  \
+    " 'cursors', coalesce(json_agg(" key " ORDER BY x." col " " dir ", x.id " dir "), '[]'))::text"\
+    " FROM (SELECT t.id, t." col " FROM tasks t"                                                   \
     " WHERE t." col " IS NOT NULL AND ($1::text IS NULL OR t.state = $1)"                          \
     " AND ($2::text IS NULL OR t.name = $2) AND ($3::text IS NULL OR t.worker = $3)"               \
     " AND ($4::text IS NULL OR (t.args::text || ' ' || t.kwargs::text) ILIKE '%' ||"               \
@@ -203,7 +204,7 @@ store_task_get(PGconn *db, const char *id, int *rc)
     " AND ($5::timestamptz IS NULL OR t.created_at >= $5::timestamptz)"                            \
     " AND ($6::timestamptz IS NULL OR t.created_at < $6::timestamptz)"                             \
     " AND ($8::uuid IS NULL OR (t." col ", t.id) " cmp " " at ")"                                  \
-    " ORDER BY t." col " " dir ", t.id " dir " LIMIT $9::int) x"
+    " ORDER BY t." col " " dir ", t.id " dir " LIMIT $9::int) x JOIN tasks t USING (id)"
 
 int
 store_task_cursor_parse(const char *s, enum store_task_sort sort, char *key, size_t keylen,
