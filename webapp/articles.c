@@ -336,11 +336,9 @@ page_article_list(struct app *a, struct request *r, struct response *resp)
     buf_put(b, "<h1>Articles</h1>\n");
     put_filter_form(b, &q, sites);
     if (q.task_id != NULL) {
-        buf_put(b, "<p>Stored by task <a class=\"id\" href=\"/tasks/");
-        html_esc(b, q.task_id);
-        buf_put(b, "\">");
-        html_esc(b, q.task_id);
-        buf_put(b, "</a> (<a href=\"/articles\">all articles</a>)</p>\n");
+        buf_put(b, "<p>Stored by task ");
+        html_task_link(b, q.task_id);
+        buf_put(b, " (<a href=\"/articles\">all articles</a>)</p>\n");
     }
     if (n == 0) {
         buf_put(b, total > 0 ? "<p>No more articles here.</p>\n"
@@ -443,11 +441,7 @@ page_article_detail(struct app *a, struct request *r, struct response *resp)
     }
     buf_put(b, "<dt>Scraped by</dt><dd>");
     if (task_id != NULL) {
-        buf_put(b, "<a class=\"id\" href=\"/tasks/");
-        html_esc(b, task_id);
-        buf_put(b, "\">");
-        html_esc(b, task_id);
-        buf_put(b, "</a>");
+        html_task_link(b, task_id);
     } else {
         buf_put(b, "&mdash;");
     }

@@ -1350,11 +1350,7 @@ page_file(struct app *a, struct request *r, struct response *resp)
     html_time(b, json_str(meta, "created_at"));
     buf_put(b, "</dd>\n<dt>Made by task</dt><dd>");
     if (task != NULL) {
-        buf_put(b, "<a class=\"id\" href=\"/tasks/");
-        html_esc(b, task);
-        buf_put(b, "\">");
-        html_esc(b, task);
-        buf_put(b, "</a>");
+        html_task_link(b, task);
     } else {
         buf_put(b, "none: uploaded");
     }

@@ -103,6 +103,16 @@ html_url_enc(struct buf *b, const char *s)
 }
 
 void
+html_task_link(struct buf *b, const char *id)
+{
+    buf_put(b, "<a class=\"id\" href=\"/tasks/");
+    html_url_enc(b, id);
+    buf_put(b, "\">");
+    html_esc(b, id);
+    buf_put(b, "</a>");
+}
+
+void
 html_time(struct buf *b, const char *iso)
 {
     char t[20];

@@ -587,11 +587,7 @@ put_failure(struct buf *b, const cJSON *row)
 static void
 put_task_link(struct buf *b, const char *id, const cJSON *task)
 {
-    buf_put(b, "<a class=\"id\" href=\"/tasks/");
-    html_url_enc(b, id);
-    buf_put(b, "\">");
-    html_esc(b, id);
-    buf_put(b, "</a>");
+    html_task_link(b, id);
     if (task == NULL || cJSON_IsNull(task)) {
         buf_put(b, " <span class=\"hint\">(not known here)</span>");
         return;

@@ -817,11 +817,7 @@ put_dead_row(struct buf *b, const cJSON *m)
     html_esc(b, task != NULL ? task : "(no task name)");
     buf_put(b, "<br>");
     if (task_id != NULL && uuid_is_valid(task_id)) {
-        buf_put(b, "<a class=\"id\" href=\"/tasks/");
-        html_esc(b, task_id);
-        buf_put(b, "\">");
-        html_esc(b, task_id);
-        buf_put(b, "</a>");
+        html_task_link(b, task_id);
     } else {
         buf_put(b, "<span class=\"hint\">no task id</span>");
     }

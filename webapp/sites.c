@@ -625,11 +625,8 @@ put_site_row(struct buf *b, const cJSON *site)
         put_count(b, last, "updated", &first);
         put_count(b, last, "unchanged", &first);
         put_count(b, last, "failed", &first);
-        buf_put(b, "</span><br><a class=\"id\" href=\"/tasks/");
-        html_esc(b, task_id);
-        buf_put(b, "\">");
-        html_esc(b, task_id);
-        buf_put(b, "</a>");
+        buf_put(b, "</span><br>");
+        html_task_link(b, task_id);
     }
     buf_put(b, "</td><td>");
     put_button(b, id, "scrape", "Scrape now");

@@ -46,6 +46,8 @@ void html_esc_short(struct buf *b, const char *s, size_t max);
 void html_url_enc(struct buf *b, const char *s);
 /* "2025-06-02T09:14:07..." as "2025-06-02 09:14:07"; anything else as it is. */
 void html_time(struct buf *b, const char *iso);
+/* <a class="id" href="/tasks/ID">ID</a>: a task's id as the link to its page. */
+void html_task_link(struct buf *b, const char *id);
 /* <span class="state state-success">SUCCESS</span>; the class comes from the
  * list of state names, never from s. */
 void html_state(struct buf *b, const char *state);
