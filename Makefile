@@ -7,6 +7,7 @@
 #   make test       install what is missing, build, run every test
 #   make SANITIZE=1 test   the same under ASan + UBSan
 #   make bench      the benchmark (results: docs/benchmarks.md)
+#   make install    PREFIX=/usr/local DESTDIR=: programs, migrations, docs
 
 CC ?= cc
 CFLAGS ?= -O2 -g
@@ -129,5 +130,25 @@ clean:
 	      test/bench/convert sql/migrations.c .flags
 	find . -name '*.o' -o -name '*.d' | xargs rm -f
 
+# make install [PREFIX=/usr/local] [DESTDIR=]: the three programs, which need nothing
+# else at run time (migrations and the pages' CSS/JS are compiled in), and for people:
+# the migrations (share/celeriac/sql, to read; `celeriac migrate` uses its own copy),
+# each program's --help (share/doc/celeriac/NAME.txt) and the docs.
+PREFIX ?= /usr/local
+BINDIR = $(DESTDIR)$(PREFIX)/bin
+SQLDIR = $(DESTDIR)$(PREFIX)/share/celeriac/sql
+DOCDIR = $(DESTDIR)$(PREFIX)/share/doc/celeriac
+install: $(BINS)
+	install -d "$(BINDIR)" "$(SQLDIR)" "$(DOCDIR)/docs"
+	install -m 755 $(BINS) "$(BINDIR)/"
+	install -m 644 $(sort $(wildcard sql/[0-9][0-9][0-9]_*.sql)) "$(SQLDIR)/"
+	install -m 644 README.md "$(DOCDIR)/"
+	install -m 644 docs/*.md "$(DOCDIR)/docs/"
+	for b in $(notdir $(BINS)); do "$(BINDIR)/$$b" --help > "$(DOCDIR)/$$b.txt" || exit 1; done
+
+uninstall:
+	rm -f $(addprefix "$(BINDIR)/,$(addsuffix ",$(notdir $(BINS))))
+	rm -rf "$(DESTDIR)$(PREFIX)/share/celeriac" "$(DOCDIR)"
+
 -include $(wildcard */*.d */*/*.d)
-.PHONY: all deps unit test run bench fuzz clean FORCE
+.PHONY: all deps unit test run bench fuzz clean install uninstall FORCE
