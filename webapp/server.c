@@ -404,6 +404,12 @@ respond(struct request *r, struct response *resp, bool auth_fail)
     add_header(mr, "Referrer-Policy", "same-origin");
     if (resp->no_buffering)
         add_header(mr, "X-Accel-Buffering", "no");
+    /* An event stream that ends (dropped, or the webapp stops) ends its
+     * connection too: EventSource reconnects on a new one anyway, and a
+     * client that did not read would otherwise keep an idle connection until
+     * the timeout. */
+    if (resp->content_type != NULL && strncmp(resp->content_type, "text/event-stream", 17) == 0)
+        add_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
     if (resp->disposition != NULL) {
         add_header(mr, MHD_HTTP_HEADER_CONTENT_DISPOSITION, resp->disposition);
         free(resp->disposition);
