@@ -490,9 +490,9 @@ def start_worker(*args, env=None, name="worker", concurrency=2, ready_timeout=30
     return p
 
 
-def start_webapp(env=None, name="webapp", ready_timeout=30, starter=None):
-    """Start bin/celeriac-webapp on a free port and wait until GET /healthz answers 200.
-    The handle gets .url (http://127.0.0.1:PORT)."""
+def start_webapp(env=None, name="webapp", ready_timeout=30, starter=None, healthz=200):
+    """Start bin/celeriac-webapp on a free port and wait until GET /healthz answers healthz
+    (200: everything up). The handle gets .url (http://127.0.0.1:PORT)."""
     starter = starter or start_proc
     stack = _current_stack
     env = dict(env if env is not None else stack.env() if stack else os.environ)
@@ -505,11 +505,24 @@ def start_webapp(env=None, name="webapp", ready_timeout=30, starter=None):
             raise _Exited(p)
         try:
             with urllib.request.urlopen(p.url + "/healthz", timeout=5) as r:
-                return r.status == 200
+                return r.status == healthz
+        except urllib.error.HTTPError as e:  # a 503
+            return e.code == healthz
         except (urllib.error.URLError, OSError):
             return False
-    _wait_ready(p, ready, ready_timeout, f"{name} answering {p.url}/healthz with 200")
+    _wait_ready(p, ready, ready_timeout, f"{name} answering {p.url}/healthz with {healthz}")
     return p
+
+
+def start_webapp_with_down(stack, down, name=None, starter=None):
+    """A webapp whose DATABASE_URL (down="database") or AMQP_URL (down="broker") names a
+    port nobody listens on: that service is down for it alone, at no cost to other tests.
+    Waits until /healthz answers 503; the handle gets .url."""
+    closed = f"127.0.0.1:{free_port()}"
+    url = {"database": ("DATABASE_URL", f"postgresql://celeriac@{closed}/celeriac"),
+           "broker": ("AMQP_URL", f"amqp://guest:guest@{closed}/")}[down]
+    return start_webapp(env=stack.env(**dict([url])), name=name or f"webapp-no-{down}",
+                        starter=starter, healthz=503)
 
 
 class _Exited(Exception):

@@ -8,7 +8,6 @@ Every test works in rooms of its own, so tests share the session's database with
 seeing each other's rows; the chat queue is purged around the tests that publish."""
 import html
 import json
-import os
 import re
 import urllib.parse
 import uuid
@@ -16,10 +15,9 @@ import uuid
 import pytest
 import requests
 
-from harness import (REPO, declare_queue, free_port, get_message, purge, query, queue_count,
-                     wait_until)
+from harness import (declare_queue, get_message, purge, query, queue_count,
+                     start_webapp_with_down)
 
-WEBAPP = os.path.join(REPO, "bin", "celeriac-webapp")
 ISO_MS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
 
 
@@ -185,22 +183,9 @@ def test_the_longest_message_and_author_are_accepted(stack, webapp):
 @pytest.mark.parametrize("down", ["broker", "database"])
 def test_503_when_the_broker_or_the_database_is_down(stack, start_proc, down):
     purge(stack, "chat")
-    env = stack.env()
-    closed = f"127.0.0.1:{free_port()}"
-    if down == "database":
-        env["DATABASE_URL"] = f"postgresql://celeriac@{closed}/celeriac"
-    else:
-        env["AMQP_URL"] = f"amqp://guest:guest@{closed}/"
-    env["WEBAPP_LISTEN"] = f"127.0.0.1:{free_port()}"
-    proc = start_proc([WEBAPP], env, f"webapp-chat-no-{down}")
-    url = f"http://{env['WEBAPP_LISTEN']}"
-
-    def answered():
-        try:
-            return requests.get(url + "/healthz", timeout=10)
-        except requests.ConnectionError:
-            return None
-    wait_until(answered, 15, message="the webapp did not answer")
+    proc = start_webapp_with_down(stack, down, name=f"webapp-chat-no-{down}",
+                                  starter=start_proc)
+    url = proc.url
     before = chat_tasks(stack)
     room = new_room()
     r = requests.post(f"{url}/api/chat/{room}/messages", json={"author": "Ann", "body": "hi"},

@@ -14,7 +14,8 @@ from html.parser import HTMLParser
 import pytest
 import requests
 
-from harness import BIN, db, free_port, publish_raw, queue_count, start_webapp, wait_until
+from harness import (db, publish_raw, queue_count, start_webapp, start_webapp_with_down,
+                     wait_until)
 
 STATES = ["PENDING", "RECEIVED", "STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED"]
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -245,8 +246,7 @@ def test_stats_match_what_the_database_holds(stack, webapp, worker, synthetic):
 
 
 def test_without_the_database_stats_answer_503_and_metrics_say_so(stack, start_proc):
-    env = stack.env(DATABASE_URL=f"postgresql://celeriac@127.0.0.1:{free_port()}/celeriac")
-    web = start_webapp_without_database(env, start_proc)
+    web = start_webapp_with_down(stack, "database", starter=start_proc).url
     r = requests.get(f"{web}/api/stats", timeout=30)
     assert r.status_code == 503 and "database" in r.json()["error"]
     assert r.headers["Retry-After"] == "5"
@@ -260,19 +260,6 @@ def test_without_the_database_stats_answer_503_and_metrics_say_so(stack, start_p
     assert "celeriac_tasks" not in families and "celeriac_workers_online" not in families
     assert sample(families, "celeriac_http_requests_total", method="GET", route="/api/stats",
                   code="503") == 1
-
-
-def start_webapp_without_database(env, start_proc):
-    """A webapp whose DATABASE_URL points at a closed port: it starts, /healthz says 503."""
-    listen = f"127.0.0.1:{free_port()}"
-    env = dict(env, WEBAPP_LISTEN=listen)
-    start_proc([BIN / "celeriac-webapp"], env, "webapp-no-database")
-    url = f"http://{listen}"
-
-    def answering():
-        return requests.get(url + "/healthz", timeout=10).status_code == 503
-    wait_until(answering, 20, message="the webapp without a database answering /healthz")
-    return url
 
 
 # ------------------------------------------------------------------------------ the page

@@ -9,8 +9,9 @@ import amqp
 import pytest
 import requests
 
-from harness import (BIN, amqp_channel, declare_queue, free_port, get_message, publish_raw,
-                     purge, query, queue_count, start_webapp, start_worker, wait_until)
+from harness import (amqp_channel, declare_queue, get_message, publish_raw,
+                     purge, query, queue_count, start_webapp, start_webapp_with_down,
+                     start_worker, wait_until)
 
 DEAD = "celeriac.dead"
 
@@ -334,12 +335,8 @@ def test_a_pause_during_a_long_task_holds_after_its_resume(stack, webapp, start_
 def test_rabbitmq_unavailable_is_a_503_that_still_lists_the_pauses(stack, start_proc):
     # A webapp whose AMQP_URL names a port nobody listens on: RabbitMQ is "down" for it
     # alone, at no cost to the other tests.
-    port = free_port()
-    env = stack.env(AMQP_URL=f"amqp://guest:guest@127.0.0.1:{free_port()}/",
-                    WEBAPP_LISTEN=f"127.0.0.1:{port}")
-    start_proc([BIN / "celeriac-webapp"], env, "webapp-no-rabbitmq")
-    url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: requests.get(f"{url}/healthz", timeout=5).status_code == 503, 20)
+    url = start_webapp_with_down(stack, "broker", name="webapp-no-rabbitmq",
+                                 starter=start_proc).url
     name = unique("down")
     assert requests.post(f"{url}/api/queues/{name}/pause", timeout=30).status_code == 200
     r = requests.get(f"{url}/api/queues", timeout=30)

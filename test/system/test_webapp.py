@@ -6,12 +6,11 @@ import os
 import re
 import socket
 import subprocess
-import time
 
 import pytest
 import requests
 
-from harness import REPO, db, free_port, wait_until
+from harness import REPO, db, free_port, start_webapp_with_down, wait_until
 
 WEBAPP = os.path.join(REPO, "bin", "celeriac-webapp")
 
@@ -153,47 +152,23 @@ def test_healthz_reports_ok(webapp):
 
 @pytest.mark.parametrize("down", ["database", "broker"])
 def test_healthz_answers_503_naming_what_is_down(stack, start_proc, down):
-    env = stack.env()
-    closed = f"127.0.0.1:{free_port()}"
-    if down == "database":
-        env["DATABASE_URL"] = f"postgresql://celeriac@{closed}/celeriac"
-    else:
-        env["AMQP_URL"] = f"amqp://guest:guest@{closed}/"
-    env["WEBAPP_LISTEN"] = f"127.0.0.1:{free_port()}"
-    proc = start_proc([WEBAPP], env, f"webapp-no-{down}")
-    url = f"http://{env['WEBAPP_LISTEN']}/healthz"
-
-    def answered():
-        try:
-            return requests.get(url, timeout=10)
-        except requests.ConnectionError:
-            return None
-    r = wait_until(answered, 15, message="the webapp did not answer")
+    proc = start_webapp_with_down(stack, down, starter=start_proc)
+    r = requests.get(proc.url + "/healthz", timeout=10)
     assert r.status_code == 503
     assert r.json()[down] != "ok"
     assert proc.terminate(timeout=15) == 0
 
 
 def test_enqueue_answers_503_when_the_broker_is_down_and_keeps_no_row(stack, start_proc):
-    env = stack.env()
-    env["AMQP_URL"] = f"amqp://guest:guest@127.0.0.1:{free_port()}/"
-    env["WEBAPP_LISTEN"] = f"127.0.0.1:{free_port()}"
-    proc = start_proc([WEBAPP], env, "webapp-no-broker-post")
-    url = f"http://{env['WEBAPP_LISTEN']}"
-    wait_until(lambda: _get(url + "/healthz"), 15, message="the webapp did not answer")
+    proc = start_webapp_with_down(stack, "broker", name="webapp-no-broker-post",
+                                  starter=start_proc)
+    url = proc.url
     before = count_rows(stack)
     r = requests.post(url + "/api/tasks", json={"name": "demo.noop"}, timeout=30)
     assert r.status_code == 503
     assert "broker" in r.json()["error"].lower()
     assert count_rows(stack) == before
     assert proc.terminate(timeout=15) == 0
-
-
-def _get(url):
-    try:
-        return requests.get(url, timeout=10)
-    except requests.ConnectionError:
-        return None
 
 
 def test_webapp_refuses_an_old_schema(stack, empty_database):
