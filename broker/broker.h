@@ -34,12 +34,21 @@ struct broker_delivery {
 };
 
 /* Connect to amqp_url, log in, open channel 1 and enable publisher confirms.
+ * amqp_url may list the nodes of a cluster separated by ';' (as Celery's
+ * broker_url): they are tried in turn, from a place that differs between
+ * processes and moves past a node whose connection broke.
  * conn_name shows in RabbitMQ's connection list. NULL on failure with the
  * reason in err (the password is never in it). */
 struct broker *broker_open(const char *amqp_url, const char *conn_name, char *err, size_t errlen);
 /* Close and free; NULL is fine. Unacked deliveries go back to their queues. */
 void broker_close(struct broker *b);
 bool broker_is_open(const struct broker *b);
+
+/* How this process declares queues: "classic" (no arguments; NULL too) or
+ * "quorum" (x-queue-type: quorum). Call once, before any broker_open().
+ * 0, or -1 for another name. */
+int broker_set_queue_type(const char *type);
+bool broker_quorum_queues(void);
 
 /* Declare exchange 'celery' and the durable queues celery, scrape, convert,
  * chat and celeriac.dead (no arguments, so Celery clients declaring them agree),

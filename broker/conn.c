@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "common/config.h"
 #include "common/log.h"
@@ -73,8 +74,10 @@ set_keepalive(int fd)
     setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
 }
 
-struct broker *
-broker_open(const char *amqp_url, const char *conn_name, char *err, size_t errlen)
+/* Connect b to one node: url is one amqp:// URL, a copy amqp_parse_url may
+ * cut up. 0, or -1 with the reason in err. */
+static int
+open_node(struct broker *b, char *url, const char *conn_name, char *err, size_t errlen)
 {
     struct amqp_connection_info ci;
     struct timeval tv = {CONNECT_TIMEOUT_S, 0};
@@ -82,39 +85,32 @@ broker_open(const char *amqp_url, const char *conn_name, char *err, size_t errle
     amqp_table_t props = {1, &prop};
     amqp_socket_t *sock;
     amqp_rpc_reply_t r;
-    struct broker *b;
-    char *url = strdup(amqp_url);
     char safe[256];
     int st;
 
-    cfg_redact_url(amqp_url, safe, sizeof safe);
-    b = calloc(1, sizeof *b);
-    if (url == NULL || b == NULL) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
-    }
+    cfg_redact_url(url, safe, sizeof safe);
     amqp_default_connection_info(&ci);
     if (amqp_parse_url(url, &ci) != AMQP_STATUS_OK) {
         snprintf(err, errlen, "AMQP_URL %s is not a valid amqp:// URL", safe);
-        goto fail;
+        return -1;
     }
     /* amqp://host:5672/ parses as vhost "": read it as "/", as kombu does. */
     if (ci.vhost == NULL || ci.vhost[0] == '\0')
         ci.vhost = "/";
     if (ci.ssl) {
         snprintf(err, errlen, "amqps:// is not supported yet (AMQP_URL %s)", safe);
-        goto fail;
+        return -1;
     }
     b->conn = amqp_new_connection();
     sock = amqp_tcp_socket_new(b->conn);
     if (sock == NULL) {
         snprintf(err, errlen, "cannot create a socket");
-        goto fail;
+        return -1;
     }
     st = amqp_socket_open_noblock(sock, ci.host, ci.port, &tv);
     if (st != AMQP_STATUS_OK) {
         snprintf(err, errlen, "cannot connect to RabbitMQ at %s: %s", safe, amqp_error_string2(st));
-        goto fail;
+        return -1;
     }
     set_keepalive(amqp_get_sockfd(b->conn));
     amqp_set_handshake_timeout(b->conn, &tv);
@@ -136,24 +132,87 @@ broker_open(const char *amqp_url, const char *conn_name, char *err, size_t errle
         else
             snprintf(err, errlen, "RabbitMQ at %s refused the login (check user, password, vhost)",
                      safe);
-        goto fail;
+        return -1;
     }
     amqp_channel_open(b->conn, BROKER_CHANNEL);
     if (broker_reply_ok(b, amqp_get_rpc_reply(b->conn), "channel.open") < 0) {
         snprintf(err, errlen, "cannot open a channel on %s", safe);
-        goto fail;
+        return -1;
     }
     amqp_confirm_select(b->conn, BROKER_CHANNEL);
     if (broker_reply_ok(b, amqp_get_rpc_reply(b->conn), "confirm.select") < 0) {
         snprintf(err, errlen, "cannot enable publisher confirms on %s", safe);
-        goto fail;
+        return -1;
     }
-    b->open = true;
-    free(url);
-    return b;
-fail:
-    free(url);
-    broker_close(b);
+    return 0;
+}
+
+/* The node of a ';' list a process tries first. It starts at a place drawn
+ * from the pid, so the processes of a host spread over the nodes, and moves
+ * on past a node whose connection failed or broke (broker_close()), as
+ * kombu's round-robin failover does. */
+static unsigned next_node;
+static bool next_node_set;
+
+static int
+count_nodes(const char *url)
+{
+    int n = 1;
+
+    for (const char *p = url; (p = strchr(p, ';')) != NULL; p++)
+        n++;
+    return n;
+}
+
+/* A copy of the i-th URL of list, or NULL when out of memory. */
+static char *
+nth_url(const char *list, int i)
+{
+    const char *p = list, *end;
+
+    while (i-- > 0)
+        p = strchr(p, ';') + 1;
+    end = strchr(p, ';');
+    return strndup(p, end != NULL ? (size_t)(end - p) : strlen(p));
+}
+
+struct broker *
+broker_open(const char *amqp_url, const char *conn_name, char *err, size_t errlen)
+{
+    int nodes = count_nodes(amqp_url);
+    char why[512] = "";
+
+    if (!next_node_set) {
+        next_node = (unsigned)getpid();
+        next_node_set = true;
+    }
+    for (int tried = 0; tried < nodes; tried++) {
+        int node = (int)(next_node % (unsigned)nodes);
+        struct broker *b = calloc(1, sizeof *b);
+        char *url = nth_url(amqp_url, node);
+
+        if (b == NULL || url == NULL) {
+            free(url);
+            free(b);
+            snprintf(err, errlen, "out of memory");
+            return NULL;
+        }
+        b->nodes = nodes;
+        if (open_node(b, url, conn_name, why, sizeof why) == 0) {
+            free(url);
+            b->open = true;
+            return b;
+        }
+        free(url);
+        broker_close(b); /* moves next_node on: b->open is false */
+        if (nodes > 1)
+            log_warn("%s: trying the next node", why);
+    }
+    if (nodes > 1)
+        snprintf(err, errlen, "no RabbitMQ node of the %d in AMQP_URL answers; the last: %s",
+                 nodes, why);
+    else
+        snprintf(err, errlen, "%s", why);
     return NULL;
 }
 
@@ -162,6 +221,8 @@ broker_close(struct broker *b)
 {
     if (b == NULL)
         return;
+    if (!b->open && b->nodes > 1)
+        next_node++; /* this node failed: reconnect to another one first */
     broker_keepalive_stop(b);
     if (b->conn != NULL) {
         if (b->open) {

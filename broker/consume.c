@@ -370,8 +370,9 @@ broker_consume(struct broker *b, const char *queues_csv, int prefetch)
     /* global = 1: RabbitMQ counts the window per channel, across the child's
      * consumers (with 0 it gives each queue's consumer the whole window, so a
      * child on four busy queues would hold four). Celery does the same on
-     * RabbitMQ (qos_semantics_matches_spec). */
-    amqp_basic_qos(b->conn, BROKER_CHANNEL, 0, (uint16_t)prefetch, 1);
+     * RabbitMQ (qos_semantics_matches_spec). Quorum queues refuse a global
+     * window: there each queue's consumer gets its own (docs/operations.md). */
+    amqp_basic_qos(b->conn, BROKER_CHANNEL, 0, (uint16_t)prefetch, !broker_quorum_queues());
     if (broker_reply_ok(b, amqp_get_rpc_reply(b->conn), "basic.qos") < 0)
         return -1;
     free(b->consume_queues);

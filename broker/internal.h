@@ -26,6 +26,7 @@ struct declared {
 struct broker {
     amqp_connection_state_t conn;
     bool open;               /* false once any call saw the connection fail */
+    int nodes;               /* how many nodes AMQP_URL lists (broker_open()) */
     uint64_t published;      /* delivery tags of our publishes, for confirms */
     uint64_t confirmed;      /* every tag up to this one is acked or nacked */
     uint64_t *settled_above; /* tags above confirmed acked or nacked one by one */

@@ -1,7 +1,9 @@
 /* broker/topology.c - exchanges, queues and routing. Celery's topology: a direct
  * exchange named like the queue, clients publishing through the default
- * exchange with routing key = queue name. Queues carry no arguments so that a
- * Celery client declaring the same queue never gets PRECONDITION_FAILED. */
+ * exchange with routing key = queue name. Classic queues carry no arguments,
+ * so that a Celery client declaring the same queue never gets
+ * PRECONDITION_FAILED; quorum queues carry just x-queue-type, which Celery
+ * clients then declare too (docs/operations.md "A RabbitMQ cluster"). */
 #include "broker/internal.h"
 
 #include <stdlib.h>
@@ -54,6 +56,26 @@ broker_queue_name_valid(const char *q)
     return true;
 }
 
+static bool quorum; /* broker_set_queue_type("quorum") */
+
+int
+broker_set_queue_type(const char *type)
+{
+    if (type == NULL || strcmp(type, "classic") == 0)
+        quorum = false;
+    else if (strcmp(type, "quorum") == 0)
+        quorum = true;
+    else
+        return -1;
+    return 0;
+}
+
+bool
+broker_quorum_queues(void)
+{
+    return quorum;
+}
+
 static bool
 already_declared(struct broker *b, const char *queue)
 {
@@ -66,9 +88,21 @@ already_declared(struct broker *b, const char *queue)
 static int
 declare_queue(struct broker *b, const char *queue)
 {
-    amqp_queue_declare(b->conn, BROKER_CHANNEL, amqp_cstring_bytes(queue), 0, 1, 0, 0,
-                       amqp_empty_table);
-    return broker_reply_ok(b, amqp_get_rpc_reply(b->conn), "queue.declare");
+    amqp_table_entry_t type = {.key = amqp_cstring_bytes("x-queue-type"),
+                               .value = {.kind = AMQP_FIELD_KIND_UTF8,
+                                         .value.bytes = amqp_cstring_bytes("quorum")}};
+    amqp_table_t args = {quorum ? 1 : 0, &type};
+    amqp_rpc_reply_t r;
+
+    amqp_queue_declare(b->conn, BROKER_CHANNEL, amqp_cstring_bytes(queue), 0, 1, 0, 0, args);
+    r = amqp_get_rpc_reply(b->conn);
+    if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION && r.reply.id == AMQP_CHANNEL_CLOSE_METHOD &&
+        ((amqp_channel_close_t *)r.reply.decoded)->reply_code == AMQP_PRECONDITION_FAILED)
+        log_error("queue %s exists with other arguments than CELERIAC_QUEUE_TYPE=%s gives it:"
+                  " every client must declare it alike; to change its type, drain and delete"
+                  " it first (docs/operations.md \"A RabbitMQ cluster\")",
+                  queue, quorum ? "quorum" : "classic");
+    return broker_reply_ok(b, r, "queue.declare");
 }
 
 void

@@ -43,7 +43,8 @@ usage(FILE *out)
             "  convert IN OUT [--to FMT] [--width N] [--height N] [--quality N] [--delimiter C]\n"
             "                                   run convert.file's conversion here: IN to the\n"
             "                                   format OUT's extension (or FMT) names; no database\n\n"
-            "Environment: AMQP_URL, DATABASE_URL (defaults: the local stack of `make run`).\n");
+            "Environment: AMQP_URL, DATABASE_URL (defaults: the local stack of `make run`),\n"
+            "CELERIAC_QUEUE_TYPE (classic or quorum, as the workers declare the queues).\n");
 }
 
 PGconn *
@@ -338,6 +339,7 @@ main(int argc, char **argv)
         fprintf(stderr, "celeriac: %s\n", err);
         return 2;
     }
+    broker_set_queue_type(cfg.queue_type); /* checked by cfg_load_env() */
     if (strcmp(argv[1], "migrate") == 0)
         return cmd_migrate(&cfg);
     if (strcmp(argv[1], "enqueue") == 0)

@@ -56,6 +56,11 @@ cfg_load_env(struct config *c, char *err, size_t errlen)
     c->auth = env_or("CELERIAC_AUTH", NULL);
     c->queues = env_or("WORKER_QUEUES", CFG_DEFAULT_QUEUES);
     c->hostname = env_or("WORKER_HOSTNAME", NULL);
+    c->queue_type = env_or("CELERIAC_QUEUE_TYPE", CFG_DEFAULT_QUEUE_TYPE);
+    if (strcmp(c->queue_type, "classic") != 0 && strcmp(c->queue_type, "quorum") != 0) {
+        snprintf(err, errlen, "CELERIAC_QUEUE_TYPE=%s: expected classic or quorum", c->queue_type);
+        return -1;
+    }
     if (env_int("WORKER_CONCURRENCY", 0, 1024, 0, &c->concurrency, err, errlen) < 0)
         return -1;
     if (env_int("WORKER_PREFETCH", 1, 65535, CFG_DEFAULT_PREFETCH, &c->prefetch, err, errlen) < 0)
@@ -76,24 +81,49 @@ cfg_load_env(struct config *c, char *err, size_t errlen)
     return 0;
 }
 
+/* One URL of a list: its password replaced, appended to out at *used. */
+static void
+redact_one(const char *url, size_t len, char *out, size_t outlen, size_t *used)
+{
+    const char *scheme = memmem(url, len, "://", 3);
+    const char *at = NULL, *colon = NULL;
+    int n;
+
+    if (scheme != NULL) {
+        at = memchr(scheme + 3, '@', len - (size_t)(scheme + 3 - url));
+        if (at != NULL)
+            colon = memchr(scheme + 3, ':', (size_t)(at - (scheme + 3)));
+    }
+    if (colon != NULL)
+        n = snprintf(out + *used, outlen - *used, "%.*s:***%.*s", (int)(colon - url), url,
+                     (int)(len - (size_t)(at - url)), at);
+    else
+        n = snprintf(out + *used, outlen - *used, "%.*s", (int)len, url);
+    *used += n < 0 ? 0 : (size_t)n < outlen - *used ? (size_t)n : outlen - *used - 1;
+}
+
 void
 cfg_redact_url(const char *url, char *out, size_t outlen)
 {
-    const char *scheme = strstr(url, "://");
-    const char *at, *colon;
+    size_t used = 0;
 
     if (outlen == 0)
         return;
-    snprintf(out, outlen, "%s", url);
-    if (scheme == NULL)
-        return;
-    at = strchr(scheme + 3, '@');
-    if (at == NULL)
-        return;
-    colon = memchr(scheme + 3, ':', (size_t)(at - (scheme + 3)));
-    if (colon == NULL)
-        return;
-    snprintf(out, outlen, "%.*s:***%s", (int)(colon - url), url, at);
+    out[0] = '\0';
+    /* AMQP_URL may list several nodes separated by ';', as Celery's broker_url. */
+    for (const char *p = url;; p++) {
+        const char *end = strchr(p, ';');
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+
+        redact_one(p, len, out, outlen, &used);
+        if (end == NULL)
+            break;
+        if (used + 1 < outlen) {
+            out[used++] = ';';
+            out[used] = '\0';
+        }
+        p = end;
+    }
 }
 
 int

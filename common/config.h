@@ -11,6 +11,9 @@
 /* Every queue celeriac routes its own tasks to (broker/topology.c): a worker
  * started without --queues runs whatever the webapp offers. */
 #define CFG_DEFAULT_QUEUES "celery,scrape,convert,chat"
+/* How celeriac declares its queues: "classic", or "quorum" for a RabbitMQ
+ * cluster that must lose no queue with a node (docs/operations.md). */
+#define CFG_DEFAULT_QUEUE_TYPE "classic"
 /* Deliveries a child holds unacked; a batch is at most half of them
  * (docs/architecture.md). */
 #define CFG_DEFAULT_PREFETCH 400
@@ -27,6 +30,7 @@ struct config {
     const char *listen;       /* WEBAPP_LISTEN, host:port */
     const char *auth;         /* CELERIAC_AUTH user:password, NULL = no auth */
     const char *queues;       /* WORKER_QUEUES, comma separated */
+    const char *queue_type;   /* CELERIAC_QUEUE_TYPE: "classic" or "quorum" */
     const char *hostname;     /* worker node name, NULL = derived */
     int concurrency;          /* WORKER_CONCURRENCY, 0 = number of CPUs */
     int prefetch;             /* WORKER_PREFETCH */

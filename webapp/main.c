@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "broker/broker.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "sql/migrate.h"
@@ -31,7 +32,7 @@ usage(FILE *out)
                  "Environment: WEBAPP_LISTEN (default " CFG_DEFAULT_LISTEN "), AMQP_URL, "
                  "DATABASE_URL, CELERIAC_AUTH=user:password, LOG_LEVEL, WEBAPP_THREADS, "
                  "WEBAPP_IO_THREADS, WEBAPP_MAX_STREAMS, WEBAPP_SSE_HEARTBEAT, "
-                 "WEBAPP_UPLOAD_MAX (docs/operations.md).\n");
+                 "WEBAPP_UPLOAD_MAX, CELERIAC_QUEUE_TYPE (docs/operations.md).\n");
 }
 
 /* Every event stream holds a socket: with 1,000 of them the default soft
@@ -91,6 +92,7 @@ main(int argc, char **argv)
         fprintf(stderr, "celeriac-webapp: %s\n", err);
         return 2;
     }
+    broker_set_queue_type(cfg.queue_type); /* checked by cfg_load_env() */
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (opt) {
         case 'l':

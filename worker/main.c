@@ -36,10 +36,13 @@ usage(FILE *out)
             "                        (WORKER_MAX_MEMORY_PER_CHILD; default: no limit)\n"
             "      --max-deliveries N  fail (and dead-letter) a task whose children died N times\n"
             "                        running it (WORKER_MAX_DELIVERIES; default: 3)\n"
+            "      --queue-type T    declare the queues classic or quorum (a RabbitMQ cluster)\n"
+            "                        (CELERIAC_QUEUE_TYPE; default: classic)\n"
             "  -h, --help            this text\n\n"
             "Signals: SIGTERM or SIGINT: warm shutdown (running tasks finish); a second one or\n"
             "SIGQUIT: cold shutdown (running tasks return to their queues).\n\n"
-            "Environment: AMQP_URL, DATABASE_URL, LOG_LEVEL (debug|info|warn|error).\n"
+            "Environment: AMQP_URL (a cluster's nodes separated by ';'), DATABASE_URL,\n"
+            "LOG_LEVEL (debug|info|warn|error).\n"
             "Tasks:\n");
     for (const struct task_def *t = registry_tasks; t->name != NULL; t++)
         fprintf(out, "  %s\n", t->doc);
@@ -70,6 +73,7 @@ main(int argc, char **argv)
         {"max-tasks-per-child", required_argument, NULL, 'm'},
         {"max-memory-per-child", required_argument, NULL, 'M'},
         {"max-deliveries", required_argument, NULL, 'd'},
+        {"queue-type", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0},
     };
     struct config cfg;
@@ -101,6 +105,9 @@ main(int argc, char **argv)
             break;
         case 'n':
             cfg.hostname = optarg;
+            break;
+        case 'T':
+            cfg.queue_type = optarg;
             break;
         case 'r':
             if (cfg_parse_int(optarg, 1, 86400, &cfg.republish_after) < 0) {
@@ -144,6 +151,11 @@ main(int argc, char **argv)
     }
     if (optind < argc) {
         fprintf(stderr, "celeriac-worker: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (broker_set_queue_type(cfg.queue_type) < 0) {
+        fprintf(stderr, "celeriac-worker: --queue-type wants classic or quorum, not '%s'\n",
+                cfg.queue_type);
         return 2;
     }
     if (!queues_valid(cfg.queues)) {

@@ -144,6 +144,10 @@ urls_are_redacted_before_logging(void **state)
     assert_string_equal(out, "amqp://guest:***@host:5672/");
     cfg_redact_url("postgresql://celeriac@127.0.0.1/db", out, sizeof out);
     assert_string_equal(out, "postgresql://celeriac@127.0.0.1/db");
+    cfg_redact_url("amqp://u:a@n1:5672/;amqp://n2/;amqp://u:b@n3/v", out, sizeof out);
+    assert_string_equal(out, "amqp://u:***@n1:5672/;amqp://n2/;amqp://u:***@n3/v");
+    cfg_redact_url("amqp://guest:s3cret@a-rather-long-host-name:5672/", out, 16);
+    assert_string_equal(out, "amqp://guest:**"); /* cut, never past the buffer */
 }
 
 /* Run log_msg with stderr on a pipe; returns what it wrote (static buffer). */
