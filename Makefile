@@ -124,6 +124,7 @@ bench: deps
 	@$(MAKE) --no-print-directory all test/bench/bench test/bench/ceiling test/bench/extract \
 	    test/bench/convert
 	test/bench/run
+	test/bench/run queues
 
 clean:
 	rm -f $(BINS) $(UNIT) $(FUZZ) test/bench/bench test/bench/ceiling test/bench/extract \

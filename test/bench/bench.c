@@ -300,6 +300,7 @@ main(int argc, char **argv)
         fprintf(stderr, "bench: %s\n", err);
         return 2;
     }
+    broker_set_queue_type(cfg.queue_type); /* checked by cfg_load_env() */
     if (strcmp(argv[1], "preload-mixed") == 0)
         return preload_mixed(&cfg, n);
     if (strcmp(argv[1], "preload-chat") == 0)
