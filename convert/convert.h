@@ -190,7 +190,9 @@ const char *convert_soffice_path(void);
 /* An office document to PDF with LibreOffice (office.c): soffice runs
  * headless in a private temporary directory (its profile too), on files
  * named by us, killed past job->timeout_s or when job->cancel is set.
- * "converter not installed" when soffice is not found. */
+ * soffice tells no progress: job->progress hears 10, then an estimate
+ * from the time elapsed (below 90). "converter not installed" when soffice
+ * is not found. */
 int convert_office_to_pdf(const struct convert_job *job, struct buf *out, char *err,
                           size_t errlen);
 

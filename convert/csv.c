@@ -2,7 +2,7 @@
  * The reader follows RFC 4180 and Python's csv module where the RFC is
  * silent: text after a closing quote is kept ("a"b reads ab), a quote inside
  * an unquoted field is a character, blank lines are skipped. */
-#include "convert/convert.h"
+#include "convert/internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,6 +150,13 @@ int
 convert_csv_to_json(const char *in, size_t len, char delimiter, size_t max_output,
                     struct buf *out, char *err, size_t errlen)
 {
+    return convert_csv_to_json_w(in, len, delimiter, max_output, NULL, out, err, errlen);
+}
+
+int
+convert_csv_to_json_w(const char *in, size_t len, char delimiter, size_t max_output,
+                      struct convert_watch *w, struct buf *out, char *err, size_t errlen)
+{
     struct csv c = {.p = in, .end = in + len, .delim = delimiter, .line = 1};
     struct record header = {0}, row = {0};
     char **names = NULL;
@@ -218,6 +225,8 @@ convert_csv_to_json(const char *in, size_t len, char delimiter, size_t max_outpu
             snprintf(err, errlen, "the JSON would be larger than %zu bytes", max_output);
             goto done;
         }
+        if (convert_watch_stop(w, (size_t)(c.p - in), len, err, errlen))
+            goto done;
     }
     if (rc < 0)
         goto done;
@@ -284,10 +293,17 @@ int
 convert_json_to_csv(const char *in, size_t len, char delimiter, size_t max_output,
                     struct buf *out, char *err, size_t errlen)
 {
+    return convert_json_to_csv_w(in, len, delimiter, max_output, NULL, out, err, errlen);
+}
+
+int
+convert_json_to_csv_w(const char *in, size_t len, char delimiter, size_t max_output,
+                      struct convert_watch *w, struct buf *out, char *err, size_t errlen)
+{
     char why[256];
     cJSON *doc, *item, *kv;
     const char **cols = NULL;
-    int ncols = 0, result = -1, index = 0;
+    int ncols = 0, result = -1, index = 0, written = 0;
 
     if (!convert_csv_delimiter_ok(delimiter)) {
         snprintf(err, errlen, "delimiter must be one of , ; | or a tab");
@@ -328,6 +344,8 @@ convert_json_to_csv(const char *in, size_t len, char delimiter, size_t max_outpu
             cols[ncols++] = kv->string;
         }
         index++;
+        if (convert_watch_stop(w, 0, 0, err, errlen))
+            goto done;
     }
     for (int k = 0; k < ncols; k++) {
         if (k > 0)
@@ -356,6 +374,8 @@ convert_json_to_csv(const char *in, size_t len, char delimiter, size_t max_outpu
             snprintf(err, errlen, "the CSV would be larger than %zu bytes", max_output);
             goto done;
         }
+        if (convert_watch_stop(w, (size_t)++written, (size_t)index, err, errlen))
+            goto done;
     }
     if (out->oom)
         goto oom;

@@ -15,7 +15,7 @@
  * The walk follows parent and sibling pointers, not the C stack: depth costs
  * it no stack. libxml2 itself stops at 256 levels of nesting; a page past
  * that is refused (the rest of it would be lost without a word). */
-#include "convert/convert.h"
+#include "convert/internal.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -319,12 +319,20 @@ int
 convert_html_to_text(const char *in, size_t len, size_t max_output, struct buf *out, char *err,
                      size_t errlen)
 {
+    return convert_html_to_text_w(in, len, max_output, NULL, out, err, errlen);
+}
+
+int
+convert_html_to_text_w(const char *in, size_t len, size_t max_output, struct convert_watch *w,
+                       struct buf *out, char *err, size_t errlen)
+{
     const int opts = HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
                      HTML_PARSE_NONET | HTML_PARSE_COMPACT;
     struct text t = {.out = out, .base = out->len};
     htmlParserCtxtPtr ctxt = NULL;
     htmlDocPtr doc = NULL;
     const xmlNode *n;
+    bool stopped = false;
 
     if (len > INT32_MAX) {
         snprintf(err, errlen, "the HTML is larger than %d bytes", INT32_MAX);
@@ -354,6 +362,8 @@ convert_html_to_text(const char *in, size_t len, size_t max_output, struct buf *
     /* Depth-first by the tree's own pointers: children, then the next
      * sibling, else back up through the parents, leaving each. */
     while (n != NULL && !out->oom && out->len - t.base <= max_output) {
+        if ((stopped = convert_watch_stop(w, 0, 0, err, errlen)))
+            break;
         if (enter(&t, n) && n->children != NULL) {
             n = n->children;
             continue;
@@ -373,6 +383,8 @@ convert_html_to_text(const char *in, size_t len, size_t max_output, struct buf *
     }
     free(t.href);
     xmlFreeDoc(doc);
+    if (stopped)
+        return -1;
     if (t.started)
         buf_put(out, "\n");
     if (out->oom) {

@@ -32,6 +32,11 @@
 #include "common/json.h"
 
 #define OFFICE_TIMEOUT_S 300.0
+/* soffice gives no progress: the estimate (wait_child()) takes a run to
+ * last about this long, plus a second per this many bytes of input. */
+#define OFFICE_EXPECTED_BASE_S 2.0
+#define OFFICE_EXPECTED_BYTES_PER_S (512.0 * 1024)
+#define OFFICE_PROGRESS_EVERY_S 0.5
 #define LOG_TAIL 400 /* bytes of soffice's output shown in an error */
 #define DIR_PREFIX "celeriac-office-"
 #define LOCK_NAME "owner.lock"
@@ -287,17 +292,31 @@ spawn(const char *prog, char *const argv[], const char *log)
 
 enum ending { EXITED, TIMED_OUT, CANCELLED };
 
-/* Wait for the guardian pid until it ends, the deadline passes or *cancel
- * is set; then kill its whole group (what it left behind, or all of it)
- * and reap it.
+/* What to report after elapsed seconds of a run expected to last expected
+ * seconds: 10 at the start, 70 at the expected time, then on towards 90
+ * without reaching it (a slow run still moves; the end reports 100). */
+static int
+estimate(double elapsed, double expected)
+{
+    return 10 + (int)(80.0 * elapsed / (elapsed + expected / 3.0));
+}
+
+/* Wait for the guardian pid until it ends, the deadline passes or
+ * *job->cancel is set; then kill its whole group (what it left behind, or
+ * all of it) and reap it. Meanwhile job's progress callback hears the
+ * estimate at most every OFFICE_PROGRESS_EVERY_S.
  * The pid is reaped only after the group's kill: until then it cannot be
  * reused, so the kill reaches no stranger. */
 static enum ending
-wait_child(pid_t pid, double timeout_s, volatile sig_atomic_t *cancel, int *status)
+wait_child(pid_t pid, const struct convert_job *job, double timeout_s, int *status)
 {
-    double deadline = clock_mono() + timeout_s;
+    volatile sig_atomic_t *cancel = job->cancel;
+    double start = clock_mono(), deadline = start + timeout_s,
+           next_report = start + OFFICE_PROGRESS_EVERY_S,
+           expected = OFFICE_EXPECTED_BASE_S + (double)job->len / OFFICE_EXPECTED_BYTES_PER_S;
     enum ending how = EXITED;
     struct timespec nap = {0, 20 * 1000000};
+    int last = 10; /* reported before the wait */
 
     *status = -1;
     for (;;) {
@@ -313,9 +332,18 @@ wait_child(pid_t pid, double timeout_s, volatile sig_atomic_t *cancel, int *stat
             how = CANCELLED;
             break;
         }
-        if (clock_mono() >= deadline) {
+        double now = clock_mono();
+        if (now >= deadline) {
             how = TIMED_OUT;
             break;
+        }
+        if (job->progress != NULL && now >= next_report) {
+            int percent = estimate(now - start, expected);
+            next_report = now + OFFICE_PROGRESS_EVERY_S;
+            if (percent > last) {
+                last = percent;
+                job->progress(job->progress_arg, percent);
+            }
         }
         nanosleep(&nap, NULL);
         if (nap.tv_nsec < 100 * 1000000)
@@ -439,7 +467,7 @@ convert_office_to_pdf(const struct convert_job *job, struct buf *out, char *err,
     }
     if (job->progress != NULL)
         job->progress(job->progress_arg, 10);
-    how = wait_child(pid, timeout_s, job->cancel, &status);
+    how = wait_child(pid, job, timeout_s, &status);
     if (how == CANCELLED) {
         snprintf(err, errlen, "cancelled");
         goto done;

@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from harness import REPO, db, pid_alive, start_webapp, start_worker, wait_until
+from harness import assert_no_sanitizer_reports
 from test_faults import children_of
 from test_worker import CELERIAC, enqueue_cli, log_messages
 
@@ -328,6 +329,75 @@ def test_office_without_soffice_fails_as_not_installed(migrated_stack, start_pro
     assert w.terminate(15) == 0
 
 
+def test_the_webapp_offers_pdf_only_while_an_online_worker_converts_office_documents(
+        stack, empty_database, start_proc, tmp_path):
+    """GET /api/convert and the /convert form (offered() in webapp/files.c) follow what the
+    online workers registered: no worker, or only workers without soffice, and pdf is not
+    offered; a worker with soffice online, and it is; that worker stopped, and it goes again.
+    Everything runs on a database of its own, so no other test's worker counts."""
+    env = stack.env(DATABASE_URL=empty_database)
+    r = subprocess.run([CELERIAC, "migrate"], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert_no_sanitizer_reports(r.stdout + r.stderr, "celeriac migrate")
+    web = start_webapp(env=env, starter=start_proc, name="offers-webapp")
+    # Only the registry entry is asked of soffice here: a program found is enough.
+    fake_soffice = tmp_path / "soffice"
+    fake_soffice.write_text("#!/bin/sh\nexit 1\n")
+    fake_soffice.chmod(0o700)
+
+    def offers():
+        r = requests.get(f"{web.url}/api/convert", timeout=10)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def form():
+        r = requests.get(f"{web.url}/convert", timeout=10)
+        assert r.status_code == 200, r.text[:300]
+        return r.text
+
+    def offered_in_form(page, target):
+        return f'<option value="{target}"' in page
+
+    # No worker online: every target but pdf.
+    o = offers()
+    assert o["online"] is False and o["conversions"] == {}
+    assert "json" in o["targets"] and "pdf" not in o["targets"]
+    page = form()
+    assert "No conversion worker is online" in page
+    assert offered_in_form(page, "json") and not offered_in_form(page, "pdf")
+
+    # A worker without soffice online: what it lists, still no pdf.
+    tag = uuid.uuid4().hex[:8]
+    plain = start_worker("--queues", f"offers-{tag}", "--hostname", f"plain-{tag}@test",
+                         env=dict(env, CONVERT_SOFFICE=str(tmp_path / "missing")),
+                         starter=start_proc, concurrency=1, name="offers-plain-worker")
+    o = wait_until(lambda: (lambda o: o if o["online"] else None)(offers()), 15,
+                   message="the worker never showed online")
+    assert o["conversions"]["csv"] == ["json"] and "docx" not in o["conversions"]
+    assert "json" in o["targets"] and "webp" in o["targets"] and "pdf" not in o["targets"]
+    page = form()
+    assert "No conversion worker is online" not in page
+    assert offered_in_form(page, "json") and not offered_in_form(page, "pdf")
+
+    # A worker with soffice joins: pdf is offered, office formats listed.
+    office = start_worker("--queues", f"offers-{tag}", "--hostname", f"office-{tag}@test",
+                          env=dict(env, CONVERT_SOFFICE=str(fake_soffice)),
+                          starter=start_proc, concurrency=1, name="offers-office-worker")
+    o = wait_until(lambda: (lambda o: o if "pdf" in o["targets"] else None)(offers()), 15,
+                   message="pdf was never offered with a worker that has soffice")
+    assert o["conversions"]["docx"] == ["pdf"] and o["conversions"]["csv"] == ["json"]
+    page = form()
+    assert offered_in_form(page, "pdf") and offered_in_form(page, "json")
+
+    # It stops (its row says so at once): pdf goes, the other worker's targets stay.
+    assert office.terminate(15) == 0
+    o = wait_until(lambda: (lambda o: o if "pdf" not in o["targets"] else None)(offers()), 15,
+                   message="pdf was still offered after the worker with soffice stopped")
+    assert o["online"] is True and "docx" not in o["conversions"] and "json" in o["targets"]
+    assert not offered_in_form(form(), "pdf")
+    assert plain.terminate(15) == 0
+
+
 @pytest.mark.skipif(not HAVE_SOFFICE, reason="LibreOffice (soffice) is not installed")
 def test_a_worker_with_soffice_offers_office_conversions(migrated_stack, start_proc):
     host = f"office-{uuid.uuid4().hex[:8]}@test"
@@ -490,6 +560,39 @@ def test_oversized_uploads_get_413_and_store_nothing(migrated_stack, web):
 
     r = upload(web, name, b"a,b\n1,2\n")  # under the cap: stored
     assert r.status_code == 201 and files_named(migrated_stack, name) == 1
+
+
+def test_a_mislabelled_upload_is_stored_with_a_warning_and_its_conversion_fails(
+        migrated_stack, convert_worker, web):
+    """PNG bytes named .csv, sent as text/csv: 201 with format null and a warning naming both,
+    the content type the bytes' (not the client's); converting it ends FAILURE with that
+    reason and stores nothing."""
+    name = f"notes-{uuid.uuid4().hex[:8]}.csv"
+    data = png(8, 8)
+    r = requests.post(f"{web.url}/api/files", files={"file": (name, data, "text/csv")},
+                      timeout=30)
+    assert r.status_code == 201, r.text
+    up = r.json()
+    why = f"{name} is not what its name says: its name says csv, its bytes are a PNG image"
+    assert up["format"] is None and up["warning"] == why
+    assert up["content_type"] == "image/png"
+    assert up["size"] == len(data) and up["sha256"] == hashlib.sha256(data).hexdigest()
+    assert r.headers["Location"] == f"/api/files/{up['file_id']}"
+    with db(migrated_stack).cursor() as cur:
+        cur.execute("SELECT name, format, content_type, size FROM files WHERE id = %s",
+                    (up["file_id"],))
+        assert cur.fetchone() == (name, None, "image/png", len(data))
+    out = download(web, up["file_id"])
+    assert out.headers["Content-Type"] == "image/png" and out.content == data
+
+    r = requests.post(f"{web.url}/api/convert", json={"file_id": up["file_id"], "to": "json"},
+                      timeout=10)
+    assert r.status_code == 202, r.text
+    task_id = r.json()["task_id"]
+    task = api_task(web, task_id)
+    assert task["state"] == "FAILURE", task
+    assert why in task["error"], task["error"]
+    assert outputs_of(migrated_stack, task_id) == []
 
 
 def test_bad_uploads_and_conversion_requests_are_refused(migrated_stack, web):

@@ -3,8 +3,10 @@
  * other delimiters), every refusal with its message, and round trips; XML;
  * HTML to text; Markdown; images (made here with libvips, and hand-made
  * PNGs for the refusals); office documents (test/fixtures/convert/, when
- * soffice is installed, and stand-in soffice scripts for the failures);
- * the dispatcher. */
+ * soffice is installed, and stand-in soffice scripts for the failures and
+ * the progress); the cancel flag in every converter's loop; the dispatcher.
+ * Fixtures are found beside this program (../fixtures/convert/), so it runs
+ * from any directory. */
 #include <stdarg.h> /* cmocka.h needs these four first */
 #include <stddef.h>
 #include <setjmp.h>
@@ -27,6 +29,7 @@
 
 #include "common/json.h"
 #include "convert/convert.h"
+#include "convert/internal.h"
 
 /* CSV -> JSON text, or the error prefixed with "ERROR: ". */
 static char *
@@ -324,6 +327,105 @@ xml_refusals(void **state)
     assert_non_null(strstr(got, "ERROR:"));
     free(got);
     buf_fini(&deep);
+}
+
+/* cJSON's allocations, counted while a test installs these hooks. */
+static size_t cjson_allocs;
+
+static void *
+counting_malloc(size_t n)
+{
+    cjson_allocs++;
+    return malloc(n);
+}
+
+static double
+seconds_since(const struct timespec *a)
+{
+    struct timespec b;
+
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    return (double)(b.tv_sec - a->tv_sec) + (double)(b.tv_nsec - a->tv_nsec) / 1e9;
+}
+
+static void
+xml_to_json_is_bounded_while_it_builds(void **state)
+{
+    cJSON_Hooks hooks = {counting_malloc, free};
+    struct buf xml = {0}, out = {0}, again = {0};
+    char err[CONVERT_ERROR_MAX];
+    struct timespec start;
+
+    (void)state;
+    buf_put(&xml, "<r>");
+    for (int i = 0; i < 100000; i++)
+        buf_put(&xml, "<a>x</a>");
+    buf_put(&xml, "</r>");
+    /* 100000 elements whose JSON passes the cap after a few hundred: the
+     * tree stops there, not after all of it was built and printed */
+    cjson_allocs = 0;
+    cJSON_InitHooks(&hooks);
+    assert_int_equal(convert_xml_to_json(xml.data, xml.len, 1000, &out, err, sizeof err), -1);
+    cJSON_InitHooks(NULL);
+    assert_string_equal(err, "the JSON would be larger than 1000 bytes");
+    if (cjson_allocs > 2000)
+        fail_msg("%zu cJSON allocations before the cap stopped the tree", cjson_allocs);
+    /* the count is exact: what fits the cap to the byte converts */
+    assert_int_equal(convert_xml_to_json(xml.data, xml.len, CONVERT_DEFAULT_MAX_OUTPUT, &out, err,
+                                         sizeof err),
+                     0);
+    assert_int_equal(convert_xml_to_json(xml.data, xml.len, out.len, &again, err, sizeof err), 0);
+    assert_int_equal(again.len, out.len);
+    buf_reset(&again);
+    assert_int_equal(convert_xml_to_json(xml.data, xml.len, out.len - 1, &again, err, sizeof err),
+                     -1);
+    /* many differently named children: each found by its name, not by a
+     * scan of its siblings (100000 took 13 s that way) */
+    buf_reset(&xml);
+    buf_put(&xml, "<r>");
+    for (int i = 0; i < 100000; i++)
+        buf_printf(&xml, "<n%d/>", i);
+    buf_put(&xml, "</r><!-- -->");
+    buf_reset(&out);
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    assert_int_equal(convert_xml_to_json(xml.data, xml.len, CONVERT_DEFAULT_MAX_OUTPUT, &out, err,
+                                         sizeof err),
+                     0);
+    assert_true(seconds_since(&start) < 5);
+    assert_true(strncmp(out.data, "{\"r\":{\"n0\":null,\"n1\":null,", 26) == 0);
+    buf_fini(&xml);
+    buf_fini(&out);
+    buf_fini(&again);
+}
+
+static void
+json_to_xml_is_bounded_while_it_builds(void **state)
+{
+    struct buf json = {0}, out = {0}, again = {0};
+    char err[CONVERT_ERROR_MAX], name[1001];
+
+    (void)state;
+    /* 20 kB naming a 1000-byte element 10000 times: 20 MB of XML */
+    memset(name, 'e', 1000);
+    name[1000] = '\0';
+    buf_printf(&json, "{\"r\":{\"%s\":[1", name);
+    for (int i = 1; i < 10000; i++)
+        buf_put(&json, ",1");
+    buf_put(&json, "]}}");
+    assert_int_equal(convert_json_to_xml(json.data, json.len, 100000, &out, err, sizeof err), -1);
+    assert_string_equal(err, "the XML would be larger than 100000 bytes");
+    /* the count never exceeds what is written: what fits converts */
+    buf_reset(&json);
+    buf_put(&json, "{\"r\":{\"@id\":\"a&b\",\"x\":[1,null,\"<t>\",{\"#text\":\"y\",\"@k\":true}],"
+                   "\"z\":[[1,2],[]]}}");
+    assert_int_equal(convert_json_to_xml(json.data, json.len, CONVERT_DEFAULT_MAX_OUTPUT, &out, err,
+                                         sizeof err),
+                     0);
+    assert_int_equal(convert_json_to_xml(json.data, json.len, out.len, &again, err, sizeof err), 0);
+    assert_string_equal(again.data, out.data);
+    buf_fini(&json);
+    buf_fini(&out);
+    buf_fini(&again);
 }
 
 static void
@@ -891,7 +993,7 @@ image_output_is_bounded(void **state)
 /* ----- progress and cancel ----- */
 
 struct progress_log {
-    int n, seen[64];
+    int n, seen[128];
     int cancel_at; /* set *cancel at the first percent >= this (0: never) */
     volatile sig_atomic_t *cancel;
 };
@@ -901,7 +1003,7 @@ log_progress(void *arg, int percent)
 {
     struct progress_log *p = arg;
 
-    if (p->n < 64)
+    if (p->n < 128)
         p->seen[p->n++] = percent;
     if (p->cancel_at > 0 && percent >= p->cancel_at)
         *p->cancel = 1;
@@ -939,18 +1041,26 @@ image_cancel_stops_the_conversion(void **state)
 
 /* ----- office documents ----- */
 
+/* test/fixtures/convert/name, found from this program's own path
+ * (test/unit/test_convert): the test runs from any directory. */
 static struct buf
 read_fixture(const char *name)
 {
-    char path[256], chunk[8192];
+    char exe[4096], path[4200], chunk[8192], *slash;
     struct buf b = {0};
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
     FILE *f;
     size_t n;
 
-    snprintf(path, sizeof path, "test/fixtures/convert/%s", name);
+    if (len <= 0)
+        fail_msg("cannot read /proc/self/exe");
+    exe[len] = '\0';
+    if ((slash = strrchr(exe, '/')) != NULL)
+        *slash = '\0'; /* test/unit */
+    snprintf(path, sizeof path, "%s/../fixtures/convert/%s", exe, name);
     f = fopen(path, "rb");
     if (f == NULL)
-        fail_msg("cannot open %s (run from the checkout's root)", path);
+        fail_msg("cannot open %s", path);
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
         buf_putn(&b, chunk, n);
     fclose(f);
@@ -1140,6 +1250,79 @@ office_cancel_kills_soffice(void **state)
     buf_fini(&out);
 }
 
+/* soffice says nothing of its progress: an estimate rises from 10 while it
+ * runs, reported at most every half second, and never reaches 90. */
+static void
+office_progress_rises_while_soffice_runs(void **state)
+{
+    struct fake f;
+    struct buf out = {0};
+    char err[CONVERT_ERROR_MAX];
+    struct progress_log log = {0};
+    struct convert_job job = {.from = "odt",
+                              .to = "pdf",
+                              .in = "PK\3\4 not really",
+                              .len = 16,
+                              .progress = log_progress,
+                              .progress_arg = &log};
+    struct timespec start;
+    double took;
+    int between = 0;
+
+    (void)state;
+    fake_soffice(&f, "sleep 1.6; printf '%%PDF-1.4 fake' > \"$7/input.pdf\"");
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    assert_int_equal(convert_run(&job, &out, err, sizeof err), 0);
+    took = seconds_since(&start);
+    fake_done(&f);
+    assert_string_equal(out.data, "%PDF-1.4 fake");
+    assert_true(log.n >= 3);
+    assert_int_equal(log.seen[0], 0);
+    assert_int_equal(log.seen[1], 10);
+    assert_int_equal(log.seen[log.n - 1], 100);
+    for (int i = 1; i < log.n; i++)
+        assert_true(log.seen[i] > log.seen[i - 1]);
+    for (int i = 2; i < log.n - 1; i++) {
+        assert_true(log.seen[i] > 10 && log.seen[i] < 90);
+        between++;
+    }
+    /* 1.6 s of soffice: a report at 0.5 s at the latest, one per 0.5 s at most */
+    if (between < 1 || between > (int)(took / 0.5) + 1)
+        fail_msg("%d reports between 10 and 100 in %.2f s", between, took);
+    buf_fini(&out);
+}
+
+/* A cancel while the estimate rises still kills soffice at once. */
+static void
+office_cancel_after_progress_kills_soffice(void **state)
+{
+    struct fake f;
+    struct buf out = {0};
+    char err[CONVERT_ERROR_MAX];
+    volatile sig_atomic_t cancel = 0;
+    struct progress_log log = {.cancel_at = 11, .cancel = &cancel};
+    struct convert_job job = {.from = "docx",
+                              .to = "pdf",
+                              .in = "x",
+                              .len = 1,
+                              .cancel = &cancel,
+                              .progress = log_progress,
+                              .progress_arg = &log};
+    struct timespec start;
+
+    (void)state;
+    fake_soffice(&f, "sleep 30");
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    assert_int_equal(convert_run(&job, &out, err, sizeof err), -1);
+    assert_true(seconds_since(&start) < 5);
+    fake_done(&f); /* fails if soffice's directory was left */
+    assert_string_equal(err, "cancelled");
+    assert_true(log.n >= 3);
+    assert_true(log.seen[log.n - 1] > 10 && log.seen[log.n - 1] < 90);
+    assert_int_equal(out.len, 0);
+    buf_fini(&out);
+}
+
 /* pid's state letter from /proc ('R', 'S', 'Z'...; 0: no such process),
  * and its parent's pid. */
 static char
@@ -1285,6 +1468,90 @@ run_dispatches_and_reports_progress(void **state)
     buf_fini(&out);
 }
 
+/* A soft time limit or a revocation raises the cancel flag mid-way: the CSV
+ * stops at its next look (every CONVERT_WATCH_EVERY rows), keeping nothing. */
+static void
+run_text_conversion_stops_on_cancel(void **state)
+{
+    struct buf csv = {0}, out = {0};
+    char err[CONVERT_ERROR_MAX];
+    volatile sig_atomic_t cancel = 0;
+    struct progress_log log = {.cancel_at = 20, .cancel = &cancel};
+    struct convert_job job = {.from = "csv",
+                              .to = "json",
+                              .cancel = &cancel,
+                              .progress = log_progress,
+                              .progress_arg = &log};
+
+    (void)state;
+    buf_put(&csv, "a,b\n");
+    for (int i = 0; i < 200000; i++)
+        buf_put(&csv, "some,row\n");
+    job.in = csv.data;
+    job.len = csv.len;
+    assert_int_equal(convert_run(&job, &out, err, sizeof err), -1);
+    assert_string_equal(err, "cancelled");
+    assert_int_equal(out.len, 0);
+    assert_int_equal(log.seen[0], 0);
+    assert_true(log.seen[log.n - 1] >= 20 && log.seen[log.n - 1] < 40);
+    /* not cancelled: the rows report their progress on the way to 100 */
+    cancel = 0;
+    log = (struct progress_log){0};
+    assert_int_equal(convert_run(&job, &out, err, sizeof err), 0);
+    assert_true(log.n > 10);
+    assert_int_equal(log.seen[log.n - 1], 100);
+    buf_fini(&csv);
+    buf_fini(&out);
+}
+
+/* Each text converter's loop looks at the flag: set from the start, each
+ * stops within its first CONVERT_WATCH_EVERY items. */
+static void
+text_converters_look_at_the_cancel_flag(void **state)
+{
+    struct buf csv = {0}, json = {0}, xml = {0}, html = {0}, out = {0};
+    char err[CONVERT_ERROR_MAX];
+    volatile sig_atomic_t cancel = 1;
+    struct convert_watch w;
+
+    (void)state;
+    buf_put(&csv, "a\n");
+    buf_put(&json, "[");
+    buf_put(&xml, "<r>");
+    for (int i = 0; i < 5000; i++) {
+        buf_put(&csv, "1\n");
+        buf_put(&json, i > 0 ? ",{\"a\":1}" : "{\"a\":1}");
+        buf_put(&xml, "<a>1</a>");
+        buf_put(&html, "<p>1</p>");
+    }
+    buf_put(&json, "]");
+    buf_put(&xml, "</r>");
+    for (int pass = 0; pass < 2; pass++) {
+        /* the first pass cancelled, the second not: the same inputs convert */
+        int want = pass == 0 ? -1 : 0;
+        cancel = pass == 0;
+#define TRY(call)                                                                                  \
+    do {                                                                                           \
+        w = (struct convert_watch){.cancel = &cancel};                                             \
+        buf_reset(&out);                                                                           \
+        err[0] = '\0';                                                                             \
+        if ((call) != want || (want < 0 && strcmp(err, "cancelled") != 0))                         \
+            fail_msg("%s: pass %d: %s", #call, pass, err);                                         \
+    } while (0)
+        TRY(convert_csv_to_json_w(csv.data, csv.len, ',', 1u << 24, &w, &out, err, sizeof err));
+        TRY(convert_json_to_csv_w(json.data, json.len, ',', 1u << 24, &w, &out, err, sizeof err));
+        TRY(convert_xml_to_json_w(xml.data, xml.len, 1u << 24, &w, &out, err, sizeof err));
+        TRY(convert_json_to_xml_w(json.data, json.len, 1u << 24, &w, &out, err, sizeof err));
+        TRY(convert_html_to_text_w(html.data, html.len, 1u << 24, &w, &out, err, sizeof err));
+#undef TRY
+    }
+    buf_fini(&csv);
+    buf_fini(&json);
+    buf_fini(&xml);
+    buf_fini(&html);
+    buf_fini(&out);
+}
+
 static void
 run_refusals(void **state)
 {
@@ -1330,6 +1597,8 @@ main(void)
         cmocka_unit_test(xml_refusals),
         cmocka_unit_test(json_to_xml_mapping),
         cmocka_unit_test(xml_round_trip),
+        cmocka_unit_test(xml_to_json_is_bounded_while_it_builds),
+        cmocka_unit_test(json_to_xml_is_bounded_while_it_builds),
         cmocka_unit_test(html_paragraphs_lists_and_links),
         cmocka_unit_test(html_script_style_and_the_like_are_dropped),
         cmocka_unit_test(html_encodings_become_utf8),
@@ -1351,8 +1620,12 @@ main(void)
         cmocka_unit_test(office_without_soffice_says_not_installed),
         cmocka_unit_test(office_failures_are_explained),
         cmocka_unit_test(office_cancel_kills_soffice),
+        cmocka_unit_test(office_progress_rises_while_soffice_runs),
+        cmocka_unit_test(office_cancel_after_progress_kills_soffice),
         cmocka_unit_test(office_a_killed_converter_leaves_nothing_behind),
         cmocka_unit_test(run_dispatches_and_reports_progress),
+        cmocka_unit_test(run_text_conversion_stops_on_cancel),
+        cmocka_unit_test(text_converters_look_at_the_cancel_flag),
         cmocka_unit_test(run_refusals),
     };
 
