@@ -16,6 +16,9 @@ or each other. Every process a test starts logs to VAR/log/NAME.log and is stopp
     stack = start_stack(durable=True)     # fsync and synchronous_commit on (fault tests)
     stop_service(stack, "rabbitmq"); start_service(stack, "rabbitmq")   # same ports and data
 
+    stack = start_stack(rabbitmq_nodes=3) # a RabbitMQ cluster: amqp_url lists the 3 nodes
+    os.kill(stack.rabbitmq_pid(1), signal.SIGKILL); start_service(stack, "rabbitmq-1")
+
 Polling helpers instead of sleeps: wait_until(predicate, timeout).
 """
 
@@ -30,6 +33,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,11 +115,50 @@ class Stack:
     # off: fast, but a crash may lose commits). True: PostgreSQL's defaults, every commit
     # waits for the disk, as in production (the fault-injection tests need that).
     durable: bool = False
+    # A RabbitMQ cluster of this many nodes (compose/local --rabbitmq-nodes). Node 1 is
+    # amqp_port/dist_port; amqp_ports/dist_ports list every node's, node 1's first.
+    rabbitmq_nodes: int = 1
+    amqp_ports: list = None
+    dist_ports: list = None
     _up: bool = field(default=False, repr=False)
+
+    def __post_init__(self):
+        if self.amqp_ports is None:
+            self.amqp_ports = [self.amqp_port]
+        if self.dist_ports is None:
+            self.dist_ports = [self.dist_port]
+        assert len(self.amqp_ports) == len(self.dist_ports) == self.rabbitmq_nodes
+        assert self.amqp_ports[0] == self.amqp_port and self.dist_ports[0] == self.dist_port
+
+    @property
+    def amqp_urls(self):
+        """Every node's URL, node 1's first."""
+        return [f"amqp://guest:guest@127.0.0.1:{port}/" for port in self.amqp_ports]
 
     @property
     def amqp_url(self):
-        return f"amqp://guest:guest@127.0.0.1:{self.amqp_port}/"
+        """One node's URL, or the cluster's nodes separated by ';' (as Celery's broker_url)."""
+        return ";".join(self.amqp_urls)
+
+    def rabbitmq_node(self, k=1):
+        """Node K's Erlang node name (for rabbitmqctl -n)."""
+        self._check_node(k)
+        return f"celeriac-{self.amqp_port}@localhost" if k == 1 else \
+            f"celeriac-{self.amqp_port}-{k}@localhost"
+
+    def rabbitmq_pid(self, k=1):
+        """The pid of node K's Erlang VM (beam.smp), or None when it does not run."""
+        self._check_node(k)
+        path = self.var / "run" / ("rabbitmq-beam.pid" if k == 1 else f"rabbitmq-{k}-beam.pid")
+        try:
+            pid = int(path.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        return pid if pid_alive(pid) else None
+
+    def _check_node(self, k):
+        if not 1 <= k <= self.rabbitmq_nodes:
+            raise ValueError(f"no RabbitMQ node {k}: the stack has {self.rabbitmq_nodes}")
 
     @property
     def database_url(self):
@@ -148,11 +191,16 @@ class Stack:
 
     def compose_env(self):
         env = dict(os.environ)
-        for k in ("WORKERS", "WEBAPP_LISTEN"):  # the caller's stack settings are not ours
+        for k in ("WORKERS", "WEBAPP_LISTEN", "RABBITMQ_NODES", "AMQP_PORTS",
+                  "AMQP_DIST_PORTS"):  # the caller's stack settings are not ours
             env.pop(k, None)
         env.update(CELERIAC_VAR=str(self.var), AMQP_PORT=str(self.amqp_port),
                    PG_PORT=str(self.pg_port), AMQP_DIST_PORT=str(self.dist_port),
-                   EPMD_PORT=str(self.epmd_port), PG_FAST="0" if self.durable else "1")
+                   EPMD_PORT=str(self.epmd_port), PG_FAST="0" if self.durable else "1",
+                   RABBITMQ_NODES=str(self.rabbitmq_nodes))
+        if self.rabbitmq_nodes > 1:
+            env.update(AMQP_PORTS=",".join(map(str, self.amqp_ports)),
+                       AMQP_DIST_PORTS=",".join(map(str, self.dist_ports)))
         return env
 
     def compose(self, *args, timeout=120, check=True):
@@ -179,19 +227,25 @@ def _set_current(stack, up):
     _current_stack = _stacks[-1] if _stacks else None
 
 
-def start_stack(services_only=True, durable=False):
+def start_stack(services_only=True, durable=False, rabbitmq_nodes=1):
     """Start RabbitMQ and PostgreSQL on free ports under a new temporary VAR. durable: keep
-    PostgreSQL's fsync and synchronous_commit on (see Stack.durable)."""
+    PostgreSQL's fsync and synchronous_commit on (see Stack.durable). rabbitmq_nodes > 1: a
+    RabbitMQ cluster of that many nodes, each on free AMQP and distribution ports."""
     base = os.environ.get("CELERIAC_TEST_TMPDIR") or "/tmp"
     var = Path(tempfile.mkdtemp(prefix="celeriac-test-", dir=base))
     var.chmod(0o755)  # PostgreSQL runs as 'postgres' when we are root: it must enter VAR
     last = None
     for _attempt in range(3):
-        stack = Stack(var, *free_ports(5), durable=durable)
+        ports = free_ports(5 + 2 * (rabbitmq_nodes - 1))
+        more = ports[5:]
+        stack = Stack(var, *ports[:5], durable=durable, rabbitmq_nodes=rabbitmq_nodes,
+                      amqp_ports=[ports[0], *more[0::2]], dist_ports=[ports[2], *more[1::2]])
         _set_current(stack, True)
         stack._up = True  # from here on, stop_stack() has something to stop
-        r = stack.compose("up", *(["--services-only"] if services_only else []), check=False,
-                          timeout=240)
+        args = ["--services-only"] if services_only else []
+        if rabbitmq_nodes > 1:
+            args += ["--rabbitmq-nodes", str(rabbitmq_nodes)]
+        r = stack.compose("up", *args, check=False, timeout=240)
         if r.returncode == 0:
             return stack
         last = r
@@ -216,9 +270,12 @@ def stop_stack(stack, keep_var=False):
         if r.returncode != 0:
             problems.append(f"compose/local down failed (exit {r.returncode}):\n"
                             f"{r.stdout}{r.stderr}")
-    # The servers' command lines name their data directories (postgres -D, beam's mnesia dir).
+    # The servers' command lines name their data directories (postgres -D, beam's mnesia dir),
+    # epmd its port.
     leftovers = (processes_mentioning(str(stack.var / "postgres")) +
-                 processes_mentioning(str(stack.var / "rabbitmq")))
+                 processes_mentioning(str(stack.var / "rabbitmq")) +
+                 [(pid, cmd) for pid, cmd in processes_mentioning(f"-port {stack.epmd_port}")
+                  if "epmd" in cmd and f"-port {stack.epmd_port} " in f"{cmd} "])
     for pid, cmd in leftovers:
         _kill(pid, signal.SIGKILL)
     if leftovers:
@@ -265,17 +322,25 @@ def processes_mentioning(text):
 SERVICES = ("rabbitmq", "postgres")
 
 
+def _check_service(stack, name):
+    nodes = [f"rabbitmq-{k}" for k in range(1, stack.rabbitmq_nodes + 1)]
+    assert name in SERVICES or name in nodes, \
+        f"no service {name!r} (services: {', '.join([*SERVICES, *nodes])})"
+
+
 def stop_service(stack, name):
-    """Stop one server of the stack (compose/local stop NAME: rabbitmq, with its epmd, or
-    postgres) by its pid; the rest keeps running. Returns compose/local's output."""
-    assert name in SERVICES, f"no service {name!r} (services: {', '.join(SERVICES)})"
+    """Stop one server of the stack (compose/local stop NAME: rabbitmq, every node with
+    their epmd; rabbitmq-K, node K only; or postgres) by its pid; the rest keeps running.
+    Returns compose/local's output."""
+    _check_service(stack, name)
     return stack.compose("stop", name, timeout=60).stdout
 
 
 def start_service(stack, name):
     """Start a server stopped by stop_service() again, on the same ports with the same data
-    (and fsync setting), and wait until it is ready. Returns compose/local's output."""
-    assert name in SERVICES, f"no service {name!r} (services: {', '.join(SERVICES)})"
+    (and fsync setting), and wait until it is ready (a cluster node: back in its cluster).
+    Returns compose/local's output."""
+    _check_service(stack, name)
     return stack.compose("start", name, timeout=180).stdout
 
 
@@ -595,10 +660,11 @@ def query(stack, sql, params=None):
 
 
 @contextmanager
-def amqp_channel(stack, confirm=True):
-    """A channel on a new connection as guest to vhost '/'; with confirm, basic_publish
-    returns only after the broker confirmed the message."""
-    conn = amqp.Connection(host=f"127.0.0.1:{stack.amqp_port}", userid="guest",
+def amqp_channel(stack, confirm=True, node=1):
+    """A channel on a new connection to node (1: the first) as guest to vhost '/'; with
+    confirm, basic_publish returns only after the broker confirmed the message."""
+    stack._check_node(node)
+    conn = amqp.Connection(host=f"127.0.0.1:{stack.amqp_ports[node - 1]}", userid="guest",
                            password="guest", virtual_host="/", connect_timeout=5,
                            confirm_publish=confirm)
     conn.connect()
@@ -686,15 +752,69 @@ def purge(stack, queue):
         return 0
 
 
-def rabbitmqctl(stack, *args, timeout=60):
-    """Run Debian's rabbitmqctl against this stack's node (policies, queue lists...);
-    returns its stdout. Fails on a non-zero exit."""
+def rabbitmqctl(stack, *args, timeout=60, node=1):
+    """Run Debian's rabbitmqctl against this stack's node (node K of a cluster) (policies,
+    queue lists...); returns its stdout. Fails on a non-zero exit."""
     env = dict(os.environ, HOME=str(stack.var / "rabbitmq" / "home"),
                ERL_EPMD_PORT=str(stack.epmd_port))
     r = subprocess.run(["/usr/lib/rabbitmq/bin/rabbitmqctl", "-q", "-n",
-                        f"celeriac-{stack.amqp_port}@localhost", *args], env=env,
+                        stack.rabbitmq_node(node), *args], env=env,
                        capture_output=True, text=True, timeout=timeout)
     if r.returncode != 0:
         raise AssertionError(f"rabbitmqctl {' '.join(args)} failed (exit {r.returncode}):\n"
                              f"{r.stdout}{r.stderr}")
     return r.stdout
+
+
+# ------------------------------------------------------------------------------ tasks
+
+
+def states(stack, ids):
+    """{state: count} of the task rows among ids."""
+    return dict(query(stack, "SELECT state, count(*) FROM tasks WHERE id = ANY(%s::uuid[]) "
+                             "GROUP BY state", (list(ids),)))
+
+
+def assert_each_ran_once(stack, ids, key_prefix):
+    """Every id SUCCESS; one demo_records row and one log line per id; no other task wrote a
+    key of this run (a refused request that ran anyway would)."""
+    ids = list(ids)
+    n = len(ids)
+    assert states(stack, ids) == {"SUCCESS": n}
+    [(records, distinct)] = query(stack, "SELECT count(*), count(DISTINCT task_id) FROM "
+                                         "demo_records WHERE task_id = ANY(%s::uuid[])", (ids,))
+    assert (records, distinct) == (n, n)
+    [(logs,)] = query(stack, "SELECT count(*) FROM task_logs WHERE task_id = ANY(%s::uuid[])",
+                      (ids,))
+    assert logs == n, f"{logs} log lines for {n} tasks: some task ran twice (or not at all)"
+    [(keys, distinct_keys)] = query(stack, "SELECT count(*), count(DISTINCT key) FROM "
+                                           "demo_records WHERE key LIKE %s", (key_prefix + "%",))
+    assert (keys, distinct_keys) == (n, n), "a key of this run was recorded by another task"
+
+
+def v2_message(task_id, name, args):
+    """A Celery protocol v2 message as Celery 5 sends it (../shared/celery-wire)."""
+    body = json.dumps([args, {}, {"callbacks": None, "errbacks": None, "chain": None,
+                                  "chord": None}])
+    headers = {"lang": "py", "task": name, "id": task_id, "shadow": None, "eta": None,
+               "expires": None, "group": None, "group_index": None, "retries": 0,
+               "timelimit": [None, None], "root_id": task_id, "parent_id": None,
+               "argsrepr": repr(tuple(args)), "kwargsrepr": "{}", "origin": "test",
+               "ignore_result": False}
+    return amqp.Message(body.encode(), application_headers=headers, delivery_mode=2,
+                        content_type="application/json", content_encoding="utf-8",
+                        correlation_id=task_id, priority=0)
+
+
+def publish_records(stack, keys, queue="celery"):
+    """Publish one demo.record(key) per key as raw v2 messages, persistent, in one AMQP
+    transaction (durable in RabbitMQ once tx.commit returns); returns their ids."""
+    ids = [str(uuid.uuid4()) for _ in keys]
+    with amqp_channel(stack, confirm=False) as ch:
+        ch.queue_declare(queue, durable=True, auto_delete=False)
+        ch.tx_select()
+        for task_id, key in zip(ids, keys):
+            ch.basic_publish(v2_message(task_id, "demo.record", [key]), exchange="",
+                             routing_key=queue)
+        ch.tx_commit()
+    return ids

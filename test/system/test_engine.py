@@ -12,7 +12,7 @@ import uuid
 import requests
 
 from harness import (REPO, db, get_message, publish_raw, purge, queue_count, rabbitmqctl,
-                     start_worker, wait_until)
+                     start_worker, states, wait_until)
 from test_worker import celery_send, enqueue_cli, log_messages, task_row, wait_final
 
 WORKER = os.path.join(REPO, "bin", "celeriac-worker")
@@ -22,13 +22,6 @@ def count(stack, sql, params=None):
     with db(stack).cursor() as cur:
         cur.execute(sql, params)
         return cur.fetchone()[0]
-
-
-def states(stack, ids):
-    with db(stack).cursor() as cur:
-        cur.execute("SELECT state, count(*) FROM tasks WHERE id = ANY(%s::uuid[]) GROUP BY state",
-                    (ids,))
-        return dict(cur.fetchall())
 
 
 def test_a_tasks_writes_commit_with_its_success_and_vanish_with_its_failure(stack, worker):

@@ -10,8 +10,8 @@ import uuid
 
 import requests
 
-from harness import db, queue_count, rabbitmqctl, start_worker, wait_until
-from test_engine import count, states
+from harness import db, queue_count, rabbitmqctl, start_worker, states, wait_until
+from test_engine import count
 
 
 def post(webapp, body, timeout=30):

@@ -13,70 +13,19 @@ import time
 import uuid
 from contextlib import contextmanager
 
-import amqp
 import pytest
 import requests
 
-from harness import (amqp_channel, assert_no_sanitizer_reports, query, queue_count,
-                     start_service, start_webapp, start_worker, stop_service, wait_until)
+from harness import (assert_each_ran_once, assert_no_sanitizer_reports, publish_records,
+                     query, queue_count, start_service, start_webapp, start_worker, states,
+                     stop_service, wait_until)
 
 
 # ------------------------------------------------------------------------------ helpers
 
 
-def states(stack, ids):
-    """{state: count} of the task rows among ids."""
-    return dict(query(stack, "SELECT state, count(*) FROM tasks WHERE id = ANY(%s::uuid[]) "
-                             "GROUP BY state", (list(ids),)))
-
-
 def done_count(stack, ids):
     return states(stack, ids).get("SUCCESS", 0)
-
-
-def assert_each_ran_once(stack, ids, key_prefix):
-    """Every id SUCCESS; one demo_records row and one log line per id; no other task wrote a
-    key of this run (a refused request that ran anyway would)."""
-    ids = list(ids)
-    n = len(ids)
-    assert states(stack, ids) == {"SUCCESS": n}
-    [(records, distinct)] = query(stack, "SELECT count(*), count(DISTINCT task_id) FROM "
-                                         "demo_records WHERE task_id = ANY(%s::uuid[])", (ids,))
-    assert (records, distinct) == (n, n)
-    [(logs,)] = query(stack, "SELECT count(*) FROM task_logs WHERE task_id = ANY(%s::uuid[])",
-                      (ids,))
-    assert logs == n, f"{logs} log lines for {n} tasks: some task ran twice (or not at all)"
-    [(keys, distinct_keys)] = query(stack, "SELECT count(*), count(DISTINCT key) FROM "
-                                           "demo_records WHERE key LIKE %s", (key_prefix + "%",))
-    assert (keys, distinct_keys) == (n, n), "a key of this run was recorded by another task"
-
-
-def v2_message(task_id, name, args):
-    """A Celery protocol v2 message as Celery 5 sends it (../shared/celery-wire)."""
-    body = json.dumps([args, {}, {"callbacks": None, "errbacks": None, "chain": None,
-                                  "chord": None}])
-    headers = {"lang": "py", "task": name, "id": task_id, "shadow": None, "eta": None,
-               "expires": None, "group": None, "group_index": None, "retries": 0,
-               "timelimit": [None, None], "root_id": task_id, "parent_id": None,
-               "argsrepr": repr(tuple(args)), "kwargsrepr": "{}", "origin": "test_faults",
-               "ignore_result": False}
-    return amqp.Message(body.encode(), application_headers=headers, delivery_mode=2,
-                        content_type="application/json", content_encoding="utf-8",
-                        correlation_id=task_id, priority=0)
-
-
-def publish_records(stack, keys, queue="celery"):
-    """Publish one demo.record(key) per key as raw v2 messages, persistent, in one AMQP
-    transaction (durable in RabbitMQ once tx.commit returns); returns their ids."""
-    ids = [str(uuid.uuid4()) for _ in keys]
-    with amqp_channel(stack, confirm=False) as ch:
-        ch.queue_declare(queue, durable=True, auto_delete=False)
-        ch.tx_select()
-        for task_id, key in zip(ids, keys):
-            ch.basic_publish(v2_message(task_id, "demo.record", [key]), exchange="",
-                             routing_key=queue)
-        ch.tx_commit()
-    return ids
 
 
 def _stat(pid):

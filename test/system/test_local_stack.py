@@ -1,16 +1,21 @@
 """`make run` is `compose/local run`: the whole stack in the foreground. It
 prints the URL, serves tasks, refuses a second run, stops everything it
-started on Ctrl-C, and a new start finds the data again."""
+started on Ctrl-C, and a new start finds the data again. `compose/local up
+--rabbitmq-nodes 3` runs a RabbitMQ cluster whose quorum queues outlive a
+node."""
 import glob
+import json
 import os
 import signal
 import subprocess
 import tempfile
+import uuid
 
+import amqp
 import requests
 
-from harness import (COMPOSE_LOCAL, REPO, free_ports, pid_alive, processes_mentioning,
-                     wait_until)
+from harness import (COMPOSE_LOCAL, REPO, amqp_channel, free_ports, pid_alive,
+                     processes_mentioning, rabbitmqctl, start_stack, stop_stack, wait_until)
 
 
 def recorded_pids(var):
@@ -89,3 +94,72 @@ def test_run_serves_refuses_a_second_run_stops_on_ctrl_c_and_keeps_the_data():
             os.kill(pid, signal.SIGKILL)
         subprocess.run(["rm", "-rf", var])
     assert leftovers == []
+
+
+def _running_nodes(stack, node):
+    status = json.loads(rabbitmqctl(stack, "cluster_status", "--formatter", "json", node=node))
+    return sorted(status["running_nodes"])
+
+
+def test_a_cluster_of_three_nodes_keeps_a_quorum_queue_when_one_is_killed():
+    stack = start_stack(services_only=True, rabbitmq_nodes=3)
+    var = str(stack.var)
+    nodes = sorted(stack.rabbitmq_node(k) for k in (1, 2, 3))
+    try:
+        assert len(set(stack.amqp_ports + stack.dist_ports + [stack.epmd_port])) == 7
+        # What eval "$(compose/local env)" gives the apps: every node, as Celery's broker_url.
+        env = subprocess.run(["bash", "-c", 'eval "$("$0" env)" && printf %s "$AMQP_URL"',
+                              str(COMPOSE_LOCAL)], env=stack.compose_env(), cwd=REPO,
+                             capture_output=True, text=True, timeout=30, check=True)
+        assert env.stdout == ";".join(f"amqp://guest:guest@127.0.0.1:{p}/"
+                                      for p in stack.amqp_ports) == stack.amqp_url
+        status = stack.compose("status").stdout
+        for k, port in enumerate(stack.amqp_ports, 1):
+            assert f"rabbitmq-{k} running  pid " in status and f"127.0.0.1:{port} " in status
+        assert _running_nodes(stack, 1) == nodes
+
+        # Declared and filled through node 1, so the queue's leader is the node that dies.
+        queue = f"cluster-{uuid.uuid4()}"
+        sent = [f"m{i}" for i in range(200)]
+        with amqp_channel(stack, node=1) as ch:
+            ch.queue_declare(queue, durable=True, auto_delete=False,
+                             arguments={"x-queue-type": "quorum"})
+            for body in sent:  # each confirmed by the broker: a majority has it
+                ch.basic_publish(amqp.Message(body, delivery_mode=2), exchange="",
+                                 routing_key=queue)
+        queues = json.loads(rabbitmqctl(stack, "list_queues", "name", "type", "members",
+                                        "--formatter", "json", node=3))
+        [info] = [q for q in queues if q["name"] == queue]
+        assert info["type"] == "quorum" and sorted(info["members"]) == nodes
+
+        beam = stack.rabbitmq_pid(1)
+        os.kill(beam, signal.SIGKILL)
+        wait_until(lambda: not pid_alive(beam), 10, message="node 1's beam to die")
+
+        got = set()
+
+        def drained_through_node_2():  # fails while nodes 2 and 3 elect a new leader
+            with amqp_channel(stack, confirm=False, node=2) as ch:
+                while (msg := ch.basic_get(queue, no_ack=False)) is not None:
+                    body = msg.body
+                    got.add(body.decode() if isinstance(body, bytes) else body)
+                    ch.basic_ack(msg.delivery_tag)
+            return len(got) >= len(sent)
+        wait_until(drained_through_node_2, 60, interval=0.2, message="every message back")
+        assert got == set(sent)
+        down = stack.compose("status", check=False)
+        assert down.returncode == 3 and "rabbitmq-1 stopped" in down.stdout
+
+        out = stack.compose("start", "rabbitmq-1").stdout
+        assert "rabbitmq-1: started" in out and "joined" not in out  # it rejoins by itself
+        assert stack.rabbitmq_pid(1) not in (None, beam)
+        assert _running_nodes(stack, 2) == nodes
+        with amqp_channel(stack, node=1) as ch:  # node 1 serves the queue again
+            ch.basic_publish(amqp.Message("again", delivery_mode=2), exchange="",
+                             routing_key=queue)
+        with amqp_channel(stack, confirm=False, node=3) as ch:
+            msg = wait_until(lambda: ch.basic_get(queue, no_ack=True), 10)
+            assert msg.body in ("again", b"again")
+    finally:
+        stop_stack(stack)  # compose/local down; fails when a process from VAR survives
+    assert processes_mentioning(var) == []

@@ -10,8 +10,8 @@ import time
 import pytest
 import requests
 
-from harness import pid_alive, query, start_stack, start_worker, stop_stack, wait_until
-from test_faults import assert_each_ran_once, publish_records
+from harness import (assert_each_ran_once, pid_alive, publish_records, query, start_stack,
+                     start_worker, stop_stack, wait_until)
 
 
 @pytest.fixture(scope="module")
