@@ -7,7 +7,7 @@
 
 #include "common/log.h"
 
-/* pg_advisory_lock key: "celeriac" as a number, shared by every migrate run. */
+/* pg_advisory_xact_lock key: "celeriac" as a number, shared by every migrate run. */
 #define MIGRATE_LOCK_KEY "7163847729452163"
 
 int
@@ -50,62 +50,69 @@ current_version(PGconn *db, char *err, size_t errlen)
     return v;
 }
 
+/* Roll back after a failure: err keeps the failure's message. */
+static void
+rollback(PGconn *db)
+{
+    char ignored[256];
+
+    exec_ok(db, "ROLLBACK", ignored, sizeof ignored);
+}
+
 int
 migrate_run(PGconn *db, char *err, size_t errlen)
 {
-    int applied = 0, have;
+    int applied = 0;
 
-    if (exec_ok(db, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", err, errlen) < 0)
-        return -1;
-    if (exec_ok(db,
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY,"
-                " name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
-                err, errlen) < 0)
-        goto fail;
-    have = current_version(db, err, errlen);
-    if (have < 0)
-        goto fail;
-    for (int i = 0; i < migrations_count; i++) {
-        const struct migration *m = &migrations[i];
-        char version[16];
-        const char *params[2] = {version, m->name};
+    /* One transaction per migration, each taking a transaction-level lock
+     * and reading the version again under it: a concurrent run waits for
+     * the lock, then finds the migration applied. No session lock: behind
+     * PgBouncer in transaction mode a session lock stays on whichever
+     * server connection took it, and the unlock runs on another. */
+    for (;;) {
+        const struct migration *m = NULL;
+        char version[16], why[512];
+        const char *params[2] = {version, NULL};
         PGresult *res;
+        int have;
 
-        if (m->version <= have)
-            continue;
         if (exec_ok(db, "BEGIN", err, errlen) < 0)
-            goto fail;
-        if (exec_ok(db, m->sql, err, errlen) < 0) {
-            char why[512];
-            snprintf(why, sizeof why, "%s", err);
+            return -1;
+        if (exec_ok(db, "SELECT pg_advisory_xact_lock(" MIGRATE_LOCK_KEY ")", err, errlen) < 0 ||
+            exec_ok(db,
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY,"
+                    " name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
+                    err, errlen) < 0 ||
+            (have = current_version(db, err, errlen)) < 0) {
+            rollback(db);
+            return -1;
+        }
+        for (int i = 0; i < migrations_count && m == NULL; i++)
+            if (migrations[i].version > have)
+                m = &migrations[i];
+        if (m == NULL) /* up to date: what this transaction created stays */
+            return exec_ok(db, "COMMIT", err, errlen) < 0 ? -1 : applied;
+        if (exec_ok(db, m->sql, why, sizeof why) < 0) {
             snprintf(err, errlen, "migration %s failed: %s", m->name, why);
-            exec_ok(db, "ROLLBACK", why, sizeof why);
-            goto fail;
+            rollback(db);
+            return -1;
         }
         snprintf(version, sizeof version, "%d", m->version);
+        params[1] = m->name;
         res = PQexecParams(db, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", 2,
                            NULL, params, NULL, NULL, 0);
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            char why[512];
             snprintf(err, errlen, "recording migration %s: %s", m->name, PQerrorMessage(db));
             PQclear(res);
-            exec_ok(db, "ROLLBACK", why, sizeof why);
-            goto fail;
+            rollback(db);
+            return -1;
         }
         PQclear(res);
         if (exec_ok(db, "COMMIT", err, errlen) < 0)
-            goto fail;
+            return -1;
         log_info("applied migration %s", m->name);
         applied++;
     }
-    exec_ok(db, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")", err, errlen);
-    return applied;
-fail:
-    {
-        char ignored[64];
-        exec_ok(db, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")", ignored, sizeof ignored);
-    }
-    return -1;
 }
 
 int

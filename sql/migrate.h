@@ -18,9 +18,11 @@ extern const int migrations_count;
 /* The schema version this build needs (the last migration's). */
 int migrate_latest(void);
 
-/* Apply pending migrations in order, each in its own transaction, under an
- * advisory lock so concurrent `celeriac migrate` runs wait for each other.
- * Number applied (0 when up to date), or -1 with the reason in err. */
+/* Apply pending migrations in order, each in its own transaction under a
+ * transaction-level advisory lock, so concurrent `celeriac migrate` runs
+ * wait for each other and never apply one twice, even behind PgBouncer in
+ * transaction mode. Number applied (0 when up to date), or -1 with the
+ * reason in err. */
 int migrate_run(PGconn *db, char *err, size_t errlen);
 
 /* 0 when the database has at least this build's schema; -1 with a message

@@ -9,12 +9,18 @@
 #include "common/log.h"
 
 /* libpq prints NOTICEs (e.g. "relation already exists, skipping") on stderr:
- * keep them for LOG_LEVEL=debug only. */
+ * keep them for LOG_LEVEL=debug only. A WARNING is for the operator (a
+ * migration that could not turn JIT off says so). */
 static void
-on_notice(void *arg, const char *message)
+on_notice(void *arg, const PGresult *res)
 {
+    const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+
     (void)arg;
-    log_debug("postgres: %s", message);
+    if (severity != NULL && strcmp(severity, "WARNING") == 0)
+        log_warn("postgres: %s", PQresultErrorMessage(res));
+    else
+        log_debug("postgres: %s", PQresultErrorMessage(res));
 }
 
 PGconn *
@@ -34,13 +40,15 @@ store_open(const char *database_url, const char *app_name, char *err, size_t err
         PQfinish(db);
         return NULL;
     }
-    PQsetNoticeProcessor(db, on_notice, NULL);
-    /* Our statements are short ones run many times: JIT compilation never
-     * pays. It did cost: while task_logs had no statistics yet, the batch's
-     * final statement was estimated past jit_above_cost and compiled at
-     * every commit, 470 ms instead of 7 (a 17,000 tasks/s drain fell to
-     * 1,000). Failing this is no reason to give up the connection. */
-    PQclear(PQexec(db, "SET jit = off"));
+    PQsetNoticeReceiver(db, on_notice, NULL);
+    /* No session state here (no SET): behind PgBouncer in transaction mode
+     * it would land on whichever server connection ran it, not on the ones
+     * our later statements get. JIT, which once compiled the batch's final
+     * statement at every commit (470 ms instead of 7), is off for the whole
+     * database since sql/010_pooler.sql, for every connection a pooler
+     * opens (where the role may not, migrate warns). A session SET kept as
+     * a fallback would cost a round trip per connect and, behind a pooler,
+     * still not reach the statements it was for. */
     return db;
 }
 

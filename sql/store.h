@@ -159,22 +159,24 @@ struct store_final {
  * must be valid UUIDs. STORE_OK or negative. */
 int store_tasks_find(PGconn *db, const char *const *ids, int n, bool final_only, bool *found);
 /* Mark t STARTED by worker, creating its row when a foreign client sent it,
- * and take the run's lock (a session-level advisory lock on the id, held
- * until store_task_unlock()): a copy of the message redelivered while this
- * run goes on (its connection died, consumer_timeout) finds it taken. A
- * progress mark: it commits without waiting for the WAL flush (a crash may
- * lose it, never a final state). 1 when marked, 0 when the row is final
- * already (do not run the task), STORE_BUSY when another session runs it,
- * or negative. */
-int store_task_started(PGconn *db, const struct store_task *t, const char *worker);
+ * and take the run's lease (a task_leases row naming worker and pid, good
+ * for STORE_LEASE_S unless renewed, until store_task_unlock()): a copy of
+ * the message redelivered while this run goes on (its connection died,
+ * consumer_timeout) finds it taken. No session state: it holds behind
+ * PgBouncer in transaction mode. A progress mark: it commits without
+ * waiting for the WAL flush (a crash may lose it, never a final state). 1
+ * when marked, 0 when the row is final already (do not run the task),
+ * STORE_BUSY when another live run holds the lease, or negative. */
+int store_task_started(PGconn *db, const struct store_task *t, const char *worker, int pid);
 /* Insert a running task's log lines now (n of them) and notify task_log
  * with its id; committed asynchronously, like the STARTED mark. */
 int store_task_logs_add(PGconn *db, const char *id, const struct store_log_line *logs, int n);
 /* Record a STARTED task's progress (0..100) and notify task_state with it;
  * committed asynchronously, like the STARTED mark. */
 int store_task_progress(PGconn *db, const char *id, int percent);
-/* Release the locks store_task_started() took on db. */
-int store_task_unlock(PGconn *db);
+/* Release the lease store_task_started() took for task id (if it is still
+ * worker's and pid's). */
+int store_task_unlock(PGconn *db, const char *id, const char *worker, int pid);
 /* Inside an open transaction: lock t's row until commit (creating it), so
  * that two runs of one task id cannot both commit effects. 1 when claimed, 0
  * when the row is final already, or negative. */
@@ -207,15 +209,40 @@ int store_task_lost(PGconn *db, const char *id, const char *name, const char *wo
 int store_task_end(PGconn *db, const char *id, const char *name, const char *worker,
                    const char *state, const char *error, const char *outcome);
 
-/* Revoke task id: its row becomes REVOKED unless final (created when
- * missing), the revocation is kept in table revocations, and channel
- * 'task_revoked' hears {"id", "terminate"}. state receives the state before
- * ("" when no row existed). */
-int store_revoke(PGconn *db, const char *id, bool terminate, char *state, size_t statelen);
-/* The newest limit revoked ids as a JSON array (caller frees), or NULL. */
-cJSON *store_revocations(PGconn *db, int limit, int *rc);
+/* How long a long task's lease (store_task_started()) holds unless its
+ * master renews it: a master renews its children's with each heartbeat. */
+#define STORE_LEASE_S 30
+/* Renew the leases of worker's children pids[0..n) (its heartbeat), and drop
+ * every lease that ran out (its run is gone). A store_rc. */
+int store_leases_renew(PGconn *db, const char *worker, const int *pids, int n);
+/* Drop the leases of worker's child pid, which died: its run is over. */
+int store_leases_drop(PGconn *db, const char *worker, int pid);
 
-/* LISTEN on channel (an identifier of ours, not user input). */
+/* Revoke task id: its row becomes REVOKED unless final (created when
+ * missing), the revocation is kept in table revocations (where it takes
+ * the next seq of worker_signals: store_signals_poll()), and channel
+ * 'task_revoked' hears {"id", "terminate"} (for workers of earlier
+ * versions, which LISTENed). state receives the state before ("" when no
+ * row existed). */
+int store_revoke(PGconn *db, const char *id, bool terminate, char *state, size_t statelen);
+
+/* What a worker follows by polling, with no LISTEN (a transaction pooler
+ * cannot carry one; sql/010_pooler.sql): how far it has read. */
+struct store_signals {
+    long long seq;        /* revocations read up to this seq; -1: none yet */
+    long long pauses_seq; /* the paused queues as of this change; -1: not read yet */
+};
+/* One short statement. {"revoked": [{"id", "terminate"}...], "paused":
+ * [queue names] or null} (caller frees), and s moved on: the revocations
+ * made after s->seq (at most limit; seq -1, or a database that went back
+ * to an earlier seq, gives the newest limit of them instead); "paused" is
+ * the whole set, when want_pauses and it changed since s->pauses_seq. NULL
+ * with *rc set (not logged: callers poll often). */
+cJSON *store_signals_poll(PGconn *db, struct store_signals *s, int limit, bool want_pauses,
+                          int *rc);
+
+/* LISTEN on channel (an identifier of ours, not user input). LISTEN needs a
+ * session: only the webapp's own direct connection uses it. */
 int store_listen(PGconn *db, const char *channel);
 typedef void (*store_notify_fn)(const char *channel, const char *payload, void *arg);
 /* Hand every notification db has received so far to fn, reading what the
@@ -396,8 +423,9 @@ cJSON *store_chat_rooms(PGconn *db, int limit, int *rc);
  * name. NULL with *rc set. */
 cJSON *store_queue_pauses(PGconn *db, int *rc);
 /* Pause (a row in queue_pauses, paused_by = by) or resume (the row deleted)
- * queue for every worker; channel 'queue_pause' hears {"queue", "paused"}
- * when a row changed, and *changed says whether one did. A store_rc. */
+ * queue for every worker (they poll: store_signals_poll()); channel
+ * 'queue_pause' hears {"queue", "paused"} when a row changed (for workers of
+ * earlier versions), and *changed says whether one did. A store_rc. */
 int store_queue_pause(PGconn *db, const char *queue, bool paused, const char *by, bool *changed);
 /* {"consumed": [{"queue", "workers": [online hostnames]}], "paused": [as
  * store_queue_pauses()]}: every queue a worker row names (at most

@@ -1,8 +1,9 @@
 /* sql/store_engine.c - the tasks and task_logs writes of a worker child's
- * engine: which tasks are final already, the STARTED mark of a long task, the
- * claim of a task that writes effects, and the final states of a whole batch
- * in one statement with one notification. Every statement is unnamed and
- * parameterized, so it runs behind PgBouncer in transaction mode. */
+ * engine: which tasks are final already, the STARTED mark and the lease of
+ * a long task, the claim of a task that writes effects, and the final
+ * states of a whole batch in one statement with one notification. Every
+ * statement is unnamed and parameterized and leaves no session state, so it
+ * runs behind PgBouncer in transaction mode. */
 #include "sql/store.h"
 #include "sql/store_internal.h"
 
@@ -15,8 +16,6 @@
 #include "common/uuid.h"
 
 #define FINAL_STATES "('SUCCESS', 'FAILURE', 'REVOKED')"
-/* The advisory lock a long task's run holds: one key per task id. */
-#define TASK_LOCK_KEY "hashtextextended($1::text, 7163847729452163)"
 
 int
 store_tasks_find(PGconn *db, const char *const *ids, int n, bool final_only, bool *found)
@@ -61,40 +60,60 @@ store_tasks_find(PGconn *db, const char *const *ids, int n, bool final_only, boo
     " worker = EXCLUDED.worker, received_at = coalesce(k.received_at, now()), started_at = now()" \
     " WHERE k.state NOT IN " FINAL_STATES " RETURNING id, state, name"
 
-/* Run sql with t and worker as $1..$8 (START_TASK's parameters). */
+/* Run sql with t and worker as $1..$8 (START_TASK's parameters), then
+ * extra[0..nextra) as $9... */
 static PGresult *
-start_task(PGconn *db, const char *sql, const struct store_task *t, const char *worker, int *rc)
+start_task(PGconn *db, const char *sql, const struct store_task *t, const char *worker,
+           const char *const *extra, int nextra, int *rc)
 {
     char retries[16];
-    const char *params[] = {t->id,
-                            t->name,
-                            t->queue,
-                            t->args_json ? t->args_json : "[]",
-                            t->kwargs_json ? t->kwargs_json : "{}",
-                            retries,
-                            worker,
-                            t->origin};
+    const char *params[10] = {t->id,
+                              t->name,
+                              t->queue,
+                              t->args_json ? t->args_json : "[]",
+                              t->kwargs_json ? t->kwargs_json : "{}",
+                              retries,
+                              worker,
+                              t->origin};
 
     snprintf(retries, sizeof retries, "%d", t->retries);
-    return store_exec_quiet(db, sql, 8, params, PGRES_TUPLES_OK, rc);
+    for (int i = 0; i < nextra && 8 + i < 10; i++)
+        params[8 + i] = extra[i];
+    return store_exec_quiet(db, sql, 8 + nextra, params, PGRES_TUPLES_OK, rc);
 }
 
 int
-store_task_started(PGconn *db, const struct store_task *t, const char *worker)
+store_task_started(PGconn *db, const struct store_task *t, const char *worker, int pid)
 {
-    /* The run's lock first (session level: held until store_task_unlock() or
-     * the end of the session), the STARTED mark only when it was free;
-     * set_config(..., true) lasts for this statement's transaction only. */
+    /* The run's lease first, the STARTED mark only when it was free. The
+     * lease is a row, not a session advisory lock: behind a transaction
+     * pooler a session lock stays on whichever server connection took it
+     * (and another client's unlock runs elsewhere). A second upsert of the
+     * same id waits for the first one's commit, then finds the lease
+     * taken. A lease that ran out (its run's worker died) or is this
+     * child's own is taken over. set_config(..., true) lasts for this
+     * statement's transaction only. */
     static const char sql[] =
-        "WITH lk AS MATERIALIZED (SELECT pg_try_advisory_lock(" TASK_LOCK_KEY ") AS got),"
-        " t AS (" START_TASK(" FROM lk WHERE got") ")"
-        " SELECT lk.got OR EXISTS (SELECT 1 FROM tasks WHERE id = $1::uuid AND state IN "
+        "WITH lk AS (INSERT INTO task_leases AS l (task_id, worker, pid, expires_at)"
+        " VALUES ($1::uuid, $7, $9::int, now() + make_interval(secs => $10::int))"
+        " ON CONFLICT (task_id) DO UPDATE SET worker = EXCLUDED.worker, pid = EXCLUDED.pid,"
+        " taken_at = now(), expires_at = EXCLUDED.expires_at"
+        " WHERE l.expires_at < now() OR (l.worker = EXCLUDED.worker AND l.pid = EXCLUDED.pid)"
+        " RETURNING 1),"
+        " g AS MATERIALIZED (SELECT EXISTS (SELECT 1 FROM lk) AS got),"
+        " t AS (" START_TASK(" FROM g WHERE got") ")"
+        " SELECT g.got OR EXISTS (SELECT 1 FROM tasks WHERE id = $1::uuid AND state IN "
         FINAL_STATES "), (SELECT count(*) FROM t), (SELECT pg_notify('task_state',"
         " json_build_object('tasks', json_build_array(json_build_object('id', id, 'state', state,"
-        " 'name', name)))::text) FROM t), set_config('synchronous_commit', 'off', true) FROM lk";
+        " 'name', name)))::text) FROM t), set_config('synchronous_commit', 'off', true) FROM g";
+    char pidtext[16], ttl[16];
+    const char *extra[] = {pidtext, ttl};
     int rc;
-    PGresult *res = start_task(db, sql, t, worker, &rc);
+    PGresult *res;
 
+    snprintf(pidtext, sizeof pidtext, "%d", pid);
+    snprintf(ttl, sizeof ttl, "%d", STORE_LEASE_S);
+    res = start_task(db, sql, t, worker, extra, 2, &rc);
     if (res == NULL)
         return rc;
     if (PQntuples(res) != 1)
@@ -172,7 +191,7 @@ int
 store_task_claim(PGconn *db, const struct store_task *t, const char *worker)
 {
     int rc;
-    PGresult *res = start_task(db, START_TASK(""), t, worker, &rc);
+    PGresult *res = start_task(db, START_TASK(""), t, worker, NULL, 0, &rc);
 
     if (res == NULL)
         return rc;
@@ -182,12 +201,20 @@ store_task_claim(PGconn *db, const struct store_task *t, const char *worker)
 }
 
 int
-store_task_unlock(PGconn *db)
+store_task_unlock(PGconn *db, const char *id, const char *worker, int pid)
 {
+    /* After the run's final state committed: losing this in a crash only
+     * leaves a lease that runs out. */
+    static const char sql[] =
+        "WITH d AS (DELETE FROM task_leases WHERE task_id = $1::uuid AND worker = $2"
+        " AND pid = $3::int) SELECT set_config('synchronous_commit', 'off', true)";
+    char pidtext[16];
+    const char *params[] = {id, worker, pidtext};
     PGresult *res;
     int rc;
 
-    res = store_exec_quiet(db, "SELECT pg_advisory_unlock_all()", 0, NULL, PGRES_TUPLES_OK, &rc);
+    snprintf(pidtext, sizeof pidtext, "%d", pid);
+    res = store_exec_quiet(db, sql, 3, params, PGRES_TUPLES_OK, &rc);
     PQclear(res);
     return rc;
 }

@@ -1,7 +1,8 @@
 /* sql/store_pool.c - what the reliable worker pool keeps in PostgreSQL beside
  * the batch's final states (store_engine.c): what a redelivered task went
- * through, the deaths of its children, hard time limits, revocations, the
- * schedule (scheduled_tasks) and the periodic tasks. */
+ * through, the deaths of its children, hard time limits, revocations (and
+ * the polling that follows them and the paused queues), the leases of long
+ * tasks' runs, the schedule (scheduled_tasks) and the periodic tasks. */
 #include "sql/store.h"
 #include "sql/store_internal.h"
 
@@ -145,12 +146,116 @@ store_revoke(PGconn *db, const char *id, bool terminate, char *state, size_t sta
 }
 
 cJSON *
-store_revocations(PGconn *db, int limit, int *rc)
+store_signals_poll(PGconn *db, struct store_signals *s, int limit, bool want_pauses, int *rc)
 {
+    /* One snapshot for all of it. Revocations commit in seq order (the
+     * clock row's lock, sql/010_pooler.sql), so the clock's seq read here
+     * covers every revocation up to it: the next poll asks for those after
+     * it. "fresh": nothing read yet, or the clock went back (a failover to
+     * a replica that had not seen the latest revocations): the newest limit
+     * revocations, whatever their seq. A poll cut short by the limit goes
+     * on from the last seq it read. "(SELECT fresh FROM c)" is computed
+     * once, before the scans (a join with c would walk every revocation
+     * to find none). */
     static const char sql[] =
-        "SELECT coalesce(json_agg(task_id), '[]')::text FROM (SELECT task_id FROM revocations"
-        " ORDER BY created_at DESC LIMIT $1::int) r";
-    return query_json_limit(db, "loading revocations", sql, limit, rc);
+        "WITH c AS (SELECT seq, pauses_seq, $1::bigint < 0 OR seq < $1::bigint AS fresh"
+        " FROM worker_signals),"
+        " r AS (SELECT task_id, terminate, seq FROM revocations"
+        " WHERE NOT (SELECT fresh FROM c) AND seq > $1::bigint ORDER BY seq LIMIT $3::int),"
+        " f AS (SELECT task_id, terminate FROM revocations"
+        " WHERE (SELECT fresh FROM c) ORDER BY created_at DESC LIMIT $3::int)"
+        " SELECT json_build_object("
+        "'seq', CASE WHEN NOT c.fresh AND $3::int > 0 AND (SELECT count(*) FROM r) >= $3::int"
+        " THEN (SELECT max(seq) FROM r) ELSE c.seq END::text,"
+        " 'pauses_seq', c.pauses_seq::text,"
+        " 'revoked', (SELECT coalesce(json_agg(json_build_object('id', task_id, 'terminate',"
+        " terminate)), '[]') FROM (SELECT task_id, terminate FROM r UNION ALL"
+        " SELECT task_id, terminate FROM f) x),"
+        " 'paused', CASE WHEN $4::bool AND (c.fresh OR c.pauses_seq <> $2::bigint) THEN"
+        " (SELECT coalesce(json_agg(queue ORDER BY queue), '[]') FROM queue_pauses) END)::text"
+        " FROM c";
+    char seq[24], pauses_seq[24], lim[16];
+    const char *params[] = {seq, pauses_seq, lim, want_pauses ? "true" : "false"};
+    const char *next, *next_pauses;
+    PGresult *res;
+    cJSON *o;
+
+    snprintf(seq, sizeof seq, "%lld", s->seq);
+    snprintf(pauses_seq, sizeof pauses_seq, "%lld", s->pauses_seq);
+    snprintf(lim, sizeof lim, "%d", limit);
+    /* Quiet: the callers poll every half second and decide what to log. */
+    if ((res = store_exec_quiet(db, sql, 4, params, PGRES_TUPLES_OK, rc)) == NULL)
+        return NULL;
+    o = PQntuples(res) == 1 ? cJSON_Parse(PQgetvalue(res, 0, 0)) : NULL;
+    PQclear(res);
+    next = json_str(o, "seq");
+    next_pauses = json_str(o, "pauses_seq");
+    if (next == NULL || next_pauses == NULL) { /* no worker_signals row */
+        cJSON_Delete(o);
+        *rc = STORE_ERR;
+        return NULL;
+    }
+    s->seq = strtoll(next, NULL, 10);
+    if (want_pauses)
+        s->pauses_seq = strtoll(next_pauses, NULL, 10);
+    return o;
+}
+
+/* ----- the leases of long tasks' runs (sql/010_pooler.sql) ----- */
+
+/* "{1,2,3}" for = ANY($n::int[]); NULL on out of memory. */
+static char *
+int_array(const int *v, int n)
+{
+    size_t cap = 3 + (size_t)n * 12;
+    char *out = malloc(cap);
+    size_t len = 0;
+
+    if (out == NULL)
+        return NULL;
+    out[len++] = '{';
+    for (int i = 0; i < n; i++)
+        len += (size_t)snprintf(out + len, cap - len, i > 0 ? ",%d" : "%d", v[i]);
+    snprintf(out + len, cap - len, "}");
+    return out;
+}
+
+int
+store_leases_renew(PGconn *db, const char *worker, const int *pids, int n)
+{
+    /* A lease that ran out is worth nothing: anyone may take it over. */
+    static const char sql[] =
+        "WITH d AS (DELETE FROM task_leases WHERE expires_at < now())"
+        " UPDATE task_leases SET expires_at = now() + make_interval(secs => $3::int)"
+        " WHERE worker = $1 AND pid = ANY($2::int[]) AND expires_at >= now()";
+    char ttl[16], *arr = int_array(pids, n);
+    const char *params[] = {worker, arr, ttl};
+    PGresult *res;
+    int rc;
+
+    if (arr == NULL)
+        return STORE_ERR;
+    snprintf(ttl, sizeof ttl, "%d", STORE_LEASE_S);
+    res = store_exec(db, "renewing the leases of long tasks", sql, 3, params, PGRES_COMMAND_OK,
+                     &rc);
+    PQclear(res);
+    free(arr);
+    return rc;
+}
+
+int
+store_leases_drop(PGconn *db, const char *worker, int pid)
+{
+    static const char sql[] = "DELETE FROM task_leases WHERE worker = $1 AND pid = $2::int";
+    char pidtext[16];
+    const char *params[] = {worker, pidtext};
+    PGresult *res;
+    int rc;
+
+    snprintf(pidtext, sizeof pidtext, "%d", pid);
+    res = store_exec(db, "dropping a dead child's leases", sql, 2, params, PGRES_COMMAND_OK, &rc);
+    PQclear(res);
+    return rc;
 }
 
 int

@@ -511,8 +511,8 @@ api_task_revoke(struct app *a, struct request *r, struct response *resp)
     }
     if (!id_ok_or_400(r, resp) || (db = api_db_or_503(a, resp)) == NULL)
         return;
-    /* Durable first: the row, table revocations and the notification every
-     * worker listens to go in one statement. */
+    /* Durable first: the row and table revocations (whose seq the workers
+     * poll) go in one statement. */
     rc = store_revoke(db, r->id, terminate, before, sizeof before);
     dbpool_put(a->db, db);
     if (rc != STORE_OK) {

@@ -37,6 +37,7 @@
 #define BACKOFF_MAX_S 5.0 /* longest wait between database attempts */
 #define TRIM_AFTER 32     /* batches at least this big return their heap to the system */
 #define PARK_S 10.0       /* a copy of a task that runs elsewhere comes back this much later */
+#define LEASE_WAIT_S 1.0  /* how long a copy waits for a dead run's lease before parking */
 
 enum entry_kind {
     E_RUN,  /* a task to run */
@@ -151,24 +152,11 @@ backoff_s(int streak)
 }
 
 #define REVOCATIONS_LOADED 100000 /* the newest ones: older tasks are long done */
-
-/* Listen first, load second: a revocation made in between is in both. */
-static int
-load_revocations(struct engine *g)
-{
-    const cJSON *id;
-    cJSON *ids;
-    int rc;
-
-    if ((rc = store_listen(g->db, "task_revoked")) != STORE_OK)
-        return rc;
-    if ((ids = store_revocations(g->db, REVOCATIONS_LOADED, &rc)) == NULL)
-        return rc;
-    cJSON_ArrayForEach(id, ids)
-        revoked_add(&g->revoked, cJSON_GetStringValue(id));
-    cJSON_Delete(ids);
-    return STORE_OK;
-}
+/* How often a child reads revocations and pauses (no LISTEN: it works
+ * behind PgBouncer in transaction mode). A revoke that lands later than
+ * that still wins: its row is final, so the run's writes and final state
+ * are void (the claim, the final-row rule). */
+#define SIGNALS_EVERY_S 0.5
 
 /* ----- queues paused by the operator ----- */
 
@@ -214,24 +202,7 @@ log_pause(const char *queue, bool paused)
         log_info("queue %s was resumed by the operator: consuming it again", queue);
 }
 
-/* A notification on 'queue_pause': {"queue", "paused"}. */
-static void
-on_queue_pause(struct engine *g, const char *payload)
-{
-    char err[64];
-    cJSON *o = json_parse(payload, strlen(payload), err, sizeof err);
-    const char *queue = json_str(o, "queue");
-    bool paused = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "paused"));
-    int rc;
-
-    if (queue == NULL || !broker_queue_name_valid(queue))
-        log_warn("queue pause not understood: %s", payload);
-    else if (consumes(g, queue) && (rc = pause_mark(g, queue, paused)) != 0)
-        rc > 0 ? log_pause(queue, paused) : log_warn("queue pause not kept: %s", payload);
-    cJSON_Delete(o);
-}
-
-/* True when list (store_queue_pauses()) names queue. */
+/* True when list (the names of the paused queues) names queue. */
 static bool
 listed(const cJSON *list, const char *queue)
 {
@@ -239,28 +210,22 @@ listed(const cJSON *list, const char *queue)
 
     cJSON_ArrayForEach(p, list)
     {
-        const char *q = json_str(p, "queue");
+        const char *q = cJSON_GetStringValue(p);
         if (q != NULL && strcmp(q, queue) == 0)
             return true;
     }
     return false;
 }
 
-/* Listen first, load second, as for revocations: a pause or resume made in
- * between is in both. Applied to the consumers by the next engine step (or
- * by broker_connect() in child.c, before it consumes). */
-static int
-load_pauses(struct engine *g)
+/* Make the paused set list's (every paused queue, by name), keeping those
+ * among --queues. Applied to the consumers by the next engine step (or by
+ * broker_connect() in child.c, before it consumes). */
+static void
+set_pauses(struct engine *g, const cJSON *list)
 {
     const cJSON *p;
-    cJSON *list;
-    int rc;
 
-    if ((rc = store_listen(g->db, "queue_pause")) != STORE_OK)
-        return rc;
-    if ((list = store_queue_pauses(g->db, &rc)) == NULL)
-        return rc;
-    for (int i = 0; i < g->paused.n;) { /* resumed while we were away */
+    for (int i = 0; i < g->paused.n;) { /* resumed */
         if (listed(list, g->paused.v[i])) {
             i++;
             continue;
@@ -270,12 +235,52 @@ load_pauses(struct engine *g)
     }
     cJSON_ArrayForEach(p, list)
     {
-        const char *queue = json_str(p, "queue");
-        if (queue != NULL && consumes(g, queue) && pause_mark(g, queue, true) > 0)
+        const char *queue = cJSON_GetStringValue(p);
+        int rc;
+
+        if (queue == NULL || !broker_queue_name_valid(queue) || !consumes(g, queue))
+            continue;
+        if ((rc = pause_mark(g, queue, true)) > 0)
             log_pause(queue, true);
+        else if (rc < 0)
+            log_warn("queue pause of %s not kept: out of memory", queue);
     }
-    g->pauses_changed = true; /* a new broker connection must hear them all the same */
-    cJSON_Delete(list);
+}
+
+/* Read the revocations made since the last read, and the paused queues
+ * when they changed (one short statement, store_signals_poll()): at most
+ * every SIGNALS_EVERY_S unless forced, and never inside the batch's open
+ * transaction, which a failed read would abort. STORE_OK (also when it
+ * was not time yet) or negative. */
+static int
+poll_signals(struct engine *g, bool force)
+{
+    double now = clock_mono();
+    bool fresh = g->signals.seq < 0;
+    const cJSON *r, *paused;
+    cJSON *o;
+    int rc;
+
+    if (!store_is_ok(g->db) || store_in_transaction(g->db))
+        return STORE_OK; /* the next statement finds the trouble, or the commit ends it */
+    if (!force && now - g->signals_at < SIGNALS_EVERY_S)
+        return STORE_OK;
+    g->signals_at = now;
+    if ((o = store_signals_poll(g->db, &g->signals, REVOCATIONS_LOADED, true, &rc)) == NULL) {
+        log_debug("reading revocations and paused queues: %s", store_error_message(g->db));
+        return rc;
+    }
+    cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(o, "revoked"))
+    {
+        if (!revoked_add(&g->revoked, json_str(r, "id")))
+            log_warn("revocation of %s not kept", json_str(r, "id"));
+    }
+    paused = cJSON_GetObjectItemCaseSensitive(o, "paused");
+    if (cJSON_IsArray(paused))
+        set_pauses(g, paused);
+    if (fresh)
+        g->pauses_changed = true; /* a new broker connection must hear them all the same */
+    cJSON_Delete(o);
     return STORE_OK;
 }
 
@@ -303,7 +308,11 @@ engine_db_connect(struct engine *g)
     g->effects_lost = true;
     while (!*g->stop) {
         g->db = store_open(g->cfg->database_url, "celeriac-worker", err, sizeof err);
-        if (g->db != NULL && load_revocations(g) == STORE_OK && load_pauses(g) == STORE_OK) {
+        /* From the start: the newest revocations and every pause, whatever
+         * happened while we were away (a failover may even have taken the
+         * database back to an earlier seq). */
+        g->signals = (struct store_signals){.seq = -1, .pauses_seq = -1};
+        if (g->db != NULL && poll_signals(g, true) == STORE_OK) {
             if (tries > 0)
                 log_info("connected to PostgreSQL again");
             return true;
@@ -590,40 +599,13 @@ classify(struct engine *g, struct entry *e)
     }
 }
 
-static void
-on_notification(const char *channel, const char *payload, void *arg)
-{
-    struct engine *g = arg;
-    char err[64];
-    cJSON *o;
-
-    if (strcmp(channel, "queue_pause") == 0) {
-        on_queue_pause(g, payload);
-        return;
-    }
-    if (strcmp(channel, "task_revoked") != 0)
-        return;
-    o = json_parse(payload, strlen(payload), err, sizeof err);
-    if (!revoked_add(&g->revoked, json_str(o, "id")))
-        log_warn("revocation not kept: %s", payload);
-    cJSON_Delete(o);
-}
-
-/* Read the revocations the database has sent (no round trip: only what
- * already reached the socket). */
-static void
-poll_revocations(struct engine *g)
-{
-    if (store_is_ok(g->db))
-        store_notifications(g->db, on_notification, g);
-}
-
-/* The same, then a change of the paused queues goes to the consumers. -1
- * when the broker connection failed. */
+/* Read revocations and pauses when it is time (poll_signals()), then a
+ * change of the paused queues goes to the consumers. -1 when the broker
+ * connection failed. */
 static int
-follow_pauses(struct engine *g)
+follow_pauses(struct engine *g, bool force)
 {
-    poll_revocations(g);
+    poll_signals(g, force);
     return g->pauses_changed ? engine_apply_pauses(g) : 0;
 }
 
@@ -1413,8 +1395,8 @@ requeue_from(struct engine *g, int from)
 /* Another run of e's task goes on (its message came back while it runs:
  * the first run's connection died, or consumer_timeout passed): park the
  * copy in scheduled_tasks for PARK_S, then ack it. When it comes back, the
- * row is final (skipped) or the first run died (the lock is free: it runs).
- * false when asked to stop meanwhile. */
+ * row is final (skipped) or the first run died (its master dropped the
+ * lease, or the lease ran out: it runs). false when asked to stop meanwhile. */
 static bool
 park(struct engine *g, struct entry *e)
 {
@@ -1444,6 +1426,7 @@ static int
 run_alone(struct engine *g, int i)
 {
     struct broker_delivery d;
+    char id[UUID_STR_LEN];
     struct entry *e;
     int r, rc;
 
@@ -1472,7 +1455,22 @@ run_alone(struct engine *g, int i)
         g->n = 1;
     }
     e = &g->e[0];
-    while ((rc = store_task_started(g->db, &e->rec, g->cfg->nodename)) < 0 && rc != STORE_BUSY) {
+    for (double busy_since = 0;;) {
+        rc = store_task_started(g->db, &e->rec, g->cfg->nodename, (int)getpid());
+        if (rc == STORE_BUSY && !*g->stop &&
+            (busy_since == 0 || clock_mono() - busy_since < LEASE_WAIT_S)) {
+            /* The lease of a child that died running it is dropped by its
+             * master as it reaps it, often a moment after RabbitMQ gave the
+             * message to us: look again before parking the copy. */
+            if (busy_since == 0)
+                busy_since = clock_mono();
+            broker_keepalive_start(g->b);
+            clock_sleep(0.2, g->stop);
+            broker_keepalive_stop(g->b);
+            continue;
+        }
+        if (rc >= 0 || rc == STORE_BUSY)
+            break;
         if (rc == STORE_BAD_DATA) {
             make_dead(e, "the database refused the task's arguments");
             break;
@@ -1480,15 +1478,18 @@ run_alone(struct engine *g, int i)
         if (!store_is_ok(g->db) ? !engine_db_connect(g) : !db_trouble(g, "marking a task STARTED"))
             return -1;
     }
-    rc = run_marked(g, e, rc);
-    if (store_is_ok(g->db))
-        store_task_unlock(g->db); /* whatever happened: the lock is this run's only */
+    snprintf(id, sizeof id, "%s", e->m.id != NULL ? e->m.id : "");
+    rc = run_marked(g, e, rc); /* e goes with the batch's flush */
+    /* Whatever happened, after the final state's commit: the lease is this
+     * run's only (store_task_unlock() leaves another child's alone). */
+    if (id[0] != '\0' && store_is_ok(g->db) && !store_in_transaction(g->db))
+        store_task_unlock(g->db, id, g->cfg->nodename, (int)getpid());
     if (rc < 0)
         return -1;
     if (*g->stop)
         return 0;
     /* A pause that came while it ran holds when the consumers start again. */
-    if (follow_pauses(g) < 0)
+    if (follow_pauses(g, true) < 0)
         return -1;
     return broker_resume(g->b);
 }
@@ -1526,7 +1527,7 @@ engine_step(struct engine *g, int timeout_ms)
     if (g->retire) /* --max-tasks-per-child, --max-memory-per-child: no more */
         return engine_flush(g) < 0 && !broker_is_open(g->b) ? -1 : 0;
     /* A queue paused meanwhile loses its consumer before anything is taken. */
-    if (follow_pauses(g) < 0)
+    if (follow_pauses(g, false) < 0)
         return -1;
     if (g->cfg->max_tasks_per_child > 0) {
         long left = g->cfg->max_tasks_per_child - g->tasks_run;
@@ -1560,7 +1561,7 @@ engine_step(struct engine *g, int timeout_ms)
         return engine_flush(g) < 0 && !broker_is_open(g->b) ? -1 : 0;
     if (!skip_finished(g, from))
         return 0; /* stopping with the database away: engine_flush() gives them back */
-    poll_revocations(g);
+    poll_signals(g, false);
     for (int i = from; i < g->n; i++) {
         struct entry *e = &g->e[i];
         if (e->kind == E_RUN)

@@ -18,6 +18,7 @@
 
 #include "broker/broker.h"
 #include "common/strset.h"
+#include "sql/store.h"
 #include "worker/revoked.h"
 #include "worker/task.h"
 #include "worker/worker.h"
@@ -45,11 +46,15 @@ struct engine {
     long tasks_run;    /* for --max-tasks-per-child */
     bool retire;       /* past --max-tasks-per-child or --max-memory-per-child: exit after the batch */
     int statm_fd;      /* /proc/self/statm, kept open: the RSS after each task is one pread() */
-    /* Queues the operator paused (table queue_pauses, channel 'queue_pause'):
-     * the child keeps no consumer on them. pauses_changed: not yet told to
-     * the broker connection. */
+    /* Queues the operator paused (table queue_pauses): the child keeps no
+     * consumer on them. pauses_changed: not yet told to the broker
+     * connection. */
     struct strset paused;
     bool pauses_changed;
+    /* How far revocations and pauses were read (polled, no LISTEN: it works
+     * behind PgBouncer in transaction mode), and when. */
+    struct store_signals signals;
+    double signals_at;
 };
 
 void engine_init(struct engine *g, const struct worker_cfg *cfg, struct slot_state *slot,
@@ -67,14 +72,14 @@ int engine_flush(struct engine *g);
 void engine_discard(struct engine *g);
 void engine_fini(struct engine *g);
 
-/* (Re)connect to PostgreSQL, waiting with capped back-off, then listen for
- * revocations and load the recent ones, and the same for the paused queues.
- * false when asked to stop first. */
+/* (Re)connect to PostgreSQL, waiting with capped back-off, then load the
+ * recent revocations and the paused queues (followed by polling from then
+ * on). false when asked to stop first. */
 bool engine_db_connect(struct engine *g);
 
 /* Tell the broker connection which queues the operator paused (before
  * broker_consume(), so a child started while a queue is paused never
- * consumes it; later whenever a notification changed them). 0, or -1 when
+ * consumes it; later whenever a poll found them changed). 0, or -1 when
  * the connection failed. */
 int engine_apply_pauses(struct engine *g);
 

@@ -38,6 +38,11 @@
 #define SCHEDULE_EVERY_S 0.25 /* how often the scheduler looks for due tasks */
 #define SCHEDULE_LIMIT 500    /* schedules one round publishes at most */
 #define SCHEDULE_BUDGET_S 0.5 /* rounds in a row, then back to the children */
+/* How often the master reads new revocations (polled, not LISTENed: it
+ * works behind PgBouncer in transaction mode): a revoke with terminate
+ * reaches a running task within this, plus the 2 s grace. */
+#define SIGNALS_EVERY_S 0.5
+#define SIGNALS_READ_MAX 1000 /* revocations one read takes at most */
 
 struct slot {
     int index;
@@ -63,6 +68,7 @@ struct master {
     struct producer *sweeper;  /* publishes again what was never confirmed */
     struct scheduler *scheduler; /* publishes due schedules, fires periodic tasks */
     struct slot_state *shared; /* one per slot, mapped shared before any fork */
+    struct store_signals signals; /* how far the revocations were read */
     long processed, failed;
     bool stopping; /* warm: children finish their task */
     bool cold;     /* children were SIGKILLed */
@@ -226,14 +232,7 @@ db_ok(struct master *m)
         return true;
     store_close(m->db);
     m->db = store_open(m->cfg->database_url, "celeriac-master", err, sizeof err);
-    if (m->db == NULL)
-        return false;
-    if (store_listen(m->db, "task_revoked") != STORE_OK) {
-        store_close(m->db);
-        m->db = NULL;
-        return false;
-    }
-    return true;
+    return m->db != NULL;
 }
 
 /* The child of s died running task (a copy of its slot): count the loss
@@ -283,6 +282,12 @@ reap(struct master *m)
         snapshot(s, &task);
         lived = clock_mono() - s->started;
         s->pid = 0;
+        /* Its run is over: a copy of its long task's message may run now
+         * (else the lease runs out by itself, STORE_LEASE_S). Reconnecting
+         * only for a child that died running a task, not in a cold shutdown:
+         * one that retired or stopped idle holds no lease but by a rare race. */
+        if (task.task[0] != '\0' && !m->cold ? db_ok(m) : store_is_ok(m->db))
+            store_leases_drop(m->db, m->cfg->nodename, (int)pid);
         if (WIFSIGNALED(status)) {
             if (s->killed_for != NULL)
                 log_info("child.%d (pid %ld) killed: %s", s->index, (long)pid, s->killed_for);
@@ -382,20 +387,12 @@ enforce_limits(struct master *m)
     }
 }
 
-/* A revocation with terminate: kill the child running that task (its row is
- * REVOKED already; the redelivered message finds it final). */
+/* Task id was revoked: ask the child running it to stop; with terminate,
+ * kill that child unless it did within REVOKE_GRACE_S (its row is REVOKED
+ * already; the redelivered message finds it final). */
 static void
-on_revocation(const char *channel, const char *payload, void *arg)
+on_revocation(struct master *m, const char *id, bool terminate)
 {
-    struct master *m = arg;
-    char err[64];
-    cJSON *o;
-    const char *id;
-
-    if (strcmp(channel, "task_revoked") != 0)
-        return;
-    o = json_parse(payload, strlen(payload), err, sizeof err);
-    id = json_str(o, "id");
     for (int i = 0; id != NULL && i < m->cfg->concurrency; i++) {
         struct slot *s = &m->slots[i];
         struct slot_state t;
@@ -410,7 +407,7 @@ on_revocation(const char *channel, const char *payload, void *arg)
          * it to stop now (a scrape stops at its next progress callback). */
         v.sival_int = (int)t.run;
         sigqueue(s->pid, CANCEL_SIGNAL, v);
-        if (cJSON_IsTrue(cJSON_GetObjectItem(o, "terminate"))) {
+        if (terminate) {
             log_task(LL_INFO, id, "revoked with terminate: child.%d (pid %ld) asked to stop, "
                      "killed unless it does within %.0f s", s->index, (long)s->pid,
                      REVOKE_GRACE_S);
@@ -420,6 +417,27 @@ on_revocation(const char *channel, const char *payload, void *arg)
             log_task(LL_INFO, id, "revoked while running: child.%d asked to stop it", s->index);
         }
     }
+}
+
+/* Read the revocations made since the last read (store_signals_poll()) and
+ * act on those of running tasks. A failed read is tried again next time
+ * (the heartbeat reconnects a broken connection). */
+static void
+poll_revocations(struct master *m)
+{
+    const cJSON *r;
+    cJSON *o;
+    int rc;
+
+    if (!store_is_ok(m->db))
+        return;
+    if ((o = store_signals_poll(m->db, &m->signals, SIGNALS_READ_MAX, false, &rc)) == NULL) {
+        log_debug("reading revocations: %s", store_error_message(m->db));
+        return;
+    }
+    cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(o, "revoked"))
+        on_revocation(m, json_str(r, "id"),
+                      cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "terminate")));
     cJSON_Delete(o);
 }
 
@@ -448,7 +466,8 @@ heartbeat(struct master *m)
     double now = clock_mono();
     long rss = rss_kib_of(getpid());
     char *active_json;
-    int nactive = 0;
+    int nactive = 0, npids = 0;
+    int *pids = malloc(sizeof *pids * (size_t)m->cfg->concurrency); /* whose leases to renew */
 
     for (int i = 0; i < m->cfg->concurrency; i++) {
         struct slot *s = &m->slots[i];
@@ -457,6 +476,8 @@ heartbeat(struct master *m)
 
         if (s->pid <= 0)
             continue;
+        if (pids != NULL)
+            pids[npids++] = (int)s->pid;
         s->rss_kib = rss_kib_of(s->pid);
         rss += s->rss_kib > 0 ? s->rss_kib : 0;
         snapshot(s, &t);
@@ -475,11 +496,15 @@ heartbeat(struct master *m)
     cJSON_Delete(active);
     if (!db_ok(m)) {
         log_warn("heartbeat skipped: PostgreSQL is unreachable");
-    } else if (store_worker_heartbeat(m->db, m->cfg->nodename, (int)getpid(), m->cfg->concurrency,
-                                      m->cfg->queues, m->processed, m->failed, nactive,
-                                      m->registered, active_json, rss) != STORE_OK) {
-        log_warn("heartbeat not written");
+    } else {
+        if (store_worker_heartbeat(m->db, m->cfg->nodename, (int)getpid(), m->cfg->concurrency,
+                                   m->cfg->queues, m->processed, m->failed, nactive,
+                                   m->registered, active_json, rss) != STORE_OK)
+            log_warn("heartbeat not written");
+        if (npids > 0 && store_leases_renew(m->db, m->cfg->nodename, pids, npids) != STORE_OK)
+            log_warn("the leases of long tasks were not renewed");
     }
+    free(pids);
     cJSON_free(active_json);
 }
 
@@ -490,6 +515,8 @@ wait_for_database(struct master *m)
 {
     double wait = 0.5;
     char err[512];
+    cJSON *o;
+    int rc;
 
     while (term_signals == 0) {
         m->db = store_open(m->cfg->database_url, "celeriac-master", err, sizeof err);
@@ -498,9 +525,14 @@ wait_for_database(struct master *m)
                 log_error("%s", err);
                 return -1;
             }
-            if (store_listen(m->db, "task_revoked") == STORE_OK)
+            /* Only revocations from now on matter to the master: their seq
+             * (limit 0: none of the older ones). */
+            m->signals = (struct store_signals){.seq = -1, .pauses_seq = -1};
+            if ((o = store_signals_poll(m->db, &m->signals, 0, false, &rc)) != NULL) {
+                cJSON_Delete(o);
                 return 1;
-            snprintf(err, sizeof err, "LISTEN: %s", store_error_message(m->db));
+            }
+            snprintf(err, sizeof err, "reading revocations: %s", store_error_message(m->db));
             store_close(m->db);
             m->db = NULL;
         }
@@ -532,7 +564,7 @@ int
 master_run(const struct worker_cfg *cfg)
 {
     struct master m = {.cfg = cfg};
-    double next_heartbeat = 0, next_sweep = 0, next_schedule = 0;
+    double next_heartbeat = 0, next_sweep = 0, next_schedule = 0, next_signals = 0;
     double sweep_every = cfg->republish_after / 2.0 < SWEEP_MAX_S ? cfg->republish_after / 2.0
                                                                   : SWEEP_MAX_S;
     int rc;
@@ -590,8 +622,10 @@ master_run(const struct worker_cfg *cfg)
         if (m.stopping && live_children(&m) == 0)
             break;
         enforce_limits(&m);
-        if (store_is_ok(m.db) && store_notifications(m.db, on_revocation, &m) < 0)
-            log_warn("lost the database connection: reconnecting");
+        if (now >= next_signals) {
+            poll_revocations(&m);
+            next_signals = now + SIGNALS_EVERY_S;
+        }
         for (int i = 0; !m.stopping && i < cfg->concurrency; i++) {
             struct slot *s = &m.slots[i];
             if (s->pid == 0 && s->respawn_at <= now)

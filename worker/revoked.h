@@ -1,7 +1,8 @@
 /* worker/revoked.h - the task ids a child knows to be revoked: loaded from
- * table revocations when it connects, then kept current by notifications on
- * channel 'task_revoked' (read without a round trip before each batch). A
- * membership test per delivery costs a hash, not a query. Runs in: child only. */
+ * table revocations when it connects, then kept current by polling the
+ * revocations past the newest seq it read (every 0.5 s, never inside a batch's
+ * transaction: see docs/architecture.md "Behind PgBouncer"). A membership
+ * test per delivery costs a hash, not a query. Runs in: child only. */
 #ifndef CELERIAC_REVOKED_H
 #define CELERIAC_REVOKED_H
 
