@@ -130,3 +130,35 @@ def test_amqp_url_may_list_nodes_and_a_dead_one_is_skipped(migrated_stack, procs
         assert r.status_code == 202, r.text
         ids.append(r.json()["id"])
     wait_states(stack, ids)
+
+
+def test_viewing_quorum_dead_letters_loses_and_reorders_nothing(migrated_stack, vhost, procs):
+    """The dead-letter view reads with basic.get and gives the messages back by closing its
+    channel; a quorum queue must return them in their order too."""
+    stack = migrated_stack
+    env = stack.env(AMQP_URL=url(stack, vhost), CELERIAC_QUEUE_TYPE="quorum")
+    web = start_webapp(env=env, starter=procs.start, name="quorum-webapp")
+    ids = [str(uuid.uuid4()) for _ in range(6)]
+    conn = amqp.Connection(host=f"127.0.0.1:{stack.amqp_port}", userid="guest",
+                           password="guest", virtual_host=vhost, connect_timeout=5,
+                           confirm_publish=True)
+    conn.connect()
+    try:
+        ch = conn.channel()
+        ch.queue_declare("celeriac.dead", durable=True, auto_delete=False,
+                         arguments={"x-queue-type": "quorum"})
+        for i, task_id in enumerate(ids):
+            ch.basic_publish(amqp.Message(
+                b"[[], {}, {}]", delivery_mode=2, correlation_id=task_id,
+                content_type="application/json", content_encoding="utf-8",
+                application_headers={"task": "demo.noop", "id": task_id,
+                                     "x-celeriac-reason": f"reason {i}",
+                                     "x-celeriac-queue": "celery"}),
+                exchange="", routing_key="celeriac.dead")
+        for _ in range(3):
+            r = requests.get(f"{web.url}/api/queues/celeriac.dead/messages", timeout=30)
+            assert r.status_code == 200, r.text
+            assert [m["task_id"] for m in r.json()["messages"]] == ids
+        assert conn.channel().basic_get("celeriac.dead", no_ack=True).headers["id"] == ids[0]
+    finally:
+        conn.close()
