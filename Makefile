@@ -124,6 +124,7 @@ bench: deps
 	@$(MAKE) --no-print-directory all test/bench/bench test/bench/ceiling test/bench/extract \
 	    test/bench/convert
 	test/bench/run
+	BENCH_RABBITMQ_NODES=1 test/bench/run queues
 	test/bench/run queues
 
 clean:
