@@ -132,6 +132,17 @@ config_reads_the_environment_and_rejects_bad_numbers(void **state)
     assert_non_null(strstr(err, "WORKER_PREFETCH"));
     unsetenv("WORKER_PREFETCH");
     unsetenv("WORKER_CONCURRENCY");
+    /* The queue type: classic by default, quorum on demand, nothing else. */
+    unsetenv("CELERIAC_QUEUE_TYPE");
+    assert_int_equal(cfg_load_env(&c, err, sizeof err), 0);
+    assert_string_equal(c.queue_type, "classic");
+    setenv("CELERIAC_QUEUE_TYPE", "quorum", 1);
+    assert_int_equal(cfg_load_env(&c, err, sizeof err), 0);
+    assert_string_equal(c.queue_type, "quorum");
+    setenv("CELERIAC_QUEUE_TYPE", "stream", 1);
+    assert_int_equal(cfg_load_env(&c, err, sizeof err), -1);
+    assert_string_equal(err, "CELERIAC_QUEUE_TYPE=stream: expected classic or quorum");
+    unsetenv("CELERIAC_QUEUE_TYPE");
 }
 
 static void
