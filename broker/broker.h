@@ -22,6 +22,7 @@
 #define BROKER_H_WORKER "x-celeriac-worker"
 
 struct broker;
+struct strset;
 
 /* A message taken from a queue: a full copy, owned by the caller. */
 struct broker_delivery {
@@ -95,9 +96,9 @@ enum broker_outcome broker_outcome(const struct broker *b, uint64_t seq,
 /* Forget the outcomes recorded so far: call before publishing a batch. */
 void broker_outcomes_clear(struct broker *b);
 
-/* Start consuming the comma-separated queues with manual acks and
+/* Start consuming the queues of the set with manual acks and
  * basic.qos(prefetch). 0 or -1 (logged). */
-int broker_consume(struct broker *b, const char *queues_csv, int prefetch);
+int broker_consume(struct broker *b, const struct strset *queues, int prefetch);
 /* Wait up to timeout_ms for the next delivery. 1 with *d filled (free with
  * broker_delivery_fini), 0 on timeout, -1 when the connection is lost. */
 int broker_next(struct broker *b, struct broker_delivery *d, int timeout_ms);

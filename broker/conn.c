@@ -250,7 +250,7 @@ broker_close(struct broker *b)
     for (int i = 0; i < b->n_consumers; i++)
         free(b->consumer_tags[i]);
     free(b->consumer_tags);
-    free(b->consume_queues);
+    strset_clear(&b->consume);
     strset_clear(&b->paused);
     free(b);
 }

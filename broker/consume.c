@@ -311,21 +311,16 @@ consumer_of(const struct broker *b, const char *queue)
     return -1;
 }
 
-/* Start a consumer on each queue of b->consume_queues that has none and is
- * not paused by the operator, keeping their tags. */
+/* Start a consumer on each queue of b->consume that has none and is
+ * not paused. 0, or -1 (the broker is then broken). */
 static int
 start_consumers(struct broker *b)
 {
-    char *list = strdup(b->consume_queues), *save = NULL;
-
-    if (list == NULL)
-        return -1;
-    for (char *q = strtok_r(list, ",", &save); q != NULL; q = strtok_r(NULL, ",", &save)) {
+    for (int i = 0; i < b->consume.n; i++) {
+        const char *q = b->consume.v[i];
         char **tags, tag[256];
 
-        while (*q == ' ')
-            q++;
-        if (*q == '\0' || strset_has(&b->paused, q) || consumer_of(b, q) >= 0)
+        if (strset_has(&b->paused, q) || consumer_of(b, q) >= 0)
             continue;
         if (broker_declare_queue(b, q) < 0)
             goto fail;
@@ -344,10 +339,8 @@ start_consumers(struct broker *b)
             goto fail;
         b->n_consumers++;
     }
-    free(list);
     return 0;
 fail:
-    free(list);
     b->open = false;
     return -1;
 }
@@ -365,7 +358,7 @@ cancel_consumer(struct broker *b, int i)
 }
 
 int
-broker_consume(struct broker *b, const char *queues_csv, int prefetch)
+broker_consume(struct broker *b, const struct strset *queues, int prefetch)
 {
     /* global = 1: RabbitMQ counts the window per channel, across the child's
      * consumers (with 0 it gives each queue's consumer the whole window, so a
@@ -375,9 +368,7 @@ broker_consume(struct broker *b, const char *queues_csv, int prefetch)
     amqp_basic_qos(b->conn, BROKER_CHANNEL, 0, (uint16_t)prefetch, !broker_quorum_queues());
     if (broker_reply_ok(b, amqp_get_rpc_reply(b->conn), "basic.qos") < 0)
         return -1;
-    free(b->consume_queues);
-    b->consume_queues = strdup(queues_csv);
-    if (b->consume_queues == NULL)
+    if (strset_assign(&b->consume, (const char *const *)queues->v, queues->n) < 0)
         return -1;
     return start_consumers(b);
 }
@@ -411,7 +402,7 @@ broker_set_paused(struct broker *b, const char *const *queues, int n)
 {
     if (strset_assign(&b->paused, queues, n) < 0)
         return -1;
-    if (b->consume_queues == NULL)
+    if (b->consume.n == 0)
         return 0; /* broker_consume() starts only the others */
     if (!b->open)
         return -1;

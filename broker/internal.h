@@ -40,7 +40,7 @@ struct broker {
     struct stashed *stash_head, *stash_tail;
     struct declared *declared;
     /* What broker_consume() was asked for, for broker_pause()/resume(). */
-    char *consume_queues;
+    struct strset consume; /* empty until broker_consume() */
     char **consumer_tags; /* one per queue consumed; empty while paused */
     int n_consumers;
     int heartbeat;        /* seconds, 0: off (AMQP_HEARTBEAT) */

@@ -69,3 +69,34 @@ strset_clear(struct strset *s)
     s->v = NULL;
     s->n = 0;
 }
+
+int
+strset_add_csv(struct strset *s, const char *csv)
+{
+    int added = 0;
+
+    for (const char *p = csv; p != NULL;) {
+        const char *end = strchr(p, ',');
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+        char *name;
+        int rc;
+
+        while (len > 0 && *p == ' ') {
+            p++;
+            len--;
+        }
+        while (len > 0 && p[len - 1] == ' ')
+            len--;
+        if (len > 0) {
+            if ((name = strndup(p, len)) == NULL)
+                return -1;
+            rc = strset_add(s, name);
+            free(name);
+            if (rc < 0)
+                return -1;
+            added += rc;
+        }
+        p = end != NULL ? end + 1 : NULL;
+    }
+    return added;
+}

@@ -19,6 +19,10 @@ bool strset_remove(struct strset *s, const char *x);
 /* Make s hold a copy of the n strings of v; -1 on out of memory (s is left
  * as it was). */
 int strset_assign(struct strset *s, const char *const *v, int n);
+/* Add each name of a comma-separated list, spaces around a name dropped and
+ * empty names skipped: the number of names added (a repeat counts once), or
+ * -1 on out of memory. */
+int strset_add_csv(struct strset *s, const char *csv);
 void strset_clear(struct strset *s);
 
 #endif

@@ -73,7 +73,7 @@ broker_connect(struct engine *g)
         g->b = broker_open(g->cfg->amqp_url, name, err, sizeof err);
         /* The paused queues first: a paused queue is never consumed at all. */
         if (g->b != NULL && engine_apply_pauses(g) == 0 &&
-            broker_consume(g->b, g->cfg->queues, g->cfg->prefetch) == 0) {
+            broker_consume(g->b, &g->cfg->queue_set, g->cfg->prefetch) == 0) {
             if (tries > 0)
                 log_info("connected to RabbitMQ again");
             return true;

@@ -164,21 +164,7 @@ backoff_s(int streak)
 static bool
 consumes(const struct engine *g, const char *queue)
 {
-    size_t n = strlen(queue);
-
-    for (const char *p = g->cfg->queues; p != NULL && *p != '\0';) {
-        const char *end = strchr(p, ',');
-        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
-
-        while (len > 0 && *p == ' ') {
-            p++;
-            len--;
-        }
-        if (len == n && memcmp(p, queue, n) == 0)
-            return true;
-        p = end != NULL ? end + 1 : NULL;
-    }
-    return false;
+    return strset_has(&g->cfg->queue_set, queue);
 }
 
 /* Mark queue paused or not: 1 when that changed the set, 0 when not, -1 on

@@ -48,17 +48,16 @@ usage(FILE *out)
         fprintf(out, "  %s\n", t->doc);
 }
 
-static int
-queues_valid(const char *csv)
+/* Parse --queues into set: false when it names no queue or an invalid one. */
+static bool
+queues_parse(const char *csv, struct strset *set)
 {
-    char *list = strdup(csv), *save = NULL;
-    int n = 0, ok = list != NULL;
-
-    for (char *q = list ? strtok_r(list, ",", &save) : NULL; ok && q != NULL;
-         q = strtok_r(NULL, ",", &save), n++)
-        ok = broker_queue_name_valid(q);
-    free(list);
-    return ok && n > 0;
+    if (strset_add_csv(set, csv) <= 0)
+        return false;
+    for (int i = 0; i < set->n; i++)
+        if (!broker_queue_name_valid(set->v[i]))
+            return false;
+    return true;
 }
 
 int
@@ -79,7 +78,7 @@ main(int argc, char **argv)
     struct config cfg;
     struct worker_cfg wc = {0};
     char err[256], host[256], nodename[320];
-    int opt;
+    int opt, rc;
 
     log_init("master");
     if (cfg_load_env(&cfg, err, sizeof err) < 0) {
@@ -158,8 +157,9 @@ main(int argc, char **argv)
                 cfg.queue_type);
         return 2;
     }
-    if (!queues_valid(cfg.queues)) {
+    if (!queues_parse(cfg.queues, &wc.queue_set)) {
         fprintf(stderr, "celeriac-worker: invalid queue list '%s'\n", cfg.queues);
+        strset_clear(&wc.queue_set);
         return 2;
     }
     if (cfg.concurrency == 0) {
@@ -186,5 +186,7 @@ main(int argc, char **argv)
     wc.max_tasks_per_child = cfg.max_tasks_per_child;
     wc.max_memory_kib = cfg.max_memory_per_child;
     wc.cron_seconds = cfg.cron_seconds != 0;
-    return master_run(&wc);
+    rc = master_run(&wc);
+    strset_clear(&wc.queue_set);
+    return rc;
 }

@@ -9,12 +9,14 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "common/strset.h"
 #include "common/uuid.h"
 
 struct worker_cfg {
     const char *amqp_url;
     const char *database_url;
-    const char *queues;   /* comma separated */
+    const char *queues;   /* comma separated, as given (logs, the heartbeat) */
+    struct strset queue_set; /* the same, parsed once by main.c */
     const char *nodename; /* e.g. celeriac.4242@host: the `worker` column */
     int concurrency;
     int prefetch;

@@ -146,6 +146,22 @@ config_reads_the_environment_and_rejects_bad_numbers(void **state)
 }
 
 static void
+a_strset_reads_a_comma_separated_list(void **state)
+{
+    struct strset s = {0};
+
+    (void)state;
+    assert_int_equal(strset_add_csv(&s, " celery, scrape ,,celery,chat "), 3);
+    assert_int_equal(s.n, 3);
+    assert_true(strset_has(&s, "celery") && strset_has(&s, "scrape") && strset_has(&s, "chat"));
+    assert_false(strset_has(&s, " scrape "));
+    assert_int_equal(strset_add_csv(&s, "chat,convert"), 1);
+    assert_int_equal(strset_add_csv(&s, " , ,"), 0);
+    assert_int_equal(s.n, 4);
+    strset_clear(&s);
+}
+
+static void
 urls_are_redacted_before_logging(void **state)
 {
     char out[128];
@@ -282,6 +298,7 @@ main(void)
         cmocka_unit_test(iso_times_are_utc_with_microseconds),
         cmocka_unit_test(iso_times_parse_with_offsets_and_round_trip),
         cmocka_unit_test(config_reads_the_environment_and_rejects_bad_numbers),
+        cmocka_unit_test(a_strset_reads_a_comma_separated_list),
         cmocka_unit_test(urls_are_redacted_before_logging),
         cmocka_unit_test(log_lines_are_single_bounded_lines_with_role_and_task),
         cmocka_unit_test(uuids_are_random_and_checked),
