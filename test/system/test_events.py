@@ -321,6 +321,23 @@ def test_the_states_and_log_lines_of_a_running_demo_sleep_reach_the_stream(migra
     assert [e["data"]["id"] for e in got if e["event"] == "log"] == ids
 
 
+def test_webapp_replicas_each_stream_what_any_of_them_enqueued(migrated_stack, webapp, worker,
+                                                               procs, streams):
+    """Behind a load balancer a browser's stream and its POST may reach different
+    replicas: each LISTENs on PostgreSQL, so each streams every task and chat message."""
+    other = start_webapp(starter=procs.start, name="webapp-replica")
+    on_other = streams(other.url, "tasks")
+    on_first = streams(webapp.url, "tasks")
+    task_id = post_task(webapp, "demo.add", [20, 22])
+    for s in (on_other, on_first):
+        s.until(lambda e: e["data"]["id"] == task_id and e["data"]["state"] == "SUCCESS",
+                kind="task")
+    room = room_name()
+    chat = streams(other.url, f"chat:{room}")
+    [mid] = store_chat(migrated_stack, room, ["through the other replica"])
+    assert chat.take(1, kind="chat", timeout=30)[0]["data"]["id"] == mid
+
+
 def test_a_reconnect_with_a_time_cursor_replays_the_task_states_missed(migrated_stack, webapp,
                                                                        worker, streams):
     s = streams(webapp.url, "tasks")
