@@ -152,7 +152,7 @@ open_node(struct broker *b, char *url, const char *conn_name, char *err, size_t 
  * on past a node whose connection failed or broke (broker_close()), as
  * kombu's round-robin failover does. */
 static unsigned next_node;
-static bool next_node_set;
+static pid_t next_node_pid; /* the process that drew it: a forked child draws its own */
 
 static int
 count_nodes(const char *url)
@@ -182,9 +182,9 @@ broker_open(const char *amqp_url, const char *conn_name, char *err, size_t errle
     int nodes = count_nodes(amqp_url);
     char why[512] = "";
 
-    if (!next_node_set) {
-        next_node = (unsigned)getpid();
-        next_node_set = true;
+    if (next_node_pid != getpid()) {
+        next_node_pid = getpid();
+        next_node = (unsigned)next_node_pid;
     }
     for (int tried = 0; tried < nodes; tried++) {
         int node = (int)(next_node % (unsigned)nodes);

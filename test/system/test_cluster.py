@@ -6,6 +6,7 @@ demo table holds exactly one row per task."""
 import os
 import signal
 import threading
+import time
 
 import pytest
 import requests
@@ -46,12 +47,15 @@ def test_a_node_killed_mid_run_loses_and_doubles_nothing(cluster, start_proc):
 
     accepted, refused, problems = {}, [], []
     lock = threading.Lock()
+    give_up = time.monotonic() + 240
 
     def post(keys):
         s = requests.Session()
         try:
             for key in keys:
                 while True:  # a refused post stored nothing that runs: post it again
+                    if time.monotonic() > give_up:
+                        raise AssertionError(f"still refused after 240 s: {refused[-3:]}")
                     r = s.post(web.url + "/api/tasks", timeout=60,
                                json={"name": "demo.record", "args": [key]})
                     if r.status_code == 202:
@@ -74,8 +78,8 @@ def test_a_node_killed_mid_run_loses_and_doubles_nothing(cluster, start_proc):
         [(n,)] = query(stack, "SELECT count(*) FROM tasks WHERE id = ANY(%s::uuid[]) AND "
                               "state = 'SUCCESS'", (ids,))
         return n
-    wait_until(lambda: problems or len(accepted) >= TASKS * 3 // 10 and done() >= TASKS // 5,
-               120, message="a fifth of the tasks done")
+    wait_until(lambda: problems or len(accepted) >= TASKS * 3 // 10, 120,
+               message="three tenths of the tasks accepted")
     assert not problems, problems
     # The node most of our clients are connected to dies (the worker children and the
     # webapp spread over the nodes from their pids).
