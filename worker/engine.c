@@ -153,10 +153,15 @@ backoff_s(int streak)
 
 #define REVOCATIONS_LOADED 100000 /* the newest ones: older tasks are long done */
 /* How often a child reads revocations and pauses (no LISTEN: it works
- * behind PgBouncer in transaction mode). A revoke that lands later than
- * that still wins: its row is final, so the run's writes and final state
- * are void (the claim, the final-row rule). */
+ * behind PgBouncer in transaction mode): every SIGNALS_EVERY_S when idle,
+ * and before running a batch when the last read is older than
+ * SIGNALS_BEFORE_BATCH_S, so that a handler starts at most that long after
+ * its task was revoked (at a busy child's batch rate, a few short reads a
+ * second). A revoke that lands later than that still wins: its row is
+ * final, so the run's writes and final state are void (the claim, the
+ * final-row rule). */
 #define SIGNALS_EVERY_S 0.5
+#define SIGNALS_BEFORE_BATCH_S 0.05
 
 /* ----- queues paused by the operator ----- */
 
@@ -234,12 +239,12 @@ set_pauses(struct engine *g, const cJSON *list)
 }
 
 /* Read the revocations made since the last read, and the paused queues
- * when they changed (one short statement, store_signals_poll()): at most
- * every SIGNALS_EVERY_S unless forced, and never inside the batch's open
- * transaction, which a failed read would abort. STORE_OK (also when it
- * was not time yet) or negative. */
+ * when they changed (one short statement, store_signals_poll()): when the
+ * last read is older than every seconds (0: now), and never inside the
+ * batch's open transaction, which a failed read would abort. STORE_OK
+ * (also when it was not time yet) or negative. */
 static int
-poll_signals(struct engine *g, bool force)
+poll_signals(struct engine *g, double every)
 {
     double now = clock_mono();
     bool fresh = g->signals.seq < 0;
@@ -249,7 +254,7 @@ poll_signals(struct engine *g, bool force)
 
     if (!store_is_ok(g->db) || store_in_transaction(g->db))
         return STORE_OK; /* the next statement finds the trouble, or the commit ends it */
-    if (!force && now - g->signals_at < SIGNALS_EVERY_S)
+    if (now - g->signals_at < every)
         return STORE_OK;
     g->signals_at = now;
     if ((o = store_signals_poll(g->db, &g->signals, REVOCATIONS_LOADED, true, &rc)) == NULL) {
@@ -298,7 +303,7 @@ engine_db_connect(struct engine *g)
          * happened while we were away (a failover may even have taken the
          * database back to an earlier seq). */
         g->signals = (struct store_signals){.seq = -1, .pauses_seq = -1};
-        if (g->db != NULL && poll_signals(g, true) == STORE_OK) {
+        if (g->db != NULL && poll_signals(g, 0) == STORE_OK) {
             if (tries > 0)
                 log_info("connected to PostgreSQL again");
             return true;
@@ -591,7 +596,7 @@ classify(struct engine *g, struct entry *e)
 static int
 follow_pauses(struct engine *g, bool force)
 {
-    poll_signals(g, force);
+    poll_signals(g, force ? 0 : SIGNALS_EVERY_S);
     return g->pauses_changed ? engine_apply_pauses(g) : 0;
 }
 
@@ -1547,7 +1552,7 @@ engine_step(struct engine *g, int timeout_ms)
         return engine_flush(g) < 0 && !broker_is_open(g->b) ? -1 : 0;
     if (!skip_finished(g, from))
         return 0; /* stopping with the database away: engine_flush() gives them back */
-    poll_signals(g, false);
+    poll_signals(g, SIGNALS_BEFORE_BATCH_S);
     for (int i = from; i < g->n; i++) {
         struct entry *e = &g->e[i];
         if (e->kind == E_RUN)
