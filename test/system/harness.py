@@ -660,12 +660,12 @@ def query(stack, sql, params=None):
 
 
 @contextmanager
-def amqp_channel(stack, confirm=True, node=1):
-    """A channel on a new connection to node (1: the first) as guest to vhost '/'; with
+def amqp_channel(stack, confirm=True, node=1, vhost="/"):
+    """A channel on a new connection to node (1: the first) as guest to vhost; with
     confirm, basic_publish returns only after the broker confirmed the message."""
     stack._check_node(node)
     conn = amqp.Connection(host=f"127.0.0.1:{stack.amqp_ports[node - 1]}", userid="guest",
-                           password="guest", virtual_host="/", connect_timeout=5,
+                           password="guest", virtual_host=vhost, connect_timeout=5,
                            confirm_publish=confirm)
     conn.connect()
     try:
@@ -773,6 +773,11 @@ def states(stack, ids):
     """{state: count} of the task rows among ids."""
     return dict(query(stack, "SELECT state, count(*) FROM tasks WHERE id = ANY(%s::uuid[]) "
                              "GROUP BY state", (list(ids),)))
+
+
+def done_count(stack, ids):
+    """How many of the task rows among ids are SUCCESS."""
+    return states(stack, ids).get("SUCCESS", 0)
 
 
 def assert_each_ran_once(stack, ids, key_prefix):

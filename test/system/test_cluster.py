@@ -11,8 +11,9 @@ import time
 import pytest
 import requests
 
-from harness import (assert_each_ran_once, migrate, query, rabbitmqctl, start_service,
-                     start_stack, start_webapp, start_worker, stop_stack, wait_until)
+from harness import (assert_each_ran_once, done_count, migrate, query, rabbitmqctl,
+                     start_service, start_stack, start_webapp, start_worker, stop_stack,
+                     wait_until)
 
 TASKS = 5000
 
@@ -74,10 +75,7 @@ def test_a_node_killed_mid_run_loses_and_doubles_nothing(cluster, start_proc):
         t.start()
 
     def done():
-        ids = list(accepted.values())
-        [(n,)] = query(stack, "SELECT count(*) FROM tasks WHERE id = ANY(%s::uuid[]) AND "
-                              "state = 'SUCCESS'", (ids,))
-        return n
+        return done_count(stack, list(accepted.values()))
     wait_until(lambda: problems or len(accepted) >= TASKS * 3 // 10, 120,
                message="three tenths of the tasks accepted")
     assert not problems, problems

@@ -16,16 +16,12 @@ from contextlib import contextmanager
 import pytest
 import requests
 
-from harness import (assert_each_ran_once, assert_no_sanitizer_reports, publish_records,
-                     query, queue_count, start_service, start_webapp, start_worker, states,
-                     stop_service, wait_until)
+from harness import (assert_each_ran_once, assert_no_sanitizer_reports, done_count,
+                     publish_records, query, queue_count, start_service, start_webapp,
+                     start_worker, states, stop_service, wait_until)
 
 
 # ------------------------------------------------------------------------------ helpers
-
-
-def done_count(stack, ids):
-    return states(stack, ids).get("SUCCESS", 0)
 
 
 def _stat(pid):

@@ -11,7 +11,8 @@ import amqp
 import pytest
 import requests
 
-from harness import BIN, free_port, query, rabbitmqctl, start_webapp, start_worker, wait_until
+from harness import (BIN, amqp_channel, free_port, query, rabbitmqctl, start_webapp,
+                     start_worker, states, wait_until)
 
 QUEUES = {"celery", "scrape", "convert", "chat", "celeriac.dead"}
 
@@ -35,11 +36,8 @@ def queue_types(stack, vhost):
 
 
 def wait_states(stack, ids, state="SUCCESS", timeout=60):
-    def done():
-        [(n,)] = query(stack, "SELECT count(*) FROM tasks WHERE id = ANY(%s::uuid[]) AND "
-                              "state = %s", (list(ids), state))
-        return n == len(ids)
-    wait_until(done, timeout, interval=0.2, message=f"{len(ids)} tasks to end {state}")
+    wait_until(lambda: states(stack, ids) == {state: len(ids)}, timeout, interval=0.2,
+               message=f"{len(ids)} tasks to end {state}")
 
 
 CELERY_QUORUM = r"""
@@ -88,15 +86,10 @@ def test_quorum_queues_serve_the_webapp_celery_clients_and_dead_letters(migrated
     r = requests.post(web.url + "/api/tasks", json={"name": "no.such.task"}, timeout=10)
     assert r.status_code == 202, r.text
     wait_states(stack, [r.json()["id"]], "FAILURE")
-    conn = amqp.Connection(host=f"127.0.0.1:{stack.amqp_port}", userid="guest",
-                           password="guest", virtual_host=vhost, connect_timeout=5)
-    conn.connect()
-    try:
-        msg = wait_until(lambda: conn.channel().basic_get("celeriac.dead", no_ack=True), 30,
+    with amqp_channel(stack, confirm=False, vhost=vhost) as ch:
+        msg = wait_until(lambda: ch.basic_get("celeriac.dead", no_ack=True), 30,
                          message="the unknown task in celeriac.dead")
         assert msg.headers["id"] == r.json()["id"]
-    finally:
-        conn.close()
     assert queue_types(stack, vhost) == {q: "quorum" for q in QUEUES}
 
 
@@ -139,12 +132,7 @@ def test_viewing_quorum_dead_letters_loses_and_reorders_nothing(migrated_stack, 
     env = stack.env(AMQP_URL=url(stack, vhost), CELERIAC_QUEUE_TYPE="quorum")
     web = start_webapp(env=env, starter=procs.start, name="quorum-webapp")
     ids = [str(uuid.uuid4()) for _ in range(6)]
-    conn = amqp.Connection(host=f"127.0.0.1:{stack.amqp_port}", userid="guest",
-                           password="guest", virtual_host=vhost, connect_timeout=5,
-                           confirm_publish=True)
-    conn.connect()
-    try:
-        ch = conn.channel()
+    with amqp_channel(stack, vhost=vhost) as ch:
         ch.queue_declare("celeriac.dead", durable=True, auto_delete=False,
                          arguments={"x-queue-type": "quorum"})
         for i, task_id in enumerate(ids):
@@ -159,6 +147,4 @@ def test_viewing_quorum_dead_letters_loses_and_reorders_nothing(migrated_stack, 
             r = requests.get(f"{web.url}/api/queues/celeriac.dead/messages", timeout=30)
             assert r.status_code == 200, r.text
             assert [m["task_id"] for m in r.json()["messages"]] == ids
-        assert conn.channel().basic_get("celeriac.dead", no_ack=True).headers["id"] == ids[0]
-    finally:
-        conn.close()
+        assert ch.basic_get("celeriac.dead", no_ack=True).headers["id"] == ids[0]

@@ -10,8 +10,8 @@ import time
 import pytest
 import requests
 
-from harness import (assert_each_ran_once, pid_alive, publish_records, query, start_stack,
-                     start_worker, stop_stack, wait_until)
+from harness import (assert_each_ran_once, done_count, pid_alive, publish_records, query,
+                     start_stack, start_worker, stop_stack, wait_until)
 
 
 @pytest.fixture(scope="module")
@@ -74,10 +74,7 @@ def test_three_masters_then_one_stopped_and_a_fourth_started_run_3000_tasks_once
     publisher.start()
 
     def succeeded():
-        done = list(ids)
-        [(count,)] = query(stack, "SELECT count(*) FROM tasks WHERE id = ANY(%s::uuid[]) AND "
-                                  "state = 'SUCCESS'", (done,))
-        return count
+        return done_count(stack, list(ids))
     wait_until(lambda: problems or len(ids) >= n // 2 and succeeded() >= n // 3, 120,
                message="half of the tasks published and a third done")
     assert not problems, problems
