@@ -49,7 +49,6 @@ bool broker_is_open(const struct broker *b);
  * "quorum" (x-queue-type: quorum). Call once, before any broker_open().
  * 0, or -1 for another name. */
 int broker_set_queue_type(const char *type);
-bool broker_quorum_queues(void);
 
 /* Declare exchange 'celery' and the durable queues celery, scrape, convert,
  * chat and celeriac.dead (no arguments, so Celery clients declaring them agree),

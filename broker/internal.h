@@ -79,6 +79,9 @@ void broker_settle_confirm(struct broker *b, uint64_t tag, bool multiple);
 void broker_note_nack(struct broker *b, uint64_t tag);
 bool broker_settled_above(const struct broker *b, uint64_t tag);
 
+/* True when broker_set_queue_type() asked for quorum queues. */
+bool broker_quorum_queues(void);
+
 /* Forget that queue was declared on this connection (it may have been
  * deleted since): the next broker_declare_queue() declares it again. */
 void broker_forget_declared(struct broker *b, const char *queue);
